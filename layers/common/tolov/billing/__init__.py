@@ -1,0 +1,1 @@
+"""Apartments, invoices and the ledger of charges and payments."""

@@ -1,0 +1,407 @@
+"""The ledger: payments posted to invoices and apartments exactly once, reversed at most once.
+
+Every change is one DynamoDB TransactWrite whose conditions carry the rules:
+- the Posting item, keyed by provider#provider_transaction_id, is put with attribute_not_exists,
+  so a payment key can move the ledger once, however many deliveries race;
+- every charge, invoice and apartment we computed from is conditioned on the value we read
+  (optimistic concurrency): if anything moved in between, the transaction is cancelled and we
+  read again and recompute. Nothing is written from a stale read.
+Callers (the provider protocols) add their own operations, such as a transaction's state change, to
+the same TransactWrite so that the provider state and the ledger move together or not at all.
+"""
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.expressions.condition import Condition
+from pynamodb.transactions import TransactWrite
+
+from tolov.billing.errors import (
+    AmountMismatch,
+    ApartmentNotFound,
+    CallerConditionFailed,
+    InvoiceAlreadyPaid,
+    InvoiceCancelled,
+    InvoiceLocked,
+    InvoiceNotFound,
+    LedgerContention,
+    PostingNotFound,
+)
+from tolov.clock import Clock, now_ms
+from tolov.store.models import Allocation, Apartment, Charge, Invoice, Posting
+
+TxOp = Callable[[TransactWrite], None]
+
+# A TransactWrite holds at most 100 operations; keep room for the posting, invoices and caller ops.
+MAX_CHARGES_PER_POSTING = 40
+ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class PaymentKey:
+    provider: str
+    external_id: str
+
+    def __str__(self) -> str:
+        return f"{self.provider}#{self.external_id}"
+
+
+@dataclass(frozen=True)
+class PostingResult:
+    posting: Posting
+    created: bool  # False: this payment key had already been posted (or reversed) before
+
+
+def allocate(open_charges: Sequence[tuple[str, int]], amount: int) -> tuple[list[tuple[str, int]], int]:
+    """Spread `amount` over (charge_key, unpaid) pairs in the order given; return allocations and remainder."""
+    allocations: list[tuple[str, int]] = []
+    left = amount
+    for charge_key, unpaid in open_charges:
+        if left == 0:
+            break
+        part = min(unpaid, left)
+        if part > 0:
+            allocations.append((charge_key, part))
+            left -= part
+    return allocations, left
+
+
+@lru_cache(maxsize=1)
+def _connection() -> Connection:
+    return Connection(region=Posting.Meta.region, host=Posting.Meta.host)
+
+
+def commit(ops: Sequence[TxOp], *, caller_start: int) -> str | None:
+    """Run ops in one TransactWrite. Returns None on success, "posting" when op 0 failed its condition,
+    "retry" for any other ledger conflict; raises CallerConditionFailed for a caller op."""
+    try:
+        with TransactWrite(connection=_connection()) as transaction:
+            for op in ops:
+                op(transaction)
+    except TransactWriteError as error:
+        if error.cause_response_code != "TransactionCanceledException":
+            raise
+        reasons = error.cancellation_reasons
+        failed = [i for i, r in enumerate(reasons) if r is not None and r.code == "ConditionalCheckFailed"]
+        if 0 in failed:
+            return "posting"
+        caller_failed = [i for i in failed if i >= caller_start]
+        if caller_failed:
+            raise CallerConditionFailed(caller_failed[0] - caller_start) from None
+        return "retry"
+    return None
+
+
+def _put(item: Posting | Invoice | Charge, condition: Condition) -> TxOp:
+    return lambda t: t.save(item, condition=condition)
+
+
+class Ledger:
+    def __init__(self, clock: Clock = now_ms) -> None:
+        self.clock = clock
+
+    # ------------------------------------------------------------------ reads
+    @staticmethod
+    def posting(key: PaymentKey | str) -> Posting | None:
+        try:
+            return Posting.get(str(key), consistent_read=True)
+        except Posting.DoesNotExist:
+            return None
+
+    @staticmethod
+    def invoice(invoice_id: str) -> Invoice:
+        try:
+            return Invoice.get(invoice_id, consistent_read=True)
+        except Invoice.DoesNotExist:
+            raise InvoiceNotFound(invoice_id) from None
+
+    @staticmethod
+    def apartment(apartment_id: str) -> Apartment:
+        try:
+            return Apartment.get(apartment_id, consistent_read=True)
+        except Apartment.DoesNotExist:
+            raise ApartmentNotFound(apartment_id) from None
+
+    @staticmethod
+    def open_charges(apartment_id: str) -> list[Charge]:
+        """Unpaid charges, oldest period first, then by service (the range key's order)."""
+        return list(Charge.query(apartment_id, filter_condition=Charge.unpaid > 0, consistent_read=True))
+
+    @staticmethod
+    def _payable_invoice(invoice: Invoice, key: str, amount: int, *, require_lock: bool) -> int:
+        """Check an invoice can take this one-time payment; return its unpaid amount."""
+        if invoice.status == "paid":
+            raise InvoiceAlreadyPaid(invoice.invoice_id)
+        if invoice.status == "cancelled":
+            raise InvoiceCancelled(invoice.invoice_id)
+        holder = invoice.active_payment
+        if (holder is not None and holder != key) or (require_lock and holder != key):
+            raise InvoiceLocked(invoice.invoice_id)
+        unpaid = int(invoice.amount) - int(invoice.paid_amount)
+        if amount != unpaid:
+            raise AmountMismatch(unpaid)
+        return unpaid
+
+    # ------------------------------------------------------------------ posting
+    def post_to_invoice(
+        self,
+        key: PaymentKey,
+        invoice_id: str,
+        amount: int,
+        *,
+        require_lock: bool = False,
+        caller_ops: Sequence[TxOp] = (),
+    ) -> PostingResult:
+        """One-time account: pay exactly the invoice's unpaid amount, once.
+
+        With require_lock the payment must hold the invoice's reservation (set by lock_invoice)."""
+        payment_key = str(key)
+        for _ in range(ATTEMPTS):
+            existing = self.posting(payment_key)
+            if existing is not None:
+                return PostingResult(existing, created=False)
+            invoice = self.invoice(invoice_id)
+            self._payable_invoice(invoice, payment_key, amount, require_lock=require_lock)
+            charges = [c for c in self._invoice_charges(invoice) if int(c.unpaid) > 0]
+            now = self.clock()
+            posting = Posting(
+                payment_key,
+                apartment_id=invoice.apartment_id,
+                invoice_id=invoice.invoice_id,
+                amount=amount,
+                allocations=[
+                    Allocation(charge_key=c.charge_key, invoice_id=invoice.invoice_id, amount=int(c.unpaid))
+                    for c in charges
+                ],
+                credit_added=0,
+                posted_at=now,
+            )
+            ops: list[TxOp] = [_put(posting, Posting.payment_key.does_not_exist())]
+            ops.append(
+                self._invoice_paid_op(
+                    invoice, payment_key, amount, lock=payment_key, require_lock=require_lock
+                )
+            )
+            ops.extend(self._charge_paid_op(c, int(c.unpaid)) for c in charges)
+            outcome = commit([*ops, *caller_ops], caller_start=len(ops))
+            if outcome is None:
+                return PostingResult(posting, created=True)
+        raise LedgerContention(payment_key)
+
+    def post_to_apartment(
+        self,
+        key: PaymentKey,
+        apartment_id: str,
+        amount: int,
+        *,
+        caller_ops: Sequence[TxOp] = (),
+    ) -> PostingResult:
+        """Accumulative account: any positive amount, allocated to open charges oldest first; the
+        remainder becomes credit. Charges of an invoice reserved by a one-time payment attempt are
+        left to that attempt."""
+        if amount <= 0:
+            raise ValueError("amount must be positive")
+        payment_key = str(key)
+        for _ in range(ATTEMPTS):
+            existing = self.posting(payment_key)
+            if existing is not None:
+                return PostingResult(existing, created=False)
+            self.apartment(apartment_id)
+            charges = self.open_charges(apartment_id)
+            invoices = self._invoices_of(charges)
+            payable = [
+                c
+                for c in charges
+                if (inv := invoices.get(c.invoice_id)) is not None
+                and inv.status == "open"
+                and inv.active_payment is None
+            ][:MAX_CHARGES_PER_POSTING]
+            allocations, remainder = allocate([(c.charge_key, int(c.unpaid)) for c in payable], amount)
+            by_key = {c.charge_key: c for c in payable}
+            per_invoice: dict[str, int] = {}
+            for charge_key, part in allocations:
+                invoice_id = by_key[charge_key].invoice_id
+                per_invoice[invoice_id] = per_invoice.get(invoice_id, 0) + part
+            posting = Posting(
+                payment_key,
+                apartment_id=apartment_id,
+                invoice_id=None,
+                amount=amount,
+                allocations=[
+                    Allocation(charge_key=k, invoice_id=by_key[k].invoice_id, amount=part)
+                    for k, part in allocations
+                ],
+                credit_added=remainder,
+                posted_at=self.clock(),
+            )
+            ops: list[TxOp] = [_put(posting, Posting.payment_key.does_not_exist())]
+            ops.extend(self._charge_paid_op(by_key[k], part) for k, part in allocations)
+            ops.extend(
+                self._invoice_paid_op(invoices[inv_id], payment_key, part, lock=None, require_lock=False)
+                for inv_id, part in per_invoice.items()
+            )
+            ops.append(self._apartment_credit_op(apartment_id, remainder))
+            outcome = commit([*ops, *caller_ops], caller_start=len(ops))
+            if outcome is None:
+                return PostingResult(posting, created=True)
+        raise LedgerContention(payment_key)
+
+    # ------------------------------------------------------------------ reversal
+    def reverse(
+        self, key: PaymentKey | str, *, reason: str, caller_ops: Sequence[TxOp] = ()
+    ) -> PostingResult:
+        """Undo a posting (refund, cancel after payment): restore the debts it paid, take back its credit."""
+        payment_key = str(key)
+        for _ in range(ATTEMPTS):
+            posting = self.posting(payment_key)
+            if posting is None:
+                raise PostingNotFound(payment_key)
+            if posting.reversed_at is not None:
+                return PostingResult(posting, created=False)
+            now = self.clock()
+            ops: list[TxOp] = [
+                self._mark_reversed_op(posting, now, reason),
+            ]
+            per_invoice: dict[str, int] = {}
+            for allocation in posting.allocations:
+                part = int(allocation.amount)
+                per_invoice[allocation.invoice_id] = per_invoice.get(allocation.invoice_id, 0) + part
+                ops.append(self._charge_unpaid_op(posting.apartment_id, allocation.charge_key, part))
+            ops.extend(self._invoice_unpaid_op(inv, payment_key, part) for inv, part in per_invoice.items())
+            if int(posting.credit_added):
+                ops.append(self._apartment_credit_op(posting.apartment_id, -int(posting.credit_added)))
+            outcome = commit([*ops, *caller_ops], caller_start=len(ops))
+            if outcome is None:
+                posting.reversed_at = now
+                posting.reversal_reason = reason
+                return PostingResult(posting, created=True)
+        raise LedgerContention(payment_key)
+
+    # ------------------------------------------------------------------ reservation
+    def lock_invoice(
+        self,
+        key: PaymentKey,
+        invoice_id: str,
+        amount: int,
+        *,
+        supersede: bool = False,
+        caller_ops: Sequence[TxOp] = (),
+    ) -> str | None:
+        """Reserve an open invoice for one payment attempt of exactly its unpaid amount.
+
+        Another holder raises InvoiceLocked unless supersede is set (Click: the newest attempt wins).
+        Returns the previous holder, if any, so the caller can retire that attempt."""
+        payment_key = str(key)
+        for _ in range(ATTEMPTS):
+            invoice = self.invoice(invoice_id)
+            holder = invoice.active_payment
+            if holder is not None and holder != payment_key and not supersede:
+                raise InvoiceLocked(invoice_id)
+            # Check status and amount with the holder allowed (we may be replacing it).
+            self._payable_invoice(invoice, holder or payment_key, amount, require_lock=False)
+            held = (
+                Invoice.active_payment.does_not_exist()
+                if holder is None
+                else Invoice.active_payment == holder
+            )
+            condition = (Invoice.status == "open") & (Invoice.paid_amount == invoice.paid_amount) & held
+            ops: list[TxOp] = [
+                lambda t, inv=invoice, c=condition: t.update(
+                    inv, actions=[Invoice.active_payment.set(payment_key)], condition=c
+                )
+            ]
+            if commit([*ops, *caller_ops], caller_start=len(ops)) is None:
+                return holder if holder != payment_key else None
+        raise LedgerContention(payment_key)
+
+    def release_invoice(
+        self, key: PaymentKey | str, invoice_id: str, *, caller_ops: Sequence[TxOp] = ()
+    ) -> None:
+        """Drop this payment's reservation, if it still holds one, together with the caller's ops."""
+        payment_key = str(key)
+        for _ in range(ATTEMPTS):
+            invoice = self.invoice(invoice_id)
+            ops: list[TxOp] = []
+            if invoice.active_payment == payment_key:
+                ops.append(
+                    lambda t, inv=invoice: t.update(
+                        inv,
+                        actions=[Invoice.active_payment.remove()],
+                        condition=Invoice.active_payment == payment_key,
+                    )
+                )
+            if not ops and not caller_ops:
+                return
+            if commit([*ops, *caller_ops], caller_start=len(ops)) is None:
+                return
+        raise LedgerContention(payment_key)
+
+    # ------------------------------------------------------------------ operations
+    @staticmethod
+    def _invoice_charges(invoice: Invoice) -> list[Charge]:
+        keys = [(invoice.apartment_id, item.charge_key) for item in invoice.items]
+        found = {c.charge_key: c for c in Charge.batch_get(keys, consistent_read=True)}
+        return [found[k] for _, k in keys if k in found]
+
+    @staticmethod
+    def _invoices_of(charges: Iterable[Charge]) -> dict[str, Invoice]:
+        ids = sorted({c.invoice_id for c in charges})
+        return {inv.invoice_id: inv for inv in Invoice.batch_get(ids, consistent_read=True)}
+
+    @staticmethod
+    def _charge_paid_op(charge: Charge, part: int) -> TxOp:
+        paid = int(charge.paid_amount)
+        actions = [Charge.paid_amount.set(paid + part), Charge.unpaid.set(int(charge.unpaid) - part)]
+        return lambda t: t.update(charge, actions=actions, condition=Charge.paid_amount == paid)
+
+    @staticmethod
+    def _charge_unpaid_op(apartment_id: str, charge_key: str, part: int) -> TxOp:
+        charge = Charge(apartment_id, charge_key)
+        actions = [Charge.paid_amount.add(-part), Charge.unpaid.add(part)]
+        return lambda t: t.update(charge, actions=actions, condition=Charge.charge_key.exists())
+
+    @staticmethod
+    def _invoice_paid_op(
+        invoice: Invoice, payment_key: str, part: int, *, lock: str | None, require_lock: bool
+    ) -> TxOp:
+        paid = int(invoice.paid_amount)
+        now_paid = paid + part
+        actions = [
+            Invoice.paid_amount.set(now_paid),
+            Invoice.payments[payment_key].set(part),
+            Invoice.status.set("paid" if now_paid >= int(invoice.amount) else "open"),
+        ]
+        held = Invoice.active_payment.does_not_exist()
+        if lock is not None:
+            # Paying releases the reservation; a required one must still be ours at commit time.
+            mine = Invoice.active_payment == lock
+            held = mine if require_lock else held | mine
+            actions.append(Invoice.active_payment.remove())
+        condition = (Invoice.status == "open") & (Invoice.paid_amount == paid) & held
+        return lambda t: t.update(invoice, actions=actions, condition=condition)
+
+    @staticmethod
+    def _invoice_unpaid_op(invoice_id: str, payment_key: str, part: int) -> TxOp:
+        invoice = Invoice(invoice_id)
+        actions = [
+            Invoice.paid_amount.add(-part),
+            Invoice.payments[payment_key].remove(),
+            Invoice.status.set("open"),
+        ]
+        return lambda t: t.update(invoice, actions=actions, condition=Invoice.invoice_id.exists())
+
+    @staticmethod
+    def _apartment_credit_op(apartment_id: str, delta: int) -> TxOp:
+        apartment = Apartment(apartment_id)
+        exists = Apartment.apartment_id.exists()
+        if delta == 0:
+            return lambda t: t.condition_check(Apartment, apartment_id, condition=exists)
+        return lambda t: t.update(apartment, actions=[Apartment.credit.add(delta)], condition=exists)
+
+    @staticmethod
+    def _mark_reversed_op(posting: Posting, now: int, reason: str) -> TxOp:
+        actions = [Posting.reversed_at.set(now), Posting.reversal_reason.set(reason)]
+        return lambda t: t.update(posting, actions=actions, condition=Posting.reversed_at.does_not_exist())

@@ -1,0 +1,1 @@
+"""Click: SHOP-API, Merchant API and payment links."""

@@ -1,0 +1,1 @@
+"""Payme: Merchant API, Subscribe API and checkout links."""

@@ -1,0 +1,55 @@
+"""Configuration, read once per container into a typed model; secrets fetched on demand and cached."""
+
+import os
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    environment: str = "dev"
+    apartments_table: str = "ApartmentsTable"
+    invoices_table: str = "InvoicesTable"
+    charges_table: str = "ChargesTable"
+    postings_table: str = "PostingsTable"
+    transactions_table: str = "TransactionsTable"
+    autopay_table: str = "AutopayTable"
+
+    payme_merchant_id: str = ""
+    payme_checkout_url: str = "https://checkout.paycom.uz"
+    payme_key_secret_arn: str = ""
+
+    click_service_id: str = ""
+    click_merchant_id: str = ""
+    click_merchant_user_id: str = ""
+    click_secret_key_secret_arn: str = ""
+    click_pay_url: str = "https://my.click.uz/services/pay"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
+        env = os.environ if environ is None else environ
+        values = {name: env[name.upper()] for name in cls.model_fields if name.upper() in env}
+        if "TOLOV_ENV" in env:
+            values["environment"] = env["TOLOV_ENV"]
+        return cls.model_validate(values)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings.from_env()
+
+
+# Secrets are cached for a few minutes so that a rotated key (Payme ChangePassword, an operator's
+# put-secret-value) reaches every warm container without a redeploy.
+SECRET_MAX_AGE_SECONDS = 300
+
+
+def get_secret(secret_id: str, *, force_fetch: bool = False) -> str:
+    from aws_lambda_powertools.utilities import parameters
+
+    value = parameters.get_secret(secret_id, max_age=SECRET_MAX_AGE_SECONDS, force_fetch=force_fetch)
+    if not isinstance(value, str):
+        raise TypeError("secret is not a string")
+    return value
