@@ -75,8 +75,9 @@ def _connection() -> Connection:
 
 
 def commit(ops: Sequence[TxOp], *, caller_start: int) -> str | None:
-    """Run ops in one TransactWrite. Returns None on success, "posting" when op 0 failed its condition,
-    "retry" for any other ledger conflict; raises CallerConditionFailed for a caller op."""
+    """Run ops in one TransactWrite. Returns None on success, "posting" when ledger op 0 failed its
+    condition, "retry" for any other ledger conflict; raises CallerConditionFailed for a caller op
+    (index >= caller_start: with caller_start=0 every op is the caller's)."""
     try:
         with TransactWrite(connection=_connection()) as transaction:
             for op in ops:
@@ -86,7 +87,7 @@ def commit(ops: Sequence[TxOp], *, caller_start: int) -> str | None:
             raise
         reasons = error.cancellation_reasons
         failed = [i for i, r in enumerate(reasons) if r is not None and r.code == "ConditionalCheckFailed"]
-        if 0 in failed:
+        if 0 in failed and caller_start > 0:
             return "posting"
         caller_failed = [i for i in failed if i >= caller_start]
         if caller_failed:
@@ -160,10 +161,12 @@ class Ledger:
         With require_lock the payment must hold the invoice's reservation (set by lock_invoice)."""
         payment_key = str(key)
         for _ in range(ATTEMPTS):
+            # Invoice before posting: a concurrent delivery of this same key commits both together, so
+            # an invoice already paid by us is always seen with its posting (never as InvoiceAlreadyPaid).
+            invoice = self.invoice(invoice_id)
             existing = self.posting(payment_key)
             if existing is not None:
                 return PostingResult(existing, created=False)
-            invoice = self.invoice(invoice_id)
             self._payable_invoice(invoice, payment_key, amount, require_lock=require_lock)
             charges = [c for c in self._invoice_charges(invoice) if int(c.unpaid) > 0]
             now = self.clock()
