@@ -1,0 +1,1 @@
+"""tolov: Payme and Click payments for housing and utility billing."""
