@@ -1,0 +1,1 @@
+"""Click (click.uz) integration: SHOP-API callbacks and the Merchant API client."""
