@@ -17,6 +17,7 @@ from functools import lru_cache
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from tolov.billing.errors import (
@@ -56,7 +57,7 @@ class PostingResult:
 
 
 def allocate(open_charges: Sequence[tuple[str, int]], amount: int) -> tuple[list[tuple[str, int]], int]:
-    """Spread `amount` over (charge_key, unpaid) pairs in the order given; return allocations and remainder."""
+    """Spread `amount` over (charge_key, unpaid) pairs in the given order: (allocations, remainder)."""
     allocations: list[tuple[str, int]] = []
     left = amount
     for charge_key, unpaid in open_charges:
@@ -98,6 +99,10 @@ def commit(ops: Sequence[TxOp], *, caller_start: int) -> str | None:
 
 def _put(item: Posting | Invoice | Charge, condition: Condition) -> TxOp:
     return lambda t: t.save(item, condition=condition)
+
+
+def _update(item: Invoice, actions: list[Action], condition: Condition) -> TxOp:
+    return lambda t: t.update(item, actions=actions, condition=condition)
 
 
 class Ledger:
@@ -176,7 +181,7 @@ class Ledger:
                 invoice_id=invoice.invoice_id,
                 amount=amount,
                 allocations=[
-                    Allocation(charge_key=c.charge_key, invoice_id=invoice.invoice_id, amount=int(c.unpaid))
+                    Allocation(charge_key=c.charge_key, invoice_id=invoice.invoice_id, amount=int(c.unpaid))  # type: ignore[no-untyped-call]
                     for c in charges
                 ],
                 credit_added=0,
@@ -234,7 +239,7 @@ class Ledger:
                 invoice_id=None,
                 amount=amount,
                 allocations=[
-                    Allocation(charge_key=k, invoice_id=by_key[k].invoice_id, amount=part)
+                    Allocation(charge_key=k, invoice_id=by_key[k].invoice_id, amount=part)  # type: ignore[no-untyped-call]
                     for k, part in allocations
                 ],
                 credit_added=remainder,
@@ -311,11 +316,7 @@ class Ledger:
                 else Invoice.active_payment == holder
             )
             condition = (Invoice.status == "open") & (Invoice.paid_amount == invoice.paid_amount) & held
-            ops: list[TxOp] = [
-                lambda t, inv=invoice, c=condition: t.update(
-                    inv, actions=[Invoice.active_payment.set(payment_key)], condition=c
-                )
-            ]
+            ops = [_update(invoice, [Invoice.active_payment.set(payment_key)], condition)]
             if commit([*ops, *caller_ops], caller_start=len(ops)) is None:
                 return holder if holder != payment_key else None
         raise LedgerContention(payment_key)
@@ -329,13 +330,8 @@ class Ledger:
             invoice = self.invoice(invoice_id)
             ops: list[TxOp] = []
             if invoice.active_payment == payment_key:
-                ops.append(
-                    lambda t, inv=invoice: t.update(
-                        inv,
-                        actions=[Invoice.active_payment.remove()],
-                        condition=Invoice.active_payment == payment_key,
-                    )
-                )
+                mine = Invoice.active_payment == payment_key
+                ops.append(_update(invoice, [Invoice.active_payment.remove()], mine))
             if not ops and not caller_ops:
                 return
             if commit([*ops, *caller_ops], caller_start=len(ops)) is None:
@@ -357,13 +353,16 @@ class Ledger:
     @staticmethod
     def _charge_paid_op(charge: Charge, part: int) -> TxOp:
         paid = int(charge.paid_amount)
-        actions = [Charge.paid_amount.set(paid + part), Charge.unpaid.set(int(charge.unpaid) - part)]
+        actions: list[Action] = [
+            Charge.paid_amount.set(paid + part),
+            Charge.unpaid.set(int(charge.unpaid) - part),
+        ]
         return lambda t: t.update(charge, actions=actions, condition=Charge.paid_amount == paid)
 
     @staticmethod
     def _charge_unpaid_op(apartment_id: str, charge_key: str, part: int) -> TxOp:
         charge = Charge(apartment_id, charge_key)
-        actions = [Charge.paid_amount.add(-part), Charge.unpaid.add(part)]
+        actions: list[Action] = [Charge.paid_amount.add(-part), Charge.unpaid.add(part)]
         return lambda t: t.update(charge, actions=actions, condition=Charge.charge_key.exists())
 
     @staticmethod
@@ -372,12 +371,12 @@ class Ledger:
     ) -> TxOp:
         paid = int(invoice.paid_amount)
         now_paid = paid + part
-        actions = [
+        actions: list[Action] = [
             Invoice.paid_amount.set(now_paid),
             Invoice.payments[payment_key].set(part),
             Invoice.status.set("paid" if now_paid >= int(invoice.amount) else "open"),
         ]
-        held = Invoice.active_payment.does_not_exist()
+        held: Condition = Invoice.active_payment.does_not_exist()
         if lock is not None:
             # Paying releases the reservation; a required one must still be ours at commit time.
             mine = Invoice.active_payment == lock
@@ -389,7 +388,7 @@ class Ledger:
     @staticmethod
     def _invoice_unpaid_op(invoice_id: str, payment_key: str, part: int) -> TxOp:
         invoice = Invoice(invoice_id)
-        actions = [
+        actions: list[Action] = [
             Invoice.paid_amount.add(-part),
             Invoice.payments[payment_key].remove(),
             Invoice.status.set("open"),
@@ -406,5 +405,5 @@ class Ledger:
 
     @staticmethod
     def _mark_reversed_op(posting: Posting, now: int, reason: str) -> TxOp:
-        actions = [Posting.reversed_at.set(now), Posting.reversal_reason.set(reason)]
+        actions: list[Action] = [Posting.reversed_at.set(now), Posting.reversal_reason.set(reason)]
         return lambda t: t.update(posting, actions=actions, condition=Posting.reversed_at.does_not_exist())
