@@ -1,0 +1,87 @@
+"""Payme `account` objects: which of our accounts they name, and the fiscal detail of paying it.
+
+`order_id` (name configurable) is an invoice, a one-time account: exactly its unpaid amount, once.
+`apartment_id` (name configurable) is an apartment, an accumulative account: any amount within limits.
+"""
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from tolov.payme.config import PaymeConfig
+from tolov.payme.errors import ACCOUNT_INVALID, ACCOUNT_NOT_FOUND, account_error
+from tolov.payme.repository import InvoiceView
+from tolov.payme.transaction import AccountKind
+
+# Our invoice ids are ten digits and apartment ids come from the housing platform; anything outside
+# this shape cannot name one of them and must not reach DynamoDB as a key.
+_ACCOUNT_VALUE = re.compile(r"[0-9A-Za-z_.:#/@-]{1,128}")
+
+RECEIPT_SALE = 0
+
+
+@dataclass(frozen=True)
+class AccountRef:
+    kind: AccountKind
+    field: str
+    value: str
+
+
+def resolve(config: PaymeConfig, account: dict[str, Any]) -> AccountRef:
+    """The invoice field wins when both are present; Payme sends the fields configured on the kassa."""
+    configured: list[tuple[AccountKind, str]] = [
+        ("invoice", config.invoice_field),
+        ("apartment", config.apartment_field),
+    ]
+    candidates = [(kind, name) for kind, name in configured if name]
+    for kind, name in candidates:
+        if name in account:
+            return AccountRef(kind, name, _value(kind, name, account[name]))
+    kind, name = candidates[0] if candidates else ("invoice", "account")
+    raise account_error(kind, name, ACCOUNT_NOT_FOUND)
+
+
+def _value(kind: AccountKind, name: str, raw: Any) -> str:
+    # Account values arrive as strings even for numeric ids; accept a bare integer as its digits.
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        raw = str(raw)
+    if not isinstance(raw, str) or not _ACCOUNT_VALUE.fullmatch(raw):
+        raise account_error(kind, name, ACCOUNT_INVALID)
+    return raw
+
+
+def invoice_detail(invoice: InvoiceView) -> dict[str, Any]:
+    """One fiscal item per invoice line at its unit price. A line partly settled from apartment credit
+    carries that part as its `discount`, so the items add up to the amount actually charged."""
+    items: list[dict[str, Any]] = []
+    for line in invoice.lines:
+        item: dict[str, Any] = {
+            "title": line.title,
+            "price": line.unit_price,
+            "count": line.count,
+            "code": line.ikpu,
+            "package_code": line.package_code,
+            "vat_percent": line.vat_percent,
+        }
+        if line.prepaid:
+            item["discount"] = line.prepaid
+        items.append(item)
+    return {"receipt_type": RECEIPT_SALE, "items": items}
+
+
+def topup_detail(config: PaymeConfig, amount: int) -> dict[str, Any] | None:
+    if not config.topup_fiscal_configured:
+        return None
+    return {
+        "receipt_type": RECEIPT_SALE,
+        "items": [
+            {
+                "title": config.topup_title,
+                "price": amount,
+                "count": 1,
+                "code": config.topup_ikpu,
+                "package_code": config.topup_package_code,
+                "vat_percent": config.topup_vat_percent,
+            }
+        ],
+    }

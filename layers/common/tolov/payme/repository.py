@@ -1,0 +1,81 @@
+"""What the protocol core needs from storage and the ledger, in the protocol's own words.
+
+Every state change is one atomic step that either happens completely or raises; the implementation
+(store.py) runs each as a single DynamoDB transaction together with the ledger's writes.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from tolov.payme.transaction import FiscalType, Transaction
+
+
+class TransactionExists(Exception):
+    """CreateTransaction lost a race with a delivery of the same Payme id: read it and answer from it."""
+
+
+class StateChanged(Exception):
+    """The transaction left the state the step was conditioned on: read it again and answer from it."""
+
+
+@dataclass(frozen=True)
+class InvoiceLine:
+    title: str
+    unit_price: int  # tiyin
+    count: int
+    ikpu: str
+    package_code: str
+    vat_percent: int
+    prepaid: int  # tiyin of this line already paid (apartment credit applied when the invoice was issued)
+
+
+@dataclass(frozen=True)
+class InvoiceView:
+    invoice_id: str
+    status: str  # open | paid | cancelled
+    amount: int
+    unpaid: int
+    holder: str | None  # payment key of the attempt reserving it, e.g. "payme#<id>"
+    lines: Sequence[InvoiceLine]
+
+
+@dataclass(frozen=True)
+class ApartmentView:
+    apartment_id: str
+    label: str
+    debt: int | None  # tiyin; None when not asked for
+
+
+class Repository(Protocol):
+    def get(self, payme_id: str) -> Transaction | None: ...
+
+    def invoice(self, invoice_id: str) -> InvoiceView:
+        """Raises tolov.billing.errors.InvoiceNotFound."""
+        ...
+
+    def apartment(self, apartment_id: str, *, with_debt: bool) -> ApartmentView:
+        """Raises tolov.billing.errors.ApartmentNotFound."""
+        ...
+
+    def create(self, tx: Transaction) -> None:
+        """Store a new state-1 transaction; an invoice is reserved for it in the same step.
+        Raises TransactionExists, or the ledger's refusal (InvoiceLocked, AmountMismatch, ...)."""
+        ...
+
+    def perform(self, tx: Transaction, perform_time: int) -> None:
+        """State 1 -> 2 together with the ledger posting. Raises StateChanged when the transaction is no
+        longer in state 1 (or its posting already exists), or the ledger's refusal."""
+        ...
+
+    def cancel(self, tx: Transaction, cancel_time: int, reason: int) -> None:
+        """State 1 -> -1 releasing the invoice, or 2 -> -2 reversing the posting. Raises StateChanged."""
+        ...
+
+    def set_fiscal(self, payme_id: str, kind: FiscalType, data: dict[str, Any]) -> bool:
+        """Store the fiscal receipt data of one kind; False when the transaction does not exist."""
+        ...
+
+    def statement(self, start: int, end: int) -> list[Transaction]:
+        """Transactions with start <= time <= end, ascending by time."""
+        ...
