@@ -1,16 +1,19 @@
 """Shared pieces of the Payme tests: a movable clock, a merchant on moto, seeded accounts, calls."""
 
 import base64
+import importlib.util
 import itertools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities import parameters
 from tolov.billing.invoices import Billing, NewItem
-from tolov.payme.config import PaymeConfig
+from tolov.payme.config import PaymeConfig, get_payme_config
 from tolov.payme.keys import SecretKeyStore
 from tolov.payme.merchant import Merchant, PaymeRequest
 from tolov.payme.store import DynamoRepository
@@ -119,4 +122,66 @@ def make_harness(clock: Clock | None = None, **overrides: Any) -> Harness:
 def harness(aws: None) -> Iterator[Harness]:
     parameters.clear_caches()  # a key changed by one test must not leak into the next
     yield make_harness()
+    parameters.clear_caches()
+
+
+# ---------------------------------------------------------------------- the Lambda handler
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS = ROOT / "events" / "payme"
+APP = ROOT / "functions" / "payme_merchant" / "app.py"
+
+HANDLER_ENV = {
+    "PAYME_KEY_SECRET_ARN": SECRET_ID,
+    "TOLOV_ENV": "dev",
+    "PAYME_TOPUP_IKPU": "10305008002000000",
+    "PAYME_TOPUP_PACKAGE_CODE": "1503873",
+}
+
+
+def load_app() -> ModuleType:
+    """functions/payme_merchant/app.py under a name of its own (every function folder has an app.py)."""
+    spec = importlib.util.spec_from_file_location("payme_merchant_app", APP)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def load_event(method: str, **params: Any) -> dict[str, Any]:
+    """A sample event from events/payme with some params replaced (ids that exist in this test)."""
+    event: dict[str, Any] = json.loads((EVENTS / f"{method}.json").read_text())
+    body = json.loads(event["body"])
+    body["params"].update(params)
+    event["body"] = json.dumps(body)
+    return event
+
+
+class LambdaContext:
+    function_name = "PaymeMerchantFunction"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:PaymeMerchantFunction"
+    aws_request_id = "00000000-0000-4000-8000-000000000000"
+
+
+@dataclass
+class Handler:
+    app: ModuleType
+
+    def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
+        response = self.app.lambda_handler(event, LambdaContext())
+        assert response["statusCode"] == 200
+        assert response["headers"]["Content-Type"].startswith("application/json")
+        reply: dict[str, Any] = json.loads(response["body"])
+        assert ("result" in reply) != ("error" in reply) and "id" in reply
+        return reply
+
+
+@pytest.fixture
+def handler(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Handler]:
+    for name, value in HANDLER_ENV.items():
+        monkeypatch.setenv(name, value)
+    get_payme_config.cache_clear()
+    parameters.clear_caches()
+    yield Handler(load_app())
+    get_payme_config.cache_clear()
     parameters.clear_caches()

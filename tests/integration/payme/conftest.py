@@ -1,0 +1,1 @@
+from tests.payme_harness import handler, harness  # noqa: F401
