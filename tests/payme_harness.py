@@ -68,6 +68,7 @@ class Harness:
     billing: Billing
     repo: DynamoRepository
     ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    apartments: set[str] = field(default_factory=set)
 
     def call(
         self, method: str, params: dict[str, Any], *, headers: dict[str, str] | None = None
@@ -90,12 +91,14 @@ class Harness:
 
     def apartment(self, apartment_id: str = "apt-1", label: str = "Chilonzor 9-12-34") -> str:
         self.billing.put_apartment(apartment_id, label, "resident-1")
+        self.apartments.add(apartment_id)
         return apartment_id
 
     def invoice(
         self, *items: NewItem, apartment_id: str = "apt-1", period: str = "2026-09"
     ) -> tuple[str, int]:
-        self.apartment(apartment_id)
+        if apartment_id not in self.apartments:
+            self.apartment(apartment_id)
         invoice = self.billing.create_invoice(apartment_id, period, list(items) or [water(), gas()])
         return invoice.invoice_id, int(invoice.amount) - int(invoice.paid_amount)
 

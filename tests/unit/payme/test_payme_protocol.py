@@ -1,0 +1,221 @@
+"""The JSON-RPC envelope: parse errors, invalid requests, unknown methods, credentials, system errors."""
+
+import base64
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import botocore.client
+import pytest
+from botocore.exceptions import ClientError
+from tolov.billing.ledger import Ledger
+from tolov.payme.merchant import PaymeRequest
+
+from tests.payme_harness import Harness, auth_header
+
+PID = "5305e3bab097f420a62ced0b"
+METHODS = [
+    "CheckPerformTransaction",
+    "CreateTransaction",
+    "PerformTransaction",
+    "CancelTransaction",
+    "CheckTransaction",
+    "GetStatement",
+    "SetFiscalData",
+    "ChangePassword",
+]
+
+
+def raw(h: Harness, body: str | bytes | None, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    reply = h.merchant.handle(PaymeRequest(body, auth_header() if headers is None else headers)).reply
+    assert reply["jsonrpc"] == "2.0" and "id" in reply
+    assert ("result" in reply) != ("error" in reply)
+    return reply
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["", "{", "not json", b"\xff\xfe", "NaN", '{"id": 1, "x": Infinity}', "1" * 5000, "[" * 100_000, None],
+)
+def test_unparseable_body_is_32700_with_null_id(harness: Harness, body: Any) -> None:
+    reply = raw(harness, body)
+    assert reply["error"]["code"] == -32700 and reply["id"] is None
+
+
+@pytest.mark.parametrize(
+    ("body", "request_id", "data"),
+    [
+        ([], None, "request"),
+        ("text", None, "request"),
+        ({}, None, "id"),
+        ({"id": {"x": 1}, "method": "CheckTransaction", "params": {}}, None, "id"),
+        ({"id": True, "method": "CheckTransaction", "params": {}}, None, "id"),
+        ({"id": 5}, 5, "method"),
+        ({"id": 5, "method": 7, "params": {}}, 5, "method"),
+        ({"id": 5, "method": "CheckTransaction"}, 5, "params"),
+        ({"id": 5, "method": "CheckTransaction", "params": [PID]}, 5, "params"),
+        ({"id": "s-1", "method": "CheckTransaction", "params": {"id": 12}}, "s-1", "id"),
+        ({"id": 5, "method": "CheckTransaction", "params": {"id": ""}}, 5, "id"),
+        ({"id": 5, "method": "CheckTransaction", "params": {"id": "x" * 65}}, 5, "id"),
+        ({"id": 5, "method": "CheckTransaction", "params": {"id": "a b"}}, 5, "id"),
+        (
+            {"id": 5, "method": "CreateTransaction", "params": {"id": PID, "amount": 1, "account": {}}},
+            5,
+            "time",
+        ),
+        ({"id": 5, "method": "GetStatement", "params": {"from": "1", "to": 2}}, 5, "from"),
+        ({"id": 5, "method": "GetStatement", "params": {"from": -1, "to": 2}}, 5, "from"),
+        ({"id": 5, "method": "GetStatement", "params": {"from": 1, "to": 10**20}}, 5, "to"),
+        ({"id": 5, "method": "CheckPerformTransaction", "params": {"account": {}}}, 5, "amount"),
+        ({"id": 5, "method": "CheckPerformTransaction", "params": {"amount": "100"}}, 5, "amount"),
+        ({"id": 5, "method": "CheckPerformTransaction", "params": {"amount": True}}, 5, "amount"),
+        ({"id": 5, "method": "CheckPerformTransaction", "params": {"amount": 100}}, 5, "account"),
+        (
+            {"id": 5, "method": "CheckPerformTransaction", "params": {"amount": 100, "account": "1"}},
+            5,
+            "account",
+        ),
+    ],
+)
+def test_invalid_request_is_32600(harness: Harness, body: Any, request_id: Any, data: str) -> None:
+    reply = raw(harness, json.dumps(body))
+    assert reply["id"] == request_id
+    assert reply["error"]["code"] == -32600
+    assert reply["error"]["data"] == data
+
+
+def test_unknown_method_is_32601_with_its_name(harness: Harness) -> None:
+    reply = raw(harness, json.dumps({"id": 3, "method": "GetBalance", "params": {}}))
+    assert reply["error"] == {"code": -32601, "message": reply["error"]["message"], "data": "GetBalance"}
+    assert set(reply["error"]["message"]) == {"ru", "uz", "en"}
+
+
+def _token(credential: bytes) -> str:
+    return base64.b64encode(credential).decode()
+
+
+BAD_HEADERS: list[dict[str, str]] = [
+    {},
+    {"Authorization": ""},
+    {"Authorization": "Basic"},
+    {"Authorization": f"Basic {_token(b'Paycom:wrong-key')}"},
+    {"Authorization": f"Basic {_token(b'paycom:local-payme-key')}"},  # the login is exact
+    {"Authorization": f"Basic {_token(b'Payme:local-payme-key')}"},
+    {"Authorization": f"Basic {_token(b'local-payme-key')}"},
+    {"Authorization": f"Basic {_token(b'Paycom:local-payme-key ')}"},
+    {"Authorization": f"Basic {_token(b'Paycom:local-payme-ke')}"},
+    {"Authorization": f"Bearer {_token(b'Paycom:local-payme-key')}"},
+    {"Authorization": "Basic !!!not-base64!!!"},
+    {"X-Auth": f"Basic {_token(b'Paycom:local-payme-key')}"},
+]
+
+
+@pytest.fixture
+def paid_setup(harness: Harness) -> Iterator[tuple[Harness, str, int]]:
+    invoice_id, amount = harness.invoice()
+    yield harness, invoice_id, amount
+
+
+@pytest.mark.parametrize("headers", BAD_HEADERS)
+def test_bad_credentials_are_32504_for_every_method_and_change_nothing(
+    paid_setup: tuple[Harness, str, int], headers: dict[str, str]
+) -> None:
+    h, invoice_id, amount = paid_setup
+    account = {"order_id": invoice_id}
+    params = {
+        "CheckPerformTransaction": {"amount": amount, "account": account},
+        "CreateTransaction": {"id": PID, "time": h.clock.now, "amount": amount, "account": account},
+        "PerformTransaction": {"id": PID},
+        "CancelTransaction": {"id": PID, "reason": 1},
+        "CheckTransaction": {"id": PID},
+        "GetStatement": {"from": 0, "to": h.clock.now},
+        "SetFiscalData": {"id": PID, "type": "PERFORM", "fiscal_data": {}},
+        "ChangePassword": {"password": "stolen"},
+        "NoSuchMethod": {},
+    }
+    for method, p in params.items():
+        reply = raw(h, json.dumps({"id": 11, "method": method, "params": p}), headers)
+        assert reply["id"] == 11
+        assert reply["error"]["code"] == -32504, method
+    assert h.repo.get(PID) is None
+    assert h.repo.invoice(invoice_id).holder is None
+    # The key was not changed by the refused ChangePassword.
+    assert h.call("CheckTransaction", {"id": PID})["error"]["code"] == -31003
+
+
+def test_header_name_is_case_insensitive(harness: Harness) -> None:
+    headers = {"authorization": auth_header()["Authorization"]}
+    reply = raw(harness, json.dumps({"id": 1, "method": "CheckTransaction", "params": {"id": PID}}), headers)
+    assert reply["error"]["code"] == -31003
+
+
+# ---------------------------------------------------------------------- system errors
+@pytest.fixture
+def failing_dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[set[str]]:
+    """Operations put in the returned set fail the way DynamoDB fails when it is having a bad day."""
+    failing: set[str] = set()
+    original = botocore.client.BaseClient._make_api_call
+
+    def make_api_call(self: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
+        if self.meta.service_model.service_name == "dynamodb" and operation_name in failing:
+            error = {"Error": {"Code": "InternalServerError", "Message": "injected"}}
+            raise ClientError(error, operation_name)  # type: ignore[arg-type]
+        return original(self, operation_name, api_params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", make_api_call)
+    yield failing
+
+
+def test_create_during_a_dynamodb_failure_is_32400_and_leaves_nothing(
+    harness: Harness, failing_dynamodb: set[str]
+) -> None:
+    h = harness
+    invoice_id, amount = h.invoice()
+    failing_dynamodb.add("TransactWriteItems")
+    assert h.create(PID, amount, {"order_id": invoice_id})["error"]["code"] == -32400
+    failing_dynamodb.clear()
+    assert h.repo.get(PID) is None
+    assert h.repo.invoice(invoice_id).holder is None
+    # Payme's retry starts clean and succeeds.
+    assert h.create(PID, amount, {"order_id": invoice_id})["result"]["state"] == 1
+
+
+def test_perform_during_a_dynamodb_failure_is_32400_and_posts_nothing(
+    harness: Harness, failing_dynamodb: set[str]
+) -> None:
+    h = harness
+    invoice_id, amount = h.invoice()
+    h.create(PID, amount, {"order_id": invoice_id})
+    failing_dynamodb.add("TransactWriteItems")
+    assert h.call("PerformTransaction", {"id": PID})["error"]["code"] == -32400
+    failing_dynamodb.clear()
+    assert h.repo.get(PID).state == 1  # type: ignore[union-attr]
+    assert Ledger.posting(f"payme#{PID}") is None
+    assert h.repo.invoice(invoice_id).status == "open"
+    assert h.result("PerformTransaction", {"id": PID})["state"] == 2
+
+
+@pytest.mark.parametrize(
+    ("operation", "method"),
+    [("GetItem", "CheckTransaction"), ("Query", "GetStatement"), ("UpdateItem", "SetFiscalData")],
+)
+def test_read_and_write_failures_are_32400(
+    harness: Harness, failing_dynamodb: set[str], operation: str, method: str
+) -> None:
+    params = {
+        "CheckTransaction": {"id": PID},
+        "GetStatement": {"from": harness.clock.now, "to": harness.clock.now},
+        "SetFiscalData": {"id": PID, "type": "CANCEL", "fiscal_data": {"receipt_id": 1}},
+    }[method]
+    failing_dynamodb.add(operation)
+    reply = harness.call(method, params)
+    assert reply["error"]["code"] == -32400
+    assert set(reply["error"]["message"]) == {"ru", "uz", "en"}
+
+
+def test_outcome_carries_the_failure_for_the_log(harness: Harness, failing_dynamodb: set[str]) -> None:
+    failing_dynamodb.add("GetItem")
+    body = json.dumps({"id": 1, "method": "CheckTransaction", "params": {"id": PID}})
+    outcome = harness.merchant.handle(PaymeRequest(body, auth_header()))
+    assert outcome.error_code == -32400 and outcome.method == "CheckTransaction"
+    assert outcome.failure is not None
