@@ -1,9 +1,7 @@
-"""The billing API's request and response models (the platform's contract; Powertools builds OpenAPI from them)."""
+"""The billing API contract: request and response models (Powertools builds the OpenAPI from them)."""
 
 from datetime import date
-from typing import Annotated
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
