@@ -238,7 +238,10 @@ def _origin_form(target: str) -> str:
 
 
 def start_http(api: LocalApi, host: str, port: int) -> tuple[LocalHttpServer, str]:
-    server = LocalHttpServer((host, port), api)
+    try:
+        server = LocalHttpServer((host, port), api)
+    except OSError as error:
+        raise SystemExit(f"error: cannot serve the API on {host}:{port}: {error.strerror}") from error
     threading.Thread(target=server.serve_forever, name="local-api", daemon=True).start()
     return server, f"http://{_address(server.server_address)}"
 

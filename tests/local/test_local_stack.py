@@ -10,6 +10,9 @@ import http.client
 import json
 import re
 import signal
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +22,7 @@ from urllib.parse import urlsplit
 import boto3
 import pytest
 
-from local.template import LOCAL_REGION, SamTemplate
+from local.template import LOCAL_REGION, ROOT, SamTemplate
 from local.testing import StackProcess, running_stack, start_stack
 
 pytestmark = pytest.mark.e2e
@@ -314,3 +317,16 @@ def test_a_signal_stops_the_stack_cleanly(sig: signal.Signals) -> None:
     finally:
         if stack.process.poll() is None:
             stack.process.kill()
+
+
+@pytest.mark.parametrize("flag", ["--moto-port", "--port"])
+def test_a_busy_port_is_an_error_not_a_hang(flag: str) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        other = "--port" if flag == "--moto-port" else "--moto-port"
+        command = [sys.executable, "-m", "local.stack", flag, str(busy.getsockname()[1]), other, "0"]
+        result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 1
+    assert "Address already in use" in result.stderr
+    assert "Traceback" not in result.stderr
