@@ -35,7 +35,10 @@ API_KEY_CONFIG = "BILLING_API_KEY"  # the value API Gateway's usage plan key has
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m local.stack", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m local.stack",
+        description="Serve the API routes of a SAM template in-process, with moto for AWS; no Docker.",
+    )
     parser.add_argument("--host", default="127.0.0.1", help="API address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=3000, help="API port, 0 for a free one (default 3000)")
     parser.add_argument(
