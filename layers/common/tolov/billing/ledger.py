@@ -13,6 +13,7 @@ the same TransactWrite so that the provider state and the ledger move together o
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
@@ -23,6 +24,7 @@ from pynamodb.transactions import TransactWrite
 from tolov.billing.errors import (
     AmountMismatch,
     ApartmentNotFound,
+    BillingError,
     CallerConditionFailed,
     InvoiceAlreadyPaid,
     InvoiceCancelled,
@@ -75,19 +77,59 @@ def _connection() -> Connection:
     return Connection(region=Posting.Meta.region, host=Posting.Meta.host)
 
 
+class _TrackedTransactWrite(TransactWrite):
+    """Remembers which of our ops added each item: PynamoDB sends items grouped by kind
+    (condition checks, deletes, puts, updates), and DynamoDB's cancellation reasons follow that order."""
+
+    KINDS = ("condition_check", "delete", "save", "update")
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.current_op = 0
+        self.calls: list[tuple[str, int]] = []
+
+    def condition_check(self, *args: Any, **kwargs: Any) -> None:
+        self.calls.append(("condition_check", self.current_op))
+        super().condition_check(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> None:
+        self.calls.append(("delete", self.current_op))
+        super().delete(*args, **kwargs)
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.calls.append(("save", self.current_op))
+        super().save(*args, **kwargs)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        self.calls.append(("update", self.current_op))
+        super().update(*args, **kwargs)
+
+    def owners(self) -> list[int]:
+        """owners()[i] is the index of the op that added the i-th item sent to DynamoDB."""
+        return [op for kind in self.KINDS for k, op in self.calls if k == kind]
+
+
 def commit(ops: Sequence[TxOp], *, caller_start: int) -> str | None:
     """Run ops in one TransactWrite. Returns None on success, "posting" when ledger op 0 failed its
     condition, "retry" for any other ledger conflict; raises CallerConditionFailed for a caller op
     (index >= caller_start: with caller_start=0 every op is the caller's)."""
+    transaction = _TrackedTransactWrite(connection=_connection())
     try:
-        with TransactWrite(connection=_connection()) as transaction:
-            for op in ops:
+        with transaction:
+            for index, op in enumerate(ops):
+                transaction.current_op = index
                 op(transaction)
     except TransactWriteError as error:
         if error.cause_response_code != "TransactionCanceledException":
             raise
-        reasons = error.cancellation_reasons
-        failed = [i for i, r in enumerate(reasons) if r is not None and r.code == "ConditionalCheckFailed"]
+        owners = transaction.owners()
+        failed = sorted(
+            {
+                owners[i]
+                for i, reason in enumerate(error.cancellation_reasons)
+                if reason is not None and reason.code == "ConditionalCheckFailed"
+            }
+        )
         if 0 in failed and caller_start > 0:
             return "posting"
         caller_failed = [i for i in failed if i >= caller_start]
@@ -166,13 +208,17 @@ class Ledger:
         With require_lock the payment must hold the invoice's reservation (set by lock_invoice)."""
         payment_key = str(key)
         for _ in range(ATTEMPTS):
-            # Invoice before posting: a concurrent delivery of this same key commits both together, so
-            # an invoice already paid by us is always seen with its posting (never as InvoiceAlreadyPaid).
-            invoice = self.invoice(invoice_id)
             existing = self.posting(payment_key)
             if existing is not None:
                 return PostingResult(existing, created=False)
-            self._payable_invoice(invoice, payment_key, amount, require_lock=require_lock)
+            invoice = self.invoice(invoice_id)
+            try:
+                self._payable_invoice(invoice, payment_key, amount, require_lock=require_lock)
+            except BillingError:
+                # A concurrent delivery of this same payment may have paid the invoice since we looked.
+                if (posted := self.posting(payment_key)) is not None:
+                    return PostingResult(posted, created=False)
+                raise
             charges = [c for c in self._invoice_charges(invoice) if int(c.unpaid) > 0]
             now = self.clock()
             posting = Posting(
