@@ -1,0 +1,70 @@
+"""The sandbox scenarios through the Lambda handler in-process (moto), as API Gateway would call it."""
+
+import json
+from typing import Any
+
+from tolov.billing.ledger import Ledger
+
+from tests.payme_harness import Handler, LambdaContext, gas, load_event, water
+from tests.payme_sandbox import Sandbox, scenario_1, scenario_2
+
+
+def transport(handler: Handler) -> Any:
+    def send(body: str, authorization: str) -> tuple[int, dict[str, Any]]:
+        event = load_event("CheckTransaction")
+        event["body"] = body
+        event["headers"]["Authorization"] = authorization
+        event["multiValueHeaders"]["Authorization"] = [authorization]
+        response = handler.app.lambda_handler(event, LambdaContext())
+        return response["statusCode"], json.loads(response["body"])
+
+    return send
+
+
+def seed() -> tuple[str, int]:
+    from tolov.billing.invoices import Billing
+
+    billing = Billing()
+    billing.put_apartment("apt-sandbox", "Sandbox 1-1-1", "resident-1")
+    invoice = billing.create_invoice("apt-sandbox", "2026-11", [water(), gas()])
+    return invoice.invoice_id, int(invoice.amount)
+
+
+def test_scenario_1_create_then_cancel(handler: Handler) -> None:
+    order_id, amount = seed()
+    sandbox = Sandbox(transport(handler), order_id, amount)
+    scenario_1(sandbox, "5e730e8e0b852a417aa49c01", "5e730e8e0b852a417aa49c02")
+    assert Ledger.invoice(order_id).active_payment is None and Ledger.invoice(order_id).status == "open"
+
+
+def test_scenario_2_create_perform_cancel(handler: Handler) -> None:
+    order_id, amount = seed()
+    sandbox = Sandbox(transport(handler), order_id, amount)
+    scenario_2(sandbox, "5e730e8e0b852a417aa49c03", "5e730e8e0b852a417aa49c04")
+    posting = Ledger.posting("payme#5e730e8e0b852a417aa49c03")
+    assert posting is not None and posting.reversed_at is not None
+    assert Ledger.invoice(order_id).status == "open"
+
+
+def test_scenarios_one_after_the_other_on_one_invoice(handler: Handler) -> None:
+    """As in the sandbox: scenario 1 first, then scenario 2 on the same order."""
+    order_id, amount = seed()
+    scenario_1(
+        Sandbox(transport(handler), order_id, amount), "5e730e8e0b852a417aa49c05", "5e730e8e0b852a417aa49c06"
+    )
+    scenario_2(
+        Sandbox(transport(handler), order_id, amount), "5e730e8e0b852a417aa49c07", "5e730e8e0b852a417aa49c08"
+    )
+
+
+def test_scenario_2_on_an_apartment(handler: Handler) -> None:
+    seed()
+    sandbox = Sandbox(transport(handler), "apt-sandbox", 1_000_000, field="apartment_id")
+    sandbox.check_perform()
+    sandbox.ok(sandbox.twice("CreateTransaction", sandbox._create_params("5e730e8e0b852a417aa49c09")))
+    sandbox.perform("5e730e8e0b852a417aa49c09")
+    sandbox.cancel("5e730e8e0b852a417aa49c09", reason=5, state=-2)
+
+
+def test_sample_event_body_is_what_the_transport_replaces() -> None:
+    assert json.loads(load_event("CheckTransaction")["body"])["method"] == "CheckTransaction"
