@@ -14,7 +14,7 @@ import pytest
 from aws_lambda_powertools.utilities import parameters
 from tolov.billing.invoices import Billing, NewItem
 from tolov.payme.config import PaymeConfig, get_payme_config
-from tolov.payme.keys import SecretKeyStore
+from tolov.payme.keys import KeyStore, SecretKeyStore
 from tolov.payme.merchant import Merchant, PaymeRequest
 from tolov.payme.store import DynamoRepository
 
@@ -114,10 +114,10 @@ class Harness:
         return self.call("CreateTransaction", params)
 
 
-def make_harness(clock: Clock | None = None, **overrides: Any) -> Harness:
+def make_harness(clock: Clock | None = None, keys: KeyStore | None = None, **overrides: Any) -> Harness:
     clock = clock or Clock()
     repo = DynamoRepository(clock)
-    merchant = Merchant(repo, SecretKeyStore(SECRET_ID), config(**overrides), clock=clock)
+    merchant = Merchant(repo, keys or SecretKeyStore(SECRET_ID), config(**overrides), clock=clock)
     return Harness(clock, merchant, repo.billing, repo)
 
 

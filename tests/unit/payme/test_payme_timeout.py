@@ -1,5 +1,6 @@
 """The 12-hour timeout, counted from Payme's `time`, with a clock the tests move."""
 
+import pytest
 from tolov.billing.ledger import Ledger
 
 from tests.payme_harness import HOUR, TIMEOUT, Harness
@@ -127,3 +128,45 @@ def test_check_transaction_does_not_expire_anything(harness: Harness) -> None:
     h.create(A, amount, {"order_id": invoice_id})
     h.clock.advance(TIMEOUT + 1)
     assert state(h, A)["state"] == 1  # a read stays a read; Payme's cancel or our next write decides
+
+
+def test_ledger_contention_backs_off_and_retries(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tolov.billing.errors import LedgerContention
+
+    h = harness
+    invoice_id, amount = h.invoice()
+    h.create(A, amount, {"order_id": invoice_id})
+    naps: list[float] = []
+    h.merchant.sleep = naps.append
+    real_perform = h.repo.perform
+    failures = iter([LedgerContention("busy"), LedgerContention("busy")])
+
+    def contended(tx: object, now: int) -> None:
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        real_perform(tx, now)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(h.repo, "perform", contended)
+    assert h.result("PerformTransaction", {"id": A})["state"] == 2
+    assert len(naps) == 2 and 0 <= naps[0] <= 0.01 and 0 <= naps[1] <= 0.02
+
+
+def test_ledger_contention_that_never_ends_is_a_system_error(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tolov.billing.errors import LedgerContention
+
+    h = harness
+    invoice_id, amount = h.invoice()
+    h.create(A, amount, {"order_id": invoice_id})
+    naps: list[float] = []
+    h.merchant.sleep = naps.append
+
+    def contended(tx: object, now: int) -> None:
+        raise LedgerContention("busy")
+
+    monkeypatch.setattr(h.repo, "perform", contended)
+    assert h.error("PerformTransaction", {"id": A})["code"] == -32400
+    assert len(naps) == 8 and max(naps) <= 0.2
+    assert state(h, A)["state"] == 1

@@ -12,7 +12,9 @@ shape (-32600), method (-32601), then the method's own rules.
 import contextlib
 import hmac
 import json
+import random
 import secrets
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -24,6 +26,7 @@ from tolov.billing.errors import (
     InvoiceCancelled,
     InvoiceLocked,
     InvoiceNotFound,
+    LedgerContention,
 )
 from tolov.clock import Clock, now_ms
 from tolov.payme import errors as e
@@ -46,8 +49,12 @@ from tolov.payme.transaction import (
 Params = dict[str, Any]
 Result = dict[str, Any]
 
-# Re-reads after losing a race; each round means another request changed the transaction meanwhile.
-ATTEMPTS = 4
+# Rounds of Perform and Cancel: a lost race (StateChanged) re-reads at once; a ledger that kept changing
+# under us (LedgerContention: many payments into one apartment at the same instant) backs off first,
+# with full jitter, so the contenders spread out instead of colliding again.
+ATTEMPTS = 8
+BACKOFF_BASE_S = 0.01
+BACKOFF_CAP_S = 0.2
 MAX_TIMESTAMP = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 MAX_FISCAL_BYTES = 16_000
 _PAYME_ID_CHARS = frozenset("0123456789abcdefABCDEFghijklmnopqrstuvwxyzGHIJKLMNOPQRSTUVWXYZ_-")
@@ -103,6 +110,7 @@ class Merchant:
         clock: Clock = now_ms,
         reversal_policy: ReversalPolicy | None = None,
         transaction_ids: Callable[[], str] = new_transaction_id,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.repo = repository
         self.keys = keys
@@ -111,6 +119,7 @@ class Merchant:
         self.auth = Authenticator(keys, clock)
         self.may_reverse = reversal_policy or reversal_window(config.reversal_window_ms)
         self.transaction_ids = transaction_ids
+        self.sleep = sleep
         self.allowed_ips = parse_ip_ranges(config.allowed_ips) if config.ip_check_enabled else None
         self.methods: dict[str, Callable[[Params], Result]] = {
             "CheckPerformTransaction": self.check_perform_transaction,
@@ -230,7 +239,7 @@ class Merchant:
 
     def perform_transaction(self, params: Params) -> Result:
         payme_id = _payme_id(params)
-        for _ in range(ATTEMPTS):
+        for attempt in range(ATTEMPTS):
             tx = self._transaction(payme_id)
             if tx.state == PERFORMED:
                 return _perform_result(tx)
@@ -245,6 +254,9 @@ class Merchant:
                 return {"transaction": tx.transaction, "perform_time": now, "state": PERFORMED}
             except StateChanged:
                 continue
+            except LedgerContention:
+                self._back_off(attempt)
+                continue
             except (InvoiceLocked, InvoiceAlreadyPaid, InvoiceCancelled, AmountMismatch):
                 # Not ours to post any more (another provider took the invoice over). The transaction
                 # stays in state 1 until Payme cancels it.
@@ -255,14 +267,14 @@ class Merchant:
             except (InvoiceNotFound, ApartmentNotFound):
                 field = self.config.invoice_field if tx.kind == "invoice" else self.config.apartment_field
                 raise e.account_error(tx.kind, field) from None
-        raise RuntimeError(f"PerformTransaction {payme_id}: state kept changing")
+        raise LedgerContention(f"PerformTransaction {payme_id}")
 
     def cancel_transaction(self, params: Params) -> Result:
         payme_id = _payme_id(params)
         reason = params.get("reason")
         if not isinstance(reason, int) or isinstance(reason, bool):
             raise e.invalid("reason")
-        for _ in range(ATTEMPTS):
+        for attempt in range(ATTEMPTS):
             tx = self._transaction(payme_id)
             if tx.state in (CANCELLED, CANCELLED_AFTER_PERFORM):
                 return _cancel_result(tx)
@@ -273,9 +285,12 @@ class Merchant:
                 self.repo.cancel(tx, now, reason)
             except StateChanged:
                 continue
+            except LedgerContention:
+                self._back_off(attempt)
+                continue
             state = CANCELLED if tx.state == CREATED else CANCELLED_AFTER_PERFORM
             return {"transaction": tx.transaction, "cancel_time": now, "state": state}
-        raise RuntimeError(f"CancelTransaction {payme_id}: state kept changing")
+        raise LedgerContention(f"CancelTransaction {payme_id}")
 
     def check_transaction(self, params: Params) -> Result:
         tx = self._transaction(_payme_id(params))
@@ -368,6 +383,9 @@ class Merchant:
         if stale is not None:
             self._expire(stale, now)
         return True
+
+    def _back_off(self, attempt: int) -> None:
+        self.sleep(random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt)))
 
     def _expire(self, tx: Transaction, now: int) -> None:
         # StateChanged: someone else moved it first; it is no longer state 1 either way.
