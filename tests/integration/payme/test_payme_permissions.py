@@ -1,0 +1,124 @@
+"""PaymeMerchantFunction's IAM policy in template.yaml grants exactly what the function calls.
+
+Every DynamoDB and Secrets Manager call of a run through all methods and paths is recorded and mapped
+to the IAM action it needs (a TransactWriteItems needs PutItem/UpdateItem/ConditionCheckItem on each
+item's table); the set must equal what the template grants: nothing missing, nothing to spare."""
+
+from collections.abc import Iterator
+from typing import Any
+
+import botocore.client
+import pytest
+
+from local.template import SamTemplate
+from tests.payme_harness import HOUR, TIMEOUT, Harness, gas, water
+
+Grant = tuple[str, str]  # (IAM action, resource: table logical id, "<table>/index/<name>" or secret id)
+
+TRANSACT_ACTIONS = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "ConditionCheck": "ConditionCheckItem",
+    "Delete": "DeleteItem",
+}
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[set[Grant]]:
+    needed: set[Grant] = set()
+    original = botocore.client.BaseClient._make_api_call
+
+    def record(self: Any, operation: str, params: dict[str, Any]) -> Any:
+        service = self.meta.service_model.service_name
+        if service == "dynamodb":
+            if operation == "TransactWriteItems":
+                for item in params["TransactItems"]:
+                    ((kind, body),) = item.items()
+                    needed.add((f"dynamodb:{TRANSACT_ACTIONS[kind]}", body["TableName"]))
+            elif operation == "BatchGetItem":
+                needed.update((f"dynamodb:{operation}", table) for table in params["RequestItems"])
+            elif "IndexName" in params:
+                needed.add((f"dynamodb:{operation}", f"{params['TableName']}/index/{params['IndexName']}"))
+            else:
+                needed.add((f"dynamodb:{operation}", params["TableName"]))
+        elif service == "secretsmanager":
+            needed.add((f"secretsmanager:{operation}", params["SecretId"]))
+        return original(self, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", record)
+    yield needed
+
+
+def granted() -> set[Grant]:
+    function = SamTemplate.load().resources["PaymeMerchantFunction"]["Properties"]
+    grants: set[Grant] = set()
+    for policy in function["Policies"]:
+        if "AWSSecretsManagerGetSecretValuePolicy" in policy:
+            secret = policy["AWSSecretsManagerGetSecretValuePolicy"]["SecretArn"]["Ref"]
+            grants.add(("secretsmanager:GetSecretValue", secret))
+            grants.add(("secretsmanager:DescribeSecret", secret))  # part of that SAM policy template
+            continue
+        for statement in policy["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            grants.update((action, _resource(statement["Resource"])) for action in actions)
+    return grants
+
+
+def _resource(value: dict[str, Any]) -> str:
+    if "Ref" in value:
+        return str(value["Ref"])
+    if "Fn::GetAtt" in value:
+        table, attribute = value["Fn::GetAtt"]
+        assert attribute == "Arn"
+        return str(table)
+    return str(value["Fn::Sub"]).replace("${", "").replace(".Arn}", "")
+
+
+def exercise_everything(h: Harness, invoice_id: str, amount: int) -> None:
+    """Every method, both account kinds, every state change, the timeout and the takeover."""
+    order = {"order_id": invoice_id}
+    flat = {"apartment_id": "apt-1"}
+    ids = iter(f"{i:024x}" for i in range(1, 100))
+    h.result("CheckPerformTransaction", {"amount": amount, "account": order})
+    h.result("CheckPerformTransaction", {"amount": 500_000, "account": flat})
+    a, b, c, d = next(ids), next(ids), next(ids), next(ids)
+    h.create(a, amount, order)
+    h.create(a, amount, order)
+    h.call("CreateTransaction", {"id": b, "time": h.clock.now, "amount": amount, "account": order})
+    h.result("CancelTransaction", {"id": a, "reason": 3})
+    h.create(b, amount, order)
+    h.clock.advance(TIMEOUT + 1)
+    h.create(c, amount, order)  # takes the invoice over from the expired b
+    h.result("PerformTransaction", {"id": c})
+    h.result("CancelTransaction", {"id": c, "reason": 5})
+    h.create(d, 500_000, flat)
+    h.result("PerformTransaction", {"id": d})
+    h.result("CancelTransaction", {"id": d, "reason": 5})
+    e = next(ids)
+    h.create(e, 500_000, flat)
+    h.result("CancelTransaction", {"id": e, "reason": 3})
+    f = next(ids)
+    h.create(f, 500_000, flat)
+    h.clock.advance(TIMEOUT + 1)
+    h.call("PerformTransaction", {"id": f})
+    g = next(ids)  # more than the debt: the rest becomes apartment credit, and the refund takes it back
+    h.create(g, 10_000_000, flat)
+    h.result("PerformTransaction", {"id": g})
+    h.result("CancelTransaction", {"id": g, "reason": 5})
+    h.result("CheckTransaction", {"id": c})
+    h.result("GetStatement", {"from": h.clock.now - 2 * TIMEOUT - HOUR, "to": h.clock.now})
+    h.result("SetFiscalData", {"id": c, "type": "PERFORM", "fiscal_data": {"receipt_id": 1}})
+    h.result("ChangePassword", {"password": "rotated-key-0001"})
+
+
+def test_policy_grants_exactly_what_the_function_uses(harness: Harness, calls: set[Grant]) -> None:
+    invoice_id, amount = harness.invoice(water(), gas())
+    calls.clear()  # seeding is the billing API's business, not this function's
+    exercise_everything(harness, invoice_id, amount)
+    used = {
+        (action, resource) for action, resource in calls if not action.startswith("secretsmanager:Describe")
+    }
+    missing = used - granted()
+    assert not missing, f"the function needs {sorted(missing)}"
+    spare = {g for g in granted() - used if g[0] != "secretsmanager:DescribeSecret"}
+    assert not spare, f"granted but never used: {sorted(spare)}"
