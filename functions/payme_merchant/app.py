@@ -30,18 +30,19 @@ def merchant() -> Merchant:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    request = request_from_api_gateway(event)
     try:
-        outcome = merchant().handle(request_from_api_gateway(event))
+        outcome = merchant().handle(request)
     except Exception as failure:  # configuration or wiring: still a reply Payme can read
         error = PaymeError(SYSTEM_ERROR)
         outcome = Outcome(
             {"jsonrpc": "2.0", "id": None, "error": error.to_json()}, None, SYSTEM_ERROR, failure
         )
-    _record(outcome)
+    _record(outcome, request.source_ip)
     return api_gateway_reply(outcome)
 
 
-def _record(outcome: Outcome) -> None:
+def _record(outcome: Outcome, source_ip: str | None) -> None:
     method = outcome.method or "invalid"
     metrics.add_dimension(name="method", value=method)
     metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
@@ -51,7 +52,12 @@ def _record(outcome: Outcome) -> None:
     if outcome.error_code == SYSTEM_ERROR:
         metrics.add_metric(name="SystemErrors", unit=MetricUnit.Count, value=1)
     tracer.put_annotation(key="method", value=method)
-    fields = {"method": method, "rpc_id": outcome.reply.get("id"), "error_code": outcome.error_code}
+    fields = {
+        "method": method,
+        "rpc_id": outcome.reply.get("id"),
+        "error_code": outcome.error_code,
+        "source_ip": source_ip,
+    }
     if outcome.failure is not None:
         logger.error("payme request failed", extra=fields, exc_info=outcome.failure)
     else:

@@ -9,7 +9,7 @@ import boto3
 import pytest
 from tolov.billing.invoices import Billing
 
-from tests.payme_harness import EVENTS, LOCAL_KEY, SECRET_ID, Handler, gas, load_event, water
+from tests.payme_harness import EVENTS, LOCAL_KEY, SECRET_ID, Handler, LambdaContext, gas, load_event, water
 
 PID = "5305e3bab097f420a62ced0b"
 
@@ -175,3 +175,37 @@ def test_missing_configuration_is_a_system_error_reply(
     get_payme_config.cache_clear()
     handler.app._merchant = None
     assert handler.invoke(load_event("CheckTransaction"))["error"]["code"] == -32400
+
+
+def test_the_handler_loads_no_click_code() -> None:
+    """What the function imports when Lambda loads it: the Payme and billing cores, nothing of Click."""
+    import subprocess
+    import sys
+
+    from tests.payme_harness import APP, ROOT
+
+    probe = (
+        "import sys, runpy; runpy.run_path(sys.argv[1]); "
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith('tolov'))))"
+    )
+    env = {
+        "PYTHONPATH": str(ROOT / "layers" / "common"),
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "PATH": "/usr/bin",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", probe, str(APP)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=True,
+    )
+    modules = result.stdout.split()
+    assert "tolov.payme.merchant" in modules
+    assert not [m for m in modules if m.startswith("tolov.click")], modules
+
+
+def test_a_non_dict_event_still_gets_a_reply(handler: Handler) -> None:
+    response = handler.app.lambda_handler(["not", "an", "event"], LambdaContext())
+    assert response["statusCode"] == 200 and json.loads(response["body"])["error"]["code"] == -32700

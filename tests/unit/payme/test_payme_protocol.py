@@ -219,3 +219,40 @@ def test_outcome_carries_the_failure_for_the_log(harness: Harness, failing_dynam
     outcome = harness.merchant.handle(PaymeRequest(body, auth_header()))
     assert outcome.error_code == -32400 and outcome.method == "CheckTransaction"
     assert outcome.failure is not None
+
+
+# ---------------------------------------------------------------------- source addresses
+@pytest.fixture
+def guarded(aws: None) -> Harness:
+    from tests.payme_harness import Clock, make_harness
+
+    return make_harness(Clock(), ip_allowlist=True)
+
+
+def handle_from(
+    h: Harness, body: str, source_ip: str | None, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
+    reply: dict[str, Any] = h.merchant.handle(
+        PaymeRequest(body, auth_header() if headers is None else headers, source_ip)
+    ).reply
+    return reply
+
+
+@pytest.mark.parametrize("source_ip", ["10.0.0.1", "185.234.113.16", None, "", "nonsense"])
+def test_outside_the_allow_list_everything_is_32504(guarded: Harness, source_ip: str | None) -> None:
+    valid = json.dumps({"id": 4, "method": "CheckTransaction", "params": {"id": PID}})
+    assert handle_from(guarded, valid, source_ip) == {
+        "jsonrpc": "2.0",
+        "id": 4,
+        "error": {"code": -32504, "message": handle_from(guarded, valid, source_ip)["error"]["message"]},
+    }
+    assert handle_from(guarded, "{garbage", source_ip)["error"]["code"] == -32504
+    unknown = json.dumps({"id": 5, "method": "Nope", "params": {}})
+    assert handle_from(guarded, unknown, source_ip)["error"]["code"] == -32504
+
+
+def test_inside_the_allow_list_the_usual_answers(guarded: Harness) -> None:
+    assert handle_from(guarded, "{garbage", "185.234.113.7")["error"]["code"] == -32700
+    valid = json.dumps({"id": 4, "method": "CheckTransaction", "params": {"id": PID}})
+    assert handle_from(guarded, valid, "185.234.113.7")["error"]["code"] == -31003
+    assert handle_from(guarded, valid, "185.234.113.7", headers={})["error"]["code"] == -32504

@@ -4,9 +4,9 @@ Pure protocol: storage and the ledger are behind `Repository`, the key behind `K
 an injectable clock. Every reply, whatever arrived, is a JSON-RPC object carrying the request's id
 (null when it cannot be read); the function returns it with HTTP 200.
 
-Order of checks: unparseable body (-32700), source IP and credentials (-32504, before anything about
-the request is looked at, so an unauthenticated caller learns nothing and changes nothing), request
-shape (-32600), method (-32601), then the method's own rules.
+Order of checks: source address (-32504 when the allow list is on), unparseable body (-32700),
+credentials (-32504, before anything about the request is looked at, so an unauthenticated caller
+learns nothing and changes nothing), request shape (-32600), method (-32601), the method's own rules.
 """
 
 import contextlib
@@ -96,6 +96,9 @@ class _Unreadable(Exception):
     pass
 
 
+_UNREADABLE = object()
+
+
 def _reject_constant(name: str) -> Any:
     raise _Unreadable(name)  # NaN and Infinity are not JSON
 
@@ -137,16 +140,17 @@ class Merchant:
         try:
             body = _parse(request.body)
         except _Unreadable:
-            return _error(None, PaymeError(e.PARSE_ERROR))
+            body = _UNREADABLE
         raw_id = body.get("id") if isinstance(body, dict) else None
         request_id = raw_id if _valid_id(raw_id) else None
+        # An address outside the allow list gets the answer for bad credentials, whatever it sent.
+        if self.allowed_ips is not None and not ip_allowed(request.source_ip, self.allowed_ips):
+            return _error(request_id, PaymeError(e.INSUFFICIENT_PRIVILEGE))
+        if body is _UNREADABLE:
+            return _error(None, PaymeError(e.PARSE_ERROR))
         try:
-            if self.allowed_ips is not None and not ip_allowed(request.source_ip, self.allowed_ips):
-                raise PaymeError(e.INSUFFICIENT_PRIVILEGE)
             if not self.auth.check(request.headers):
-                raise PaymeError(e.INSUFFICIENT_PRIVILEGE)
-        except PaymeError as error:
-            return _error(request_id, error)
+                return _error(request_id, PaymeError(e.INSUFFICIENT_PRIVILEGE))
         except Exception as failure:  # the secret could not be read: a system error, not a refusal
             return _error(request_id, PaymeError(e.SYSTEM_ERROR), failure=failure)
         if not isinstance(body, dict):

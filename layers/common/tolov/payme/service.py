@@ -25,6 +25,8 @@ def build_merchant(config: PaymeConfig | None = None, clock: Clock = now_ms) -> 
 def request_from_api_gateway(event: Mapping[str, Any]) -> PaymeRequest:
     """REST API proxy event -> request. The source IP is API Gateway's view of the TCP peer
     (requestContext.identity.sourceIp), never a client-supplied X-Forwarded-For."""
+    if not isinstance(event, Mapping):
+        return PaymeRequest(None)
     body = event.get("body")
     if isinstance(body, str) and event.get("isBase64Encoded") is True:
         try:
