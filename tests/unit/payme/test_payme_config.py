@@ -61,6 +61,7 @@ def test_allow_list_is_on_in_prod_only_unless_configured(env: dict[str, str], en
         {"PAYME_ALLOWED_IPS": "185.234.113.15-185.234.113.1"},
         {"PAYME_ALLOWED_IPS": "not-an-ip"},
         {"PAYME_REVERSAL_WINDOW_MS": "-1"},
+        {"PAYME_APARTMENT_MIN_TIYIN": "1000", "PAYME_APARTMENT_MAX_TIYIN": "999"},
     ],
 )
 def test_bad_configuration_fails_loudly(env: dict[str, str]) -> None:

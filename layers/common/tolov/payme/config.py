@@ -5,7 +5,7 @@ import os
 from collections.abc import Mapping
 from functools import lru_cache
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 # Payme Business sends Merchant API requests only from these addresses (developer.help.paycom.uz).
 PAYME_SOURCE_IPS = "185.234.113.1-185.234.113.15"
@@ -69,6 +69,12 @@ class PaymeConfig(BaseModel):
     def _parse_ips(cls, value: str) -> str:
         parse_ip_ranges(value)
         return value
+
+    @model_validator(mode="after")
+    def _limits_in_order(self) -> "PaymeConfig":
+        if self.apartment_min_tiyin > self.apartment_max_tiyin:
+            raise ValueError("PAYME_APARTMENT_MIN_TIYIN is above PAYME_APARTMENT_MAX_TIYIN")
+        return self
 
     @property
     def ip_check_enabled(self) -> bool:
