@@ -6,6 +6,7 @@ from threading import Barrier
 from typing import Any
 
 import pytest
+
 from tolov.billing import errors
 from tolov.billing.invoices import Billing, NewItem
 from tolov.billing.ledger import PaymentKey, PostingResult, allocate
