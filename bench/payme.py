@@ -285,12 +285,12 @@ def main() -> None:
     os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = url
 
     import requests
+
+    from local.template import load_config, provision
     from tolov.payme.config import PaymeConfig
     from tolov.payme.keys import SecretKeyStore
     from tolov.payme.merchant import Merchant
     from tolov.payme.store import DynamoRepository
-
-    from local.template import load_config, provision
 
     config = load_config()
     provision(config, endpoint_url=url)

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities import parameters
+
 from tolov.billing.invoices import Billing, NewItem
 from tolov.payme.config import PaymeConfig, get_payme_config
 from tolov.payme.keys import KeyStore, SecretKeyStore

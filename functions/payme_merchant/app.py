@@ -8,6 +8,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from tolov.payme.errors import SYSTEM_ERROR, PaymeError
 from tolov.payme.merchant import Merchant, Outcome
 from tolov.payme.service import api_gateway_reply, build_merchant, request_from_api_gateway

@@ -3,6 +3,7 @@
 import pytest
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.models import Model
+
 from tolov.billing.errors import CallerConditionFailed
 from tolov.billing.invoices import Billing, NewItem
 from tolov.billing.ledger import Ledger, PaymentKey, commit

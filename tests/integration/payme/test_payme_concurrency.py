@@ -12,15 +12,15 @@ import boto3
 import pytest
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
+
+from local.template import load_config, provision
+from tests.payme_harness import LOCAL_KEY, Clock, Harness, auth_header, make_harness
 from tolov.billing import ledger as ledger_module
 from tolov.billing.ledger import Ledger
 from tolov.payme.keys import StaticKeyStore
 from tolov.payme.merchant import PaymeRequest
 from tolov.payme.store import PaymeTransactionRecord
 from tolov.store.models import Apartment, Charge, Invoice, Posting
-
-from local.template import load_config, provision
-from tests.payme_harness import LOCAL_KEY, Clock, Harness, auth_header, make_harness
 
 THREADS = 20
 MODELS = [Apartment, Invoice, Charge, Posting, PaymeTransactionRecord]

@@ -10,10 +10,10 @@ from typing import Any
 import boto3
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from tolov.billing.invoices import Billing
-from tolov.billing.ledger import Ledger
 
 from tests.payme_harness import LOCAL_KEY, SECRET_ID, Handler, LambdaContext, gas, load_event, water
+from tolov.billing.invoices import Billing
+from tolov.billing.ledger import Ledger
 
 METHODS = [
     "CheckPerformTransaction",

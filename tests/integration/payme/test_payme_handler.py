@@ -7,9 +7,9 @@ from typing import Any
 
 import boto3
 import pytest
-from tolov.billing.invoices import Billing
 
 from tests.payme_harness import EVENTS, LOCAL_KEY, SECRET_ID, Handler, LambdaContext, gas, load_event, water
+from tolov.billing.invoices import Billing
 
 PID = "5305e3bab097f420a62ced0b"
 

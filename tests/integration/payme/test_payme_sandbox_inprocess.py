@@ -3,10 +3,9 @@
 import json
 from typing import Any
 
-from tolov.billing.ledger import Ledger
-
 from tests.payme_harness import Handler, LambdaContext, gas, load_event, water
 from tests.payme_sandbox import Sandbox, scenario_1, scenario_2
+from tolov.billing.ledger import Ledger
 
 
 def transport(handler: Handler) -> Any:

@@ -4,9 +4,9 @@ limits, `additional`, and the fiscal `detail` of CheckPerformTransaction."""
 from typing import Any
 
 import pytest
-from tolov.billing.ledger import PaymentKey
 
 from tests.payme_harness import Clock, Harness, gas, make_harness, water
+from tolov.billing.ledger import PaymentKey
 
 PID = "5305e3bab097f420a62ced0b"
 

@@ -2,6 +2,7 @@
 
 import pytest
 from pydantic import ValidationError
+
 from tolov.payme.config import PaymeConfig, ip_allowed, parse_ip_ranges
 
 

@@ -3,10 +3,10 @@
 from typing import Any
 
 import pytest
-from tolov.billing.ledger import Ledger
-from tolov.payme.store import PaymeTransactionRecord
 
 from tests.payme_harness import HOUR, Clock, Harness, make_harness
+from tolov.billing.ledger import Ledger
+from tolov.payme.store import PaymeTransactionRecord
 
 PID = "5305e3bab097f420a62ced0b"
 RECEIPT = {

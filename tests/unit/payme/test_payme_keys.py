@@ -7,10 +7,10 @@ from typing import Any
 import boto3
 import pytest
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
-from tolov.payme.keys import Authenticator, KeyRing, SecretKeyStore, StaticKeyStore, basic_credential
-from tolov.payme.merchant import Merchant, PaymeRequest
 
 from tests.payme_harness import LOCAL_KEY, SECRET_ID, Clock, Harness, auth_header, config, make_harness
+from tolov.payme.keys import Authenticator, KeyRing, SecretKeyStore, StaticKeyStore, basic_credential
+from tolov.payme.merchant import Merchant, PaymeRequest
 
 PID = "5305e3bab097f420a62ced0b"
 

@@ -7,10 +7,10 @@ the ledger is read back (invoice reservation and status, posting and its reversa
 from typing import Any
 
 import pytest
-from tolov.billing.ledger import Ledger
-from tolov.store.models import Apartment
 
 from tests.payme_harness import HOUR, TIMEOUT, Harness
+from tolov.billing.ledger import Ledger
+from tolov.store.models import Apartment
 
 PID = "5305e3bab097f420a62ced0b"
 TOPUP = 500_000

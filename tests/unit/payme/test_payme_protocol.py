@@ -8,10 +8,10 @@ from typing import Any
 import botocore.client
 import pytest
 from botocore.exceptions import ClientError
-from tolov.billing.ledger import Ledger
-from tolov.payme.merchant import PaymeRequest
 
 from tests.payme_harness import Harness, auth_header
+from tolov.billing.ledger import Ledger
+from tolov.payme.merchant import PaymeRequest
 
 PID = "5305e3bab097f420a62ced0b"
 METHODS = [

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 from pynamodb.connection.base import Connection
-from tolov.payme.transaction import day_count, day_key, days_between
 
 from tests.payme_harness import HOUR, Harness
+from tolov.payme.transaction import day_count, day_key, days_between
 
 DAY = 86_400_000
 MIDNIGHT = int(dt.datetime(2026, 9, 22, tzinfo=dt.UTC).timestamp() * 1000)  # day 2 starts

@@ -1,9 +1,9 @@
 """The 12-hour timeout, counted from Payme's `time`, with a clock the tests move."""
 
 import pytest
-from tolov.billing.ledger import Ledger
 
 from tests.payme_harness import HOUR, TIMEOUT, Harness
+from tolov.billing.ledger import Ledger
 
 A = "5305e3bab097f420a62ced0a"
 B = "5305e3bab097f420a62ced0b"
