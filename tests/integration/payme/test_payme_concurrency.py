@@ -199,9 +199,8 @@ def test_parallel_top_ups_of_one_apartment_all_count(backend: str) -> None:
     assert balance.debt == 0 and balance.credit == THREADS * 300_000 - 4_000_000
 
 
+@pytest.mark.parametrize("backend", ["moto_server"], indirect=True)
 def test_the_server_backend_is_really_http(backend: str) -> None:
-    if backend == "mock_aws":
-        pytest.skip("the in-process backend has no endpoint")
     client = boto3.client("dynamodb", endpoint_url=backend)
     assert "TransactionsTable" in client.list_tables()["TableNames"]
     assert PaymeTransactionRecord._get_connection().connection.host == backend
