@@ -86,7 +86,8 @@ def commit(ops: Sequence[TxOp], *, caller_start: int) -> str | None:
             raise
         reasons = error.cancellation_reasons
         failed = [i for i, r in enumerate(reasons) if r is not None and r.code == "ConditionalCheckFailed"]
-        if 0 in failed:
+        # Op 0 is the ledger's own first op only when there is one; otherwise it is the caller's.
+        if 0 in failed and caller_start > 0:
             return "posting"
         caller_failed = [i for i in failed if i >= caller_start]
         if caller_failed:
