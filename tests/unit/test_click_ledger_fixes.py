@@ -6,7 +6,7 @@ import pytest
 from pynamodb.attributes import UnicodeAttribute
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
-from tolov.billing.errors import CallerConditionFailed
+from tolov.billing.errors import CallerConditionFailed, InvoiceLocked
 from tolov.billing.invoices import Billing, NewItem
 from tolov.billing.ledger import Ledger, PaymentKey, commit
 from tolov.store.models import Invoice
@@ -57,3 +57,19 @@ def test_release_of_an_invoice_we_no_longer_hold_reports_our_failed_condition(aw
         )
     assert Marker.get("click#1").state == "cancelled"
     assert Invoice.get(invoice.invoice_id).active_payment == "click#2"
+
+
+def test_supersede_replaces_an_attempt_of_the_same_provider_only(aws: None) -> None:
+    billing = Billing()
+    invoice = _invoice(billing)
+    ledger = Ledger()
+    ledger.lock_invoice(PaymentKey("click", "1"), invoice.invoice_id, 5000)
+    previous = ledger.lock_invoice(PaymentKey("click", "2"), invoice.invoice_id, 5000, supersede=True)
+    assert previous == "click#1"
+    ledger.release_invoice(PaymentKey("click", "2"), invoice.invoice_id)
+
+    # A Payme transaction in progress must keep its reservation: Payme debits before it performs.
+    ledger.lock_invoice(PaymentKey("payme", "p1"), invoice.invoice_id, 5000)
+    with pytest.raises(InvoiceLocked):
+        ledger.lock_invoice(PaymentKey("click", "3"), invoice.invoice_id, 5000, supersede=True)
+    assert Invoice.get(invoice.invoice_id).active_payment == "payme#p1"

@@ -293,13 +293,16 @@ class Ledger:
     ) -> str | None:
         """Reserve an open invoice for one payment attempt of exactly its unpaid amount.
 
-        Another holder raises InvoiceLocked unless supersede is set (Click: the newest attempt wins).
+        Another holder raises InvoiceLocked unless supersede is set and it is an attempt of the same
+        provider (Click: the newest attempt wins). Another provider's attempt is never taken over: it
+        may already have debited its payer (Payme performs after the debit).
         Returns the previous holder, if any, so the caller can retire that attempt."""
         payment_key = str(key)
         for _ in range(ATTEMPTS):
             invoice = self.invoice(invoice_id)
             holder = invoice.active_payment
-            if holder is not None and holder != payment_key and not supersede:
+            replaceable = supersede and holder is not None and holder.startswith(f"{key.provider}#")
+            if holder is not None and holder != payment_key and not replaceable:
                 raise InvoiceLocked(invoice_id)
             # Check status and amount with the holder allowed (we may be replacing it).
             self._payable_invoice(invoice, holder or payment_key, amount, require_lock=False)
