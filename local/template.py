@@ -37,3 +37,18 @@ def provision(config, endpoint_url=None):
             ddb.create_table(TableName=name, **kw)
         if r["Type"] == "AWS::SecretsManager::Secret":
             sm.create_secret(Name=name, SecretString=config[r["Metadata"]["LocalValueFrom"]])
+
+def function_environment(logical_id, config):
+    t = load_template()
+    params = t.get("Parameters", {})
+    import re
+    def snake(n): return re.sub(r"(?<!^)(?=[A-Z])", "_", n).upper()
+    def res(v):
+        if isinstance(v, dict) and "Ref" in v:
+            r = v["Ref"]
+            if r in params: return config.get(snake(r), str(params[r].get("Default", "")))
+            return r
+        return str(v)
+    env = dict(t["Globals"]["Function"]["Environment"]["Variables"])
+    env.update(t["Resources"][logical_id]["Properties"].get("Environment", {}).get("Variables", {}))
+    return {k: res(v) for k, v in env.items()}

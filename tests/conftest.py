@@ -24,7 +24,7 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 from moto import mock_aws
 
 from local.moto_atomic import make_dynamodb_atomic
-from local.template import load_config, provision
+from local.template import function_environment, load_config, provision
 
 make_dynamodb_atomic()
 
@@ -35,7 +35,19 @@ def local_config() -> dict[str, str]:
 
 
 @pytest.fixture
-def aws(local_config: dict[str, str]) -> Iterator[None]:
+def function_env(local_config: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The environment template.yaml gives the functions, resolved with the local configuration."""
+    from tolov.settings import get_settings
+
+    env = function_environment("BillingApiFunction", local_config)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    return env
+
+
+@pytest.fixture
+def aws(local_config: dict[str, str], function_env: dict[str, str]) -> Iterator[None]:
     """A fresh moto account with every table and secret of template.yaml."""
     with mock_aws():
         provision(local_config)

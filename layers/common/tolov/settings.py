@@ -20,6 +20,9 @@ class Settings(BaseModel):
     payme_merchant_id: str = ""
     payme_checkout_url: str = "https://checkout.paycom.uz"
     payme_key_secret_arn: str = ""
+    # Payme cashbox account fields: which one names an invoice (one-time) and which an apartment.
+    payme_invoice_field: str = "order_id"
+    payme_apartment_field: str = "apartment_id"
 
     click_service_id: str = ""
     click_merchant_id: str = ""

@@ -5,6 +5,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pynamodb.exceptions import PutError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
 
 from tolov.billing.errors import ApartmentNotFound, InvoiceBusy, LedgerContention
 from tolov.billing.ledger import ATTEMPTS, Ledger, TxOp, allocate, commit
@@ -110,7 +112,7 @@ class Billing:
                 apartment_id=apartment_id,
                 period=period,
                 items=[
-                    InvoiceItem(
+                    InvoiceItem(  # type: ignore[no-untyped-call]
                         service=item.service,
                         title=item.title,
                         amount=item.amount,
@@ -129,10 +131,8 @@ class Billing:
                 due_date=due_date,
                 created_at=now,
             )
-            ops: list[TxOp] = [lambda t: t.save(invoice, condition=Invoice.invoice_id.does_not_exist())]
-            ops.extend(
-                (lambda t, c=c: t.save(c, condition=Charge.charge_key.does_not_exist())) for c in charges
-            )
+            ops: list[TxOp] = [_save_new(invoice, Invoice.invoice_id.does_not_exist())]
+            ops.extend(_save_new(c, Charge.charge_key.does_not_exist()) for c in charges)
             ops.append(self._apartment_op(apartment, credit_used))
             if commit(ops, caller_start=len(ops)) is None:
                 return invoice
@@ -154,9 +154,8 @@ class Billing:
     def get_invoice(self, invoice_id: str) -> tuple[Invoice, list[Posting]]:
         """The invoice and the postings (payments) that paid into it."""
         invoice = self.ledger.invoice(invoice_id)
-        keys = [
-            k for k in (invoice.payments.as_dict() if invoice.payments else {}) if k != CREDIT_PAYMENT_KEY
-        ]
+        paid_by: dict[str, int] = invoice.payments.as_dict() if invoice.payments else {}
+        keys = [k for k in paid_by if k != CREDIT_PAYMENT_KEY]
         postings = sorted(Posting.batch_get(keys), key=lambda p: int(p.posted_at)) if keys else []
         return invoice, postings
 
@@ -169,23 +168,8 @@ class Billing:
             if invoice.status != "open" or int(invoice.paid_amount) != 0 or invoice.active_payment:
                 raise InvoiceBusy(invoice_id)
             now = self.clock()
-            ops: list[TxOp] = [
-                lambda t: t.update(
-                    invoice,
-                    actions=[Invoice.status.set("cancelled"), Invoice.cancelled_at.set(now)],
-                    condition=(Invoice.status == "open")
-                    & (Invoice.paid_amount == 0)
-                    & Invoice.active_payment.does_not_exist(),
-                )
-            ]
-            ops.extend(
-                (
-                    lambda t, key=item.charge_key: t.delete(
-                        Charge(invoice.apartment_id, key), condition=Charge.paid_amount == 0
-                    )
-                )
-                for item in invoice.items
-            )
+            ops = [_cancel_op(invoice, now)]
+            ops.extend(_delete_unpaid_charge(invoice.apartment_id, item.charge_key) for item in invoice.items)
             if commit(ops, caller_start=len(ops)) is None:
                 invoice.status, invoice.cancelled_at = "cancelled", now
                 return invoice
@@ -201,3 +185,20 @@ class Billing:
         credit = int(apartment.credit)
         debt = sum(int(c.unpaid) for c in charges) + max(0, -credit)
         return Balance(apartment_id=apartment_id, debt=debt, credit=max(0, credit), charges=charges)
+
+
+def _save_new(item: Invoice | Charge, condition: Condition) -> TxOp:
+    return lambda t: t.save(item, condition=condition)
+
+
+def _cancel_op(invoice: Invoice, now: int) -> TxOp:
+    actions: list[Action] = [Invoice.status.set("cancelled"), Invoice.cancelled_at.set(now)]
+    unpaid_and_free = (
+        (Invoice.status == "open") & (Invoice.paid_amount == 0) & Invoice.active_payment.does_not_exist()
+    )
+    return lambda t: t.update(invoice, actions=actions, condition=unpaid_and_free)
+
+
+def _delete_unpaid_charge(apartment_id: str, charge_key: str) -> TxOp:
+    charge = Charge(apartment_id, charge_key)
+    return lambda t: t.delete(charge, condition=Charge.paid_amount == 0)

@@ -13,15 +13,18 @@ the same TransactWrite so that the provider state and the ledger move together o
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from tolov.billing.errors import (
     AmountMismatch,
     ApartmentNotFound,
+    BillingError,
     CallerConditionFailed,
     InvoiceAlreadyPaid,
     InvoiceCancelled,
@@ -56,7 +59,7 @@ class PostingResult:
 
 
 def allocate(open_charges: Sequence[tuple[str, int]], amount: int) -> tuple[list[tuple[str, int]], int]:
-    """Spread `amount` over (charge_key, unpaid) pairs in the order given; return allocations and remainder."""
+    """Spread `amount` over (charge_key, unpaid) pairs in the given order: (allocations, remainder)."""
     allocations: list[tuple[str, int]] = []
     left = amount
     for charge_key, unpaid in open_charges:
@@ -74,18 +77,58 @@ def _connection() -> Connection:
     return Connection(region=Posting.Meta.region, host=Posting.Meta.host)
 
 
+class _TrackedTransactWrite(TransactWrite):
+    """Remembers which of our ops added each item: PynamoDB sends items grouped by kind
+    (condition checks, deletes, puts, updates), and DynamoDB's cancellation reasons follow that order."""
+
+    KINDS = ("condition_check", "delete", "save", "update")
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.current_op = 0
+        self.calls: list[tuple[str, int]] = []
+
+    def condition_check(self, *args: Any, **kwargs: Any) -> None:
+        self.calls.append(("condition_check", self.current_op))
+        super().condition_check(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> None:
+        self.calls.append(("delete", self.current_op))
+        super().delete(*args, **kwargs)
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.calls.append(("save", self.current_op))
+        super().save(*args, **kwargs)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        self.calls.append(("update", self.current_op))
+        super().update(*args, **kwargs)
+
+    def owners(self) -> list[int]:
+        """owners()[i] is the index of the op that added the i-th item sent to DynamoDB."""
+        return [op for kind in self.KINDS for k, op in self.calls if k == kind]
+
+
 def commit(ops: Sequence[TxOp], *, caller_start: int) -> str | None:
     """Run ops in one TransactWrite. Returns None on success, "posting" when op 0 failed its condition,
     "retry" for any other ledger conflict; raises CallerConditionFailed for a caller op."""
+    transaction = _TrackedTransactWrite(connection=_connection())
     try:
-        with TransactWrite(connection=_connection()) as transaction:
-            for op in ops:
+        with transaction:
+            for index, op in enumerate(ops):
+                transaction.current_op = index
                 op(transaction)
     except TransactWriteError as error:
         if error.cause_response_code != "TransactionCanceledException":
             raise
-        reasons = error.cancellation_reasons
-        failed = [i for i, r in enumerate(reasons) if r is not None and r.code == "ConditionalCheckFailed"]
+        owners = transaction.owners()
+        failed = sorted(
+            {
+                owners[i]
+                for i, reason in enumerate(error.cancellation_reasons)
+                if reason is not None and reason.code == "ConditionalCheckFailed"
+            }
+        )
         # Op 0 is the ledger's own first op only when there is one; otherwise it is the caller's.
         if 0 in failed and caller_start > 0:
             return "posting"
@@ -98,6 +141,10 @@ def commit(ops: Sequence[TxOp], *, caller_start: int) -> str | None:
 
 def _put(item: Posting | Invoice | Charge, condition: Condition) -> TxOp:
     return lambda t: t.save(item, condition=condition)
+
+
+def _update(item: Invoice, actions: list[Action], condition: Condition) -> TxOp:
+    return lambda t: t.update(item, actions=actions, condition=condition)
 
 
 class Ledger:
@@ -165,7 +212,13 @@ class Ledger:
             if existing is not None:
                 return PostingResult(existing, created=False)
             invoice = self.invoice(invoice_id)
-            self._payable_invoice(invoice, payment_key, amount, require_lock=require_lock)
+            try:
+                self._payable_invoice(invoice, payment_key, amount, require_lock=require_lock)
+            except BillingError:
+                # A concurrent delivery of this same payment may have paid the invoice since we looked.
+                if (posted := self.posting(payment_key)) is not None:
+                    return PostingResult(posted, created=False)
+                raise
             charges = [c for c in self._invoice_charges(invoice) if int(c.unpaid) > 0]
             now = self.clock()
             posting = Posting(
@@ -174,7 +227,7 @@ class Ledger:
                 invoice_id=invoice.invoice_id,
                 amount=amount,
                 allocations=[
-                    Allocation(charge_key=c.charge_key, invoice_id=invoice.invoice_id, amount=int(c.unpaid))
+                    Allocation(charge_key=c.charge_key, invoice_id=invoice.invoice_id, amount=int(c.unpaid))  # type: ignore[no-untyped-call]
                     for c in charges
                 ],
                 credit_added=0,
@@ -232,7 +285,7 @@ class Ledger:
                 invoice_id=None,
                 amount=amount,
                 allocations=[
-                    Allocation(charge_key=k, invoice_id=by_key[k].invoice_id, amount=part)
+                    Allocation(charge_key=k, invoice_id=by_key[k].invoice_id, amount=part)  # type: ignore[no-untyped-call]
                     for k, part in allocations
                 ],
                 credit_added=remainder,
@@ -312,11 +365,7 @@ class Ledger:
                 else Invoice.active_payment == holder
             )
             condition = (Invoice.status == "open") & (Invoice.paid_amount == invoice.paid_amount) & held
-            ops: list[TxOp] = [
-                lambda t, inv=invoice, c=condition: t.update(
-                    inv, actions=[Invoice.active_payment.set(payment_key)], condition=c
-                )
-            ]
+            ops = [_update(invoice, [Invoice.active_payment.set(payment_key)], condition)]
             if commit([*ops, *caller_ops], caller_start=len(ops)) is None:
                 return holder if holder != payment_key else None
         raise LedgerContention(payment_key)
@@ -330,13 +379,8 @@ class Ledger:
             invoice = self.invoice(invoice_id)
             ops: list[TxOp] = []
             if invoice.active_payment == payment_key:
-                ops.append(
-                    lambda t, inv=invoice: t.update(
-                        inv,
-                        actions=[Invoice.active_payment.remove()],
-                        condition=Invoice.active_payment == payment_key,
-                    )
-                )
+                mine = Invoice.active_payment == payment_key
+                ops.append(_update(invoice, [Invoice.active_payment.remove()], mine))
             if not ops and not caller_ops:
                 return
             if commit([*ops, *caller_ops], caller_start=len(ops)) is None:
@@ -358,13 +402,16 @@ class Ledger:
     @staticmethod
     def _charge_paid_op(charge: Charge, part: int) -> TxOp:
         paid = int(charge.paid_amount)
-        actions = [Charge.paid_amount.set(paid + part), Charge.unpaid.set(int(charge.unpaid) - part)]
+        actions: list[Action] = [
+            Charge.paid_amount.set(paid + part),
+            Charge.unpaid.set(int(charge.unpaid) - part),
+        ]
         return lambda t: t.update(charge, actions=actions, condition=Charge.paid_amount == paid)
 
     @staticmethod
     def _charge_unpaid_op(apartment_id: str, charge_key: str, part: int) -> TxOp:
         charge = Charge(apartment_id, charge_key)
-        actions = [Charge.paid_amount.add(-part), Charge.unpaid.add(part)]
+        actions: list[Action] = [Charge.paid_amount.add(-part), Charge.unpaid.add(part)]
         return lambda t: t.update(charge, actions=actions, condition=Charge.charge_key.exists())
 
     @staticmethod
@@ -373,12 +420,12 @@ class Ledger:
     ) -> TxOp:
         paid = int(invoice.paid_amount)
         now_paid = paid + part
-        actions = [
+        actions: list[Action] = [
             Invoice.paid_amount.set(now_paid),
             Invoice.payments[payment_key].set(part),
             Invoice.status.set("paid" if now_paid >= int(invoice.amount) else "open"),
         ]
-        held = Invoice.active_payment.does_not_exist()
+        held: Condition = Invoice.active_payment.does_not_exist()
         if lock is not None:
             # Paying releases the reservation; a required one must still be ours at commit time.
             mine = Invoice.active_payment == lock
@@ -390,7 +437,7 @@ class Ledger:
     @staticmethod
     def _invoice_unpaid_op(invoice_id: str, payment_key: str, part: int) -> TxOp:
         invoice = Invoice(invoice_id)
-        actions = [
+        actions: list[Action] = [
             Invoice.paid_amount.add(-part),
             Invoice.payments[payment_key].remove(),
             Invoice.status.set("open"),
@@ -407,5 +454,5 @@ class Ledger:
 
     @staticmethod
     def _mark_reversed_op(posting: Posting, now: int, reason: str) -> TxOp:
-        actions = [Posting.reversed_at.set(now), Posting.reversal_reason.set(reason)]
+        actions: list[Action] = [Posting.reversed_at.set(now), Posting.reversal_reason.set(reason)]
         return lambda t: t.update(posting, actions=actions, condition=Posting.reversed_at.does_not_exist())

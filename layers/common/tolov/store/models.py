@@ -71,7 +71,7 @@ class Invoice(Model):
     # The payment key (provider#id) of the one payment attempt that currently reserves this invoice.
     active_payment = UnicodeAttribute(null=True)
     # payment key -> tiyin posted to this invoice by that payment ("credit" for consumed overpayment).
-    payments = MapAttribute[str, Any](default=dict)
+    payments = MapAttribute[str, Any](default=dict)  # type: ignore[no-untyped-call]
     due_date = UnicodeAttribute(null=True)
     created_at = NumberAttribute()
     cancelled_at = NumberAttribute(null=True)
@@ -105,7 +105,7 @@ class Allocation(MapAttribute[str, Any]):
 
 
 class Posting(Model):
-    """A payment posted to the ledger. Its key (provider#provider_transaction_id) makes posting exactly-once."""
+    """A payment posted to the ledger; its key, provider#provider_transaction_id, makes it exactly-once."""
 
     class Meta(_Meta):
         table_name = _table("POSTINGS_TABLE", "PostingsTable")

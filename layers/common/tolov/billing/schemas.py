@@ -1,0 +1,182 @@
+"""The billing API contract: request and response models (Powertools builds the OpenAPI from them)."""
+
+from datetime import date
+from typing import TYPE_CHECKING, Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+
+if TYPE_CHECKING:
+    from tolov.billing.invoices import Balance
+    from tolov.store.models import Apartment, Invoice, Posting
+
+# Ids travel inside Payme links (';' and '=' are separators there) and ledger keys ('#'): keep them plain.
+Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+Tiyin = Annotated[StrictInt, Field(gt=0, le=10**13, description="integer tiyin (1 sum = 100 tiyin)")]
+
+
+class ApartmentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    label: Annotated[str, Field(min_length=1, max_length=200)]
+    resident_id: Id
+
+
+class ApartmentOut(BaseModel):
+    apartment_id: str
+    label: str
+    resident_id: str
+    credit: int
+
+
+class ItemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    service: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")]
+    title: Annotated[str, Field(min_length=1, max_length=128)]
+    amount: Tiyin = Field(description="unit price, integer tiyin")
+    count: Annotated[StrictInt, Field(ge=1, le=10**6)] = 1
+    ikpu: Annotated[str, Field(pattern=r"^\d{17}$", description="IKPU/MXIK product code")]
+    package_code: Annotated[str, Field(pattern=r"^\d{1,20}$")]
+    vat_percent: Annotated[StrictInt, Field(ge=0, le=100)]
+
+
+class InvoiceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    apartment_id: Id
+    period: Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
+    items: Annotated[list[ItemIn], Field(min_length=1, max_length=50)]
+    due_date: date | None = None
+
+    @field_validator("items")
+    @classmethod
+    def one_line_per_service(cls, items: list[ItemIn]) -> list[ItemIn]:
+        # A service is one charge per period in the ledger; two lines of it would be one debt counted twice.
+        services = [item.service for item in items]
+        if len(set(services)) != len(services):
+            raise ValueError("each service may appear once per invoice")
+        return items
+
+
+class ItemOut(BaseModel):
+    service: str
+    title: str
+    amount: int
+    count: int
+    ikpu: str
+    package_code: str
+    vat_percent: int
+
+
+class PaymentOut(BaseModel):
+    payment_key: str
+    provider: str
+    transaction_id: str
+    amount: int = Field(description="tiyin of this payment posted to this invoice")
+    posted_at: int
+    reversed_at: int | None
+
+
+class PaymentLinks(BaseModel):
+    payme: str
+    click: str
+
+
+class InvoiceOut(BaseModel):
+    invoice_id: str
+    apartment_id: str
+    period: str
+    amount: int
+    paid_amount: int
+    status: str
+    items: list[ItemOut]
+    due_date: str | None
+    payment_links: PaymentLinks | None = Field(description="null once nothing is left to pay")
+    payments: list[PaymentOut]
+    credit_applied: int = Field(description="tiyin of earlier overpayment that paid this invoice")
+    created_at: int
+
+
+class ChargeOut(BaseModel):
+    invoice_id: str
+    period: str
+    service: str
+    title: str
+    amount: int
+    paid_amount: int
+    debt: int
+
+
+class BalanceOut(BaseModel):
+    apartment_id: str
+    debt: int
+    credit: int
+    charges: list[ChargeOut]
+
+
+def apartment_out(apartment: "Apartment") -> ApartmentOut:
+    return ApartmentOut(
+        apartment_id=apartment.apartment_id,
+        label=apartment.label,
+        resident_id=apartment.resident_id,
+        credit=int(apartment.credit),
+    )
+
+
+def invoice_out(invoice: "Invoice", postings: list["Posting"], links: PaymentLinks | None) -> InvoiceOut:
+    paid_by: dict[str, int] = invoice.payments.as_dict() if invoice.payments else {}
+    payments = []
+    for posting in postings:
+        provider, _, transaction_id = posting.payment_key.partition("#")
+        payments.append(
+            PaymentOut(
+                payment_key=posting.payment_key,
+                provider=provider,
+                transaction_id=transaction_id,
+                amount=int(paid_by.get(posting.payment_key, 0)),
+                posted_at=int(posting.posted_at),
+                reversed_at=None if posting.reversed_at is None else int(posting.reversed_at),
+            )
+        )
+    return InvoiceOut(
+        invoice_id=invoice.invoice_id,
+        apartment_id=invoice.apartment_id,
+        period=invoice.period,
+        amount=int(invoice.amount),
+        paid_amount=int(invoice.paid_amount),
+        status=invoice.status,
+        items=[
+            ItemOut(
+                service=i.service,
+                title=i.title,
+                amount=int(i.amount),
+                count=int(i.count),
+                ikpu=i.ikpu,
+                package_code=i.package_code,
+                vat_percent=int(i.vat_percent),
+            )
+            for i in invoice.items
+        ],
+        due_date=invoice.due_date,
+        payment_links=links,
+        payments=payments,
+        credit_applied=int(paid_by.get("credit", 0)),
+        created_at=int(invoice.created_at),
+    )
+
+
+def balance_out(balance: "Balance") -> BalanceOut:
+    return BalanceOut(
+        apartment_id=balance.apartment_id,
+        debt=balance.debt,
+        credit=balance.credit,
+        charges=[
+            ChargeOut(
+                invoice_id=c.invoice_id,
+                period=c.period,
+                service=c.service,
+                title=c.title,
+                amount=int(c.amount),
+                paid_amount=int(c.paid_amount),
+                debt=int(c.unpaid),
+            )
+            for c in balance.charges
+        ],
+    )
