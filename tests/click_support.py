@@ -15,10 +15,10 @@ from urllib.parse import urlencode
 
 import boto3
 import pytest
+from tolov.billing.invoices import Billing, NewItem
 
 from local.template import function_environment
 from tests.support import FakeContext, load_handler
-from tolov.billing.invoices import Billing, NewItem
 
 SECRET = "local-click-secret"
 SERVICE_ID = "12345"
@@ -99,7 +99,10 @@ def complete_form(
     return form("1", click_trans_id, merchant_trans_id, amount, prepare_id=prepare_id, **kw)
 
 
-def api_event(path: str, body: str | None, content_type: str | None = "application/x-www-form-urlencoded") -> dict[str, Any]:
+FORM = "application/x-www-form-urlencoded"
+
+
+def api_event(path: str, body: str | None, content_type: str | None = FORM) -> dict[str, Any]:
     headers = {"Content-Type": content_type} if content_type else {}
     return {
         "resource": path,
@@ -126,7 +129,7 @@ class ClickStack:
     queue_url: str
     billing: Billing
 
-    def call(self, path: str, body: str | None, content_type: str | None = "application/x-www-form-urlencoded") -> tuple[int, Any]:
+    def call(self, path: str, body: str | None, content_type: str | None = FORM) -> tuple[int, Any]:
         reply = load_handler("click_shop").lambda_handler(api_event(path, body, content_type), FakeContext())
         return reply["statusCode"], json.loads(reply["body"])
 

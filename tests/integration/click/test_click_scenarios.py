@@ -7,9 +7,9 @@ account), as testers are told to do; the invoice variant is covered in test_clic
 from collections.abc import Iterator
 
 import pytest
+from tolov.billing.invoices import Billing
 
 from tests.click_support import ClickStack, click_stack, complete_form, next_trans_id, prepare_form
-from tolov.billing.invoices import Billing
 
 
 @pytest.fixture
@@ -43,7 +43,8 @@ def test_legacy_tester_fifteen_steps(legacy: ClickStack) -> None:
     second = legacy.prepare(prepare_form(b, account, "1000"))  # 9
     codes.append(second["error"])
     codes.append(legacy.complete(complete_form(b, account, "1000", 987654321))["error"])  # 10 unknown id
-    codes.append(legacy.complete(complete_form(b, account, "1000", second["merchant_prepare_id"]))["error"])  # 11
+    pid2 = second["merchant_prepare_id"]
+    codes.append(legacy.complete(complete_form(b, account, "1000", pid2))["error"])  # 11
     third = legacy.prepare(prepare_form(c, account, "1000"))  # 12
     codes.append(third["error"])
     pid3 = third["merchant_prepare_id"]
@@ -76,7 +77,8 @@ def test_postman_suite_fifteen_steps(postman: ClickStack) -> None:
     second = postman.prepare(prepare_form(b, account, "1000.00"))  # 9
     codes.append(second["error"])
     codes.append(postman.complete(complete_form(b, account, "1000.00", 999999999))["error"])  # 10
-    codes.append(postman.complete(complete_form(b, account, "1000.00", second["merchant_prepare_id"]))["error"])
+    pid2 = second["merchant_prepare_id"]
+    codes.append(postman.complete(complete_form(b, account, "1000.00", pid2))["error"])  # 11
     third = postman.prepare(prepare_form(c, account, "1000.00"))  # 12
     codes.append(third["error"])
     pid3 = third["merchant_prepare_id"]
