@@ -49,6 +49,3 @@ class Unpostable(Exception):
         super().__init__(reason)
         self.reason = reason
 
-
-class HeldElsewhere(Exception):
-    """Another provider's payment attempt reserves the invoice; a Click attempt never takes it over."""

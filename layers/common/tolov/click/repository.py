@@ -121,7 +121,7 @@ class ClickRepository(Protocol):
 
     def create(self, tx: ClickTx, account: Account, now: int) -> bool:
         """Store a new prepared attempt; for an invoice, reserve it in the same write and retire the
-        Click attempt that held it (account.holder). Raises HeldElsewhere for another provider's hold."""
+        Click attempt that held it (account.holder). False if the attempt or the invoice moved."""
         ...
 
     def confirm(self, tx: ClickTx, now: int) -> bool:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from tolov.click.errors import HeldElsewhere, ShopError, StoreUnavailable, Unpostable
+from tolov.click.errors import ShopError, StoreUnavailable, Unpostable
 from tolov.click.repository import (
     CONFIRMED_STATES,
     PROVIDER,
@@ -226,11 +226,8 @@ class ClickShop:
                 sign_time=request.sign_time,
                 created_at=now,
             )
-            try:
-                if self.repository.create(new, account, now):
-                    return answer(ShopError.SUCCESS, new)
-            except HeldElsewhere:
-                return answer(ShopError.ALREADY_PAID, note=IN_PROGRESS_NOTE)
+            if self.repository.create(new, account, now):
+                return answer(ShopError.SUCCESS, new)
         raise StoreUnavailable("Prepare lost every race")
 
     # ------------------------------------------------------------------ complete

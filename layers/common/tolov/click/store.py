@@ -27,7 +27,7 @@ from tolov.billing.errors import (
     LedgerContention,
 )
 from tolov.billing.ledger import Ledger, PaymentKey, TxOp, commit
-from tolov.click.errors import HeldElsewhere, StoreUnavailable, Unpostable
+from tolov.click.errors import StoreUnavailable, Unpostable
 from tolov.click.repository import (
     PROVIDER,
     Account,
@@ -217,7 +217,8 @@ class DynamoClickRepository:
         holder = account.holder
         if holder is not None and holder.startswith(f"{PROVIDER}#") and holder != tx.payment_key:
             # The newest attempt wins; the one it replaces is retired in the same transaction, so a
-            # prepared invoice attempt always holds its reservation unless it has been superseded.
+            # prepared invoice attempt holds its reservation unless it has been superseded. Its
+            # condition (still prepared) fails if the holder changed since we read the invoice.
             ops.append(
                 _change(
                     holder,
@@ -229,17 +230,18 @@ class DynamoClickRepository:
                 )
             )
         key = PaymentKey(PROVIDER, tx.click_trans_id)
+        # Supersede only the holder we read and retire: when we saw none, an attempt that took the
+        # invoice since must not be replaced without being retired, so it makes us read again.
+        supersede = len(ops) > 1
         try:
             _guard(
                 lambda: self.ledger.lock_invoice(
-                    key, account.invoice_id, tx.amount, supersede=True, caller_ops=ops
+                    key, account.invoice_id, tx.amount, supersede=supersede, caller_ops=ops
                 )
             )
         except CallerConditionFailed:
             return False  # the attempt exists already, or the one we meant to retire has moved on
-        except InvoiceLocked:
-            raise HeldElsewhere(account.invoice_id) from None
-        except (InvoiceAlreadyPaid, InvoiceCancelled, AmountMismatch, InvoiceNotFound):
+        except (InvoiceLocked, InvoiceAlreadyPaid, InvoiceCancelled, AmountMismatch, InvoiceNotFound):
             return False  # the invoice changed since we read it: decide again from a fresh read
         return True
 
