@@ -11,8 +11,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-
-from tests.click_support import SERVICE_ID, complete_form, item, next_trans_id, prepare_form
 from tolov.billing.invoices import Billing
 from tolov.billing.ledger import Ledger
 from tolov.click.repository import ReversalRequest
@@ -20,6 +18,8 @@ from tolov.click.request import Action
 from tolov.click.shop import ClickShop
 from tolov.click.store import ClickTransaction, DynamoClickRepository
 from tolov.store.models import Invoice, Posting
+
+from tests.click_support import SERVICE_ID, complete_form, item, next_trans_id, prepare_form
 
 THREADS = 8
 AMOUNT = "15000.00"
@@ -35,9 +35,8 @@ class Queue:
 
 @pytest.fixture
 def shop(aws: None) -> ClickShop:
-    return ClickShop(
-        DynamoClickRepository(Ledger()), Queue(), service_id=SERVICE_ID, secret_key=lambda: "local-click-secret"
-    )
+    repository = DynamoClickRepository(Ledger())
+    return ClickShop(repository, Queue(), service_id=SERVICE_ID, secret_key=lambda: "local-click-secret")
 
 
 @pytest.fixture
@@ -98,7 +97,9 @@ def test_parallel_repeats_of_one_prepare_create_one_attempt(shop: ClickShop, inv
     assert Invoice.get(invoice_id).active_payment == f"click#{ctid}"
 
 
-def test_parallel_attempts_on_one_invoice_leave_one_live_reservation(shop: ClickShop, invoice_id: str) -> None:
+def test_parallel_attempts_on_one_invoice_leave_one_live_reservation(
+    shop: ClickShop, invoice_id: str
+) -> None:
     ctids = [next_trans_id() for _ in range(THREADS)]
     results = together(
         [lambda c=c: shop.handle(prepare_form(c, invoice_id, AMOUNT), Action.PREPARE) for c in ctids]
@@ -128,7 +129,9 @@ def test_parallel_attempts_on_one_invoice_leave_one_live_reservation(shop: Click
 
 
 @pytest.mark.parametrize("round_", range(4))
-def test_complete_racing_a_newer_prepare_is_serialisable(shop: ClickShop, invoice_id: str, round_: int) -> None:
+def test_complete_racing_a_newer_prepare_is_serialisable(
+    shop: ClickShop, invoice_id: str, round_: int
+) -> None:
     old, pid = prepared(shop, invoice_id)
     new = next_trans_id()
     complete, prepare = together(
