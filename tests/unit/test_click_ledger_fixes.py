@@ -3,13 +3,15 @@
 from typing import Any
 
 import pytest
+from botocore.exceptions import ReadTimeoutError
 from pynamodb.attributes import UnicodeAttribute
+from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 from tolov.billing.errors import CallerConditionFailed, InvoiceLocked
 from tolov.billing.invoices import Billing, NewItem
-from tolov.billing.ledger import Ledger, PaymentKey, commit
-from tolov.store.models import Invoice
+from tolov.billing.ledger import Ledger, PaymentKey, _connection, commit
+from tolov.store.models import Apartment, Invoice
 
 
 class Marker(Model):
@@ -73,3 +75,35 @@ def test_supersede_replaces_an_attempt_of_the_same_provider_only(aws: None) -> N
     with pytest.raises(InvoiceLocked):
         ledger.lock_invoice(PaymentKey("click", "3"), invoice.invoice_id, 5000, supersede=True)
     assert Invoice.get(invoice.invoice_id).active_payment == "payme#p1"
+
+
+def test_a_timeout_in_a_transaction_surfaces_as_a_pynamodb_error(aws: None) -> None:
+    """PynamoDB's cause_response_code raises AttributeError for a timeout (its cause has response=None);
+    commit() read it unguarded, so a lost reply became an AttributeError callers cannot classify."""
+    billing = Billing()
+    invoice = _invoice(billing)
+    events = _connection().client.meta.events
+
+    def timeout(**_: Any) -> None:
+        raise ReadTimeoutError(endpoint_url="https://dynamodb")
+
+    events.register("before-call.dynamodb.TransactWriteItems", timeout, unique_id="timeout-test")
+    try:
+        with pytest.raises(TransactWriteError):
+            Ledger().post_to_invoice(PaymentKey("payme", "t-1"), invoice.invoice_id, 5000)
+    finally:
+        events.unregister("before-call.dynamodb.TransactWriteItems", unique_id="timeout-test")
+
+
+def test_a_timeout_while_creating_an_apartment_surfaces_as_a_put_error(aws: None) -> None:
+    events = Apartment._get_connection().connection.client.meta.events
+
+    def timeout(**_: Any) -> None:
+        raise ReadTimeoutError(endpoint_url="https://dynamodb")
+
+    events.register("before-call.dynamodb.PutItem", timeout, unique_id="timeout-test")
+    try:
+        with pytest.raises(PutError):
+            Billing().put_apartment("apt-9", "Flat 9", "res-9")
+    finally:
+        events.unregister("before-call.dynamodb.PutItem", unique_id="timeout-test")

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from botocore.exceptions import ClientError
 from pynamodb.connection import Connection
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.exceptions import PynamoDBException, TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
@@ -109,6 +110,12 @@ class _TrackedTransactWrite(TransactWrite):
         return [op for kind in self.KINDS for k, op in self.calls if k == kind]
 
 
+def error_code(error: PynamoDBException) -> str | None:
+    """DynamoDB's error code, or None for a failure without one (a timeout, a dropped connection).
+    PynamoDB's own cause_response_code raises AttributeError for those."""
+    return error.cause_response_code if isinstance(error.cause, ClientError) else None
+
+
 def commit(ops: Sequence[TxOp], *, caller_start: int) -> str | None:
     """Run ops in one TransactWrite. Returns None on success, "posting" when op 0 failed its condition,
     "retry" for any other ledger conflict; raises CallerConditionFailed for a caller op."""
@@ -119,7 +126,7 @@ def commit(ops: Sequence[TxOp], *, caller_start: int) -> str | None:
                 transaction.current_op = index
                 op(transaction)
     except TransactWriteError as error:
-        if error.cause_response_code != "TransactionCanceledException":
+        if error_code(error) != "TransactionCanceledException":
             raise
         owners = transaction.owners()
         failed = sorted(
