@@ -26,7 +26,7 @@ from tolov.billing.errors import (
     InvoiceNotFound,
     LedgerContention,
 )
-from tolov.billing.ledger import Ledger, PaymentKey, TxOp, commit
+from tolov.billing.ledger import Ledger, PaymentKey, TxOp, commit, error_code
 from tolov.click.errors import StoreUnavailable, Unpostable
 from tolov.click.repository import (
     PROVIDER,
@@ -129,11 +129,11 @@ def _guard[T](call: Callable[[], T]) -> T:
     except LedgerContention as error:
         raise StoreUnavailable(str(error)) from error
     except PynamoDBException as error:
-        raise StoreUnavailable(error.cause_response_code or type(error).__name__) from error
+        raise StoreUnavailable(error_code(error) or type(error).__name__) from error
 
 
 def _conditional_failure(error: PynamoDBException) -> bool:
-    return error.cause_response_code == "ConditionalCheckFailedException"
+    return error_code(error) == "ConditionalCheckFailedException"
 
 
 def _change(key: str, actions: list[Action]) -> TxOp:
