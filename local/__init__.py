@@ -1,1 +1,1 @@
-"""The Docker-free local stack: moto in server mode and the template's API routes served in-process."""
+"""The Docker-free local stack: template.yaml served by moto and an in-process API Gateway emulator."""

@@ -1,0 +1,424 @@
+"""The local stack without Docker: ``python -m local.stack [--seed] [--port 3000] [--moto-port 5000]``.
+
+moto runs in server mode inside this process and serves DynamoDB, SQS, Secrets Manager and EventBridge over
+real HTTP; the tables and secrets of template.yaml are created in it. The template's Api routes are served
+on http://127.0.0.1:3000 by ``local.apigw`` with every handler imported once and invoked in-process, so a
+breakpoint in a handler just works. Port 0 picks a free port; the last startup line is machine-readable:
+
+    READY api=http://127.0.0.1:3000 moto=http://127.0.0.1:5000
+"""
+
+import argparse
+import contextlib
+import io
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, cast
+from urllib.parse import quote, unquote, urlsplit
+
+from local.apigw import LocalApi, Request, Response
+from local.runtime import Functions, LocalFunction, load_function
+from local.template import DEFAULT_CONFIG, DEFAULT_TEMPLATE, LOCAL_REGION, ROOT, SamTemplate, load_config
+
+DEFAULT_SEED = ROOT / "local" / "seed.json"
+READY_PREFIX = "READY"
+API_KEY_CONFIG = "BILLING_API_KEY"  # the value API Gateway's usage plan key has locally
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m local.stack",
+        description="Serve the API routes of a SAM template in-process, with moto for AWS; no Docker.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="API address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=3000, help="API port, 0 for a free one (default 3000)")
+    parser.add_argument(
+        "--moto-port", type=int, default=5000, help="moto port, 0 for a free one (default 5000)"
+    )
+    parser.add_argument(
+        "--template", type=Path, default=DEFAULT_TEMPLATE, help="SAM template (default template.yaml)"
+    )
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=None,
+        help="where CodeUri and ContentUri resolve (default: the template's folder)",
+    )
+    parser.add_argument(
+        "--config", type=Path, default=DEFAULT_CONFIG, help="KEY=VALUE file (default local/local.env)"
+    )
+    parser.add_argument(
+        "--seed",
+        nargs="?",
+        type=Path,
+        const=DEFAULT_SEED,
+        default=None,
+        help="create demo apartments and invoices through the API (default file local/seed.json)",
+    )
+    return parser.parse_args(argv)
+
+
+def say(message: str = "") -> None:
+    print(message, flush=True)
+
+
+def warn(message: str) -> None:
+    print(f"warning: {message}", flush=True)
+
+
+# ---------------------------------------------------------------------------------------------- moto
+
+
+def check_port_free(host: str, port: int) -> None:
+    """ThreadedMotoServer.start() waits forever if its server fails to bind, so find out first."""
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise SystemExit(f"error: cannot use {host}:{port} for moto: {error.strerror}") from error
+
+
+def start_moto(port: int) -> tuple[Any, str]:
+    from moto.server import ThreadedMotoServer  # imported late: it takes a second and is only needed here
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access line per AWS call
+    check_port_free("127.0.0.1", port)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    host, actual_port = server.get_host_and_port()
+    return server, f"http://{host}:{actual_port}"
+
+
+def configure_aws(endpoint_url: str) -> None:
+    """Point every boto3/PynamoDB client in this process at moto, with credentials that only moto takes."""
+    os.environ.pop("AWS_PROFILE", None)
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_DEFAULT_REGION": LOCAL_REGION,
+            "AWS_REGION": LOCAL_REGION,
+            "AWS_ENDPOINT_URL": endpoint_url,
+        }
+    )
+
+
+# ---------------------------------------------------------------------------------------------- functions
+
+
+def add_layers_to_path(template: SamTemplate, root: Path) -> list[Path]:
+    """Lambda puts layer content on sys.path; SAM builds ContentUri into python/, locally it is used as is."""
+    added = []
+    for layer in template.layer_dirs():
+        path = (root / layer).resolve()
+        if str(path) not in sys.path:
+            sys.path.insert(0, str(path))
+        added.append(path)
+    return added
+
+
+def merged_environment(template: SamTemplate, config: Mapping[str, str]) -> dict[str, str]:
+    """One process hosts every function, so their environments are merged; a clash is worth knowing about."""
+    merged: dict[str, str] = {}
+    owner: dict[str, str] = {}
+    for function in template.function_ids():
+        for key, value in template.function_environment(function, config).items():
+            if key in merged and merged[key] != value:
+                warn(f"{key} is {merged[key]!r} for {owner[key]}, {value!r} for {function}; using the first")
+                continue
+            merged.setdefault(key, value)
+            owner.setdefault(key, function)
+    return merged
+
+
+def load_functions(template: SamTemplate, root: Path) -> dict[str, LocalFunction]:
+    functions = {}
+    for function_id in template.function_ids():
+        function = load_function(template.function_settings(function_id), root)
+        if function.problem:
+            warn(f"{function_id}: {function.problem.rstrip()} — its routes answer 502 until it loads")
+        functions[function_id] = function
+    return functions
+
+
+# ---------------------------------------------------------------------------------------------- HTTP
+
+
+class LocalHttpServer(ThreadingHTTPServer):
+    daemon_threads = True  # an open keep-alive connection must not hold up shutdown
+
+    def __init__(self, address: tuple[str, int], api: LocalApi) -> None:
+        super().__init__(address, _ProxyRequestHandler)
+        self.api = api
+
+
+class _ProxyRequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "tolov-local"
+
+    def _serve(self) -> None:
+        started = time.monotonic()
+        try:
+            body = self._read_body()
+        except ValueError as error:
+            self.close_connection = True  # the rest of the stream cannot be trusted
+            self._write(Response(400, [("Content-Type", "text/plain")], str(error).encode()))
+            return
+        request = Request(
+            method=self.command,
+            target=_origin_form(self.path),
+            headers=list(self.headers.items()),
+            body=body,
+            source_ip=self.client_address[0],
+            host=self.headers.get("Host") or _address(self.server.server_address),
+        )
+        response = cast(LocalHttpServer, self.server).api.handle(request)
+        self._write(response)
+        elapsed_ms = (time.monotonic() - started) * 1000
+        answered_by = response.function or "-"
+        say(f"{request.method} {request.target} → {response.status} {answered_by} {elapsed_ms:.0f} ms")
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            return self._read_chunked()
+        length = self.headers.get("Content-Length")
+        if not length:
+            return b""
+        if not length.isdigit():
+            raise ValueError("bad Content-Length")
+        return self.rfile.read(int(length))
+
+    def _read_chunked(self) -> bytes:
+        chunks: list[bytes] = []
+        while True:
+            size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                return b"".join(chunks)
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline()
+
+    def _write(self, response: Response) -> None:
+        self.send_response(response.status)
+        for name, value in response.headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(response.body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # _serve prints one line per request with the function that answered
+
+
+def _address(server_address: Any) -> str:
+    host, port = server_address[:2]
+    return f"{host!s}:{port}"
+
+
+def _origin_form(target: str) -> str:
+    """An absolute-form request target (a proxy's http://host/path) becomes /path."""
+    if target.startswith(("http://", "https://")):
+        parts = urlsplit(target)
+        return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return target
+
+
+def start_http(api: LocalApi, host: str, port: int) -> tuple[LocalHttpServer, str]:
+    try:
+        server = LocalHttpServer((host, port), api)
+    except OSError as error:
+        raise SystemExit(f"error: cannot serve the API on {host}:{port}: {error.strerror}") from error
+    threading.Thread(target=server.serve_forever, name="local-api", daemon=True).start()
+    return server, f"http://{_address(server.server_address)}"
+
+
+# ---------------------------------------------------------------------------------------------- seed
+
+
+def seed(api: LocalApi, seed_file: Path, api_key: str | None) -> list[str]:
+    """Send the demo data through the served routes, as the billing platform would; warn, never raise.
+
+    Returns the ids of the created invoices.
+    """
+    try:
+        data = json.loads(seed_file.read_text(encoding="utf-8"))
+        apartments = [
+            ("PUT", f"/apartments/{quote(item['apartment_id'], safe='')}", _without(item, "apartment_id"))
+            for item in data.get("apartments", [])
+        ]
+        invoices = [("POST", "/invoices", item) for item in data.get("invoices", [])]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        warn(f"seed: cannot use {seed_file}: {error!r}")
+        return []
+    # A group cut short returns fewer responses than calls, hence strict=False.
+    for (_, path, _), response in zip(
+        apartments, _seed_group(api, "apartments", apartments, api_key), strict=False
+    ):
+        if response is not None:
+            say(f"seed: apartment {unquote(path.rsplit('/', 1)[1])}")
+    invoice_ids = []
+    for (_, _, invoice), response in zip(
+        invoices, _seed_group(api, "invoices", invoices, api_key), strict=False
+    ):
+        invoice_id = _invoice_id(response)
+        if invoice_id:
+            invoice_ids.append(invoice_id)
+            say(f"seed: invoice {invoice_id} ({invoice.get('apartment_id')}, {invoice.get('period')})")
+    return invoice_ids
+
+
+def _without(item: dict[str, Any], key: str) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if k != key}
+
+
+def _seed_group(
+    api: LocalApi, what: str, calls: list[tuple[str, str, Any]], api_key: str | None
+) -> list[Response | None]:
+    """One call per item; a missing route or a 5xx (the function is absent or broken) skips the rest."""
+    responses: list[Response | None] = []
+    for index, (method, path, body) in enumerate(calls):
+        if api.router.match(method, path) is None:
+            warn(f"seed: no route for {method} {path} in the template; {len(calls) - index} {what} skipped")
+            break
+        response = _seed_call(api, method, path, body, api_key)
+        if response.status >= 500:
+            warn(f"seed: {method} {path} → {response.status}; {len(calls) - index} {what} skipped")
+            break
+        if response.status >= 300:
+            warn(f"seed: {method} {path} → {response.status} {response.body[:300].decode(errors='replace')}")
+        responses.append(response if response.status < 300 else None)
+    return responses
+
+
+def _seed_call(api: LocalApi, method: str, path: str, body: Any, api_key: str | None) -> Response:
+    headers = [("Content-Type", "application/json"), ("User-Agent", "tolov-local-seed")]
+    if api_key:
+        headers.append(("x-api-key", api_key))
+    return api.handle(Request(method, path, headers, json.dumps(body).encode()))
+
+
+def _invoice_id(response: Response | None) -> str | None:
+    if response is None:
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    if not isinstance(body, dict):
+        return None
+    nested = body.get("invoice")
+    nested_id = nested.get("invoice_id") if isinstance(nested, dict) else None
+    invoice_id = body.get("invoice_id") or nested_id or body.get("id")
+    return str(invoice_id) if invoice_id else None
+
+
+# ---------------------------------------------------------------------------------------------- banner
+
+
+def print_banner(
+    template: SamTemplate,
+    api_url: str,
+    moto_url: str,
+    provisioned: Mapping[str, list[str]],
+    config: Mapping[str, str],
+    config_path: Path,
+) -> None:
+    say(f"tolov local stack — {template.path}")
+    say(f"  API   {api_url}")
+    for route in template.api_routes():
+        key = "  [x-api-key]" if route.api_key_required else ""
+        say(f"    {route.method:<7} {route.path:<40} {route.function}{key}")
+    say(f"  moto  {moto_url}  (DynamoDB, SQS, Secrets Manager, EventBridge; region {LOCAL_REGION})")
+    say(f"    tables:  {', '.join(provisioned['tables']) or '-'}")
+    say(f"    secrets: {', '.join(provisioned['secrets']) or '-'}")
+    say(f"  local credentials from {config_path} (local-only values, never real ones):")
+    for key, value in config.items():
+        say(f"    {key}={value}")
+    say("  Ctrl-C stops the stack.")
+
+
+# ---------------------------------------------------------------------------------------------- lifecycle
+
+
+class StopSignal:
+    """SIGINT and SIGTERM end the stack the same orderly way: no KeyboardInterrupt traceback, exit 0.
+
+    The handler only records the signal: printing from a signal handler can collide with a print in
+    progress on the same stream.
+    """
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.received: str | None = None
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, self._handle)
+
+    def _handle(self, signum: int, _frame: object) -> None:
+        self.received = signal.Signals(signum).name
+        self.event.set()
+
+    def wait(self) -> str:
+        while not self.event.wait(0.5):  # a timed wait keeps the main thread responsive on every platform
+            pass
+        return self.received or "stop"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(line_buffering=True)  # handler output shows up at once, also when piped
+    stop = StopSignal()
+    template = SamTemplate.load(args.template)
+    root = (args.root or args.template.parent).resolve()
+    config = load_config(args.config)
+    api_key = config.get(API_KEY_CONFIG)
+    if api_key is None:
+        warn(f"{API_KEY_CONFIG} is not in {args.config}: every route that needs an API key answers 403")
+
+    with contextlib.ExitStack() as cleanup:  # stops whatever has started, also when startup fails
+        moto, moto_url = start_moto(args.moto_port)
+        cleanup.callback(moto.stop)
+        configure_aws(moto_url)
+        provisioned = template.provision(config, endpoint_url=moto_url)
+
+        # Handlers read their configuration at import time, as in Lambda: environment before import.
+        add_layers_to_path(template, root)
+        os.environ.update(merged_environment(template, config))
+        functions = Functions(load_functions(template, root))
+
+        routes = template.api_routes()
+        stages = {route.rest_api: template.stage_name(route.rest_api, config) for route in routes}
+        api = LocalApi(routes, functions.invoke, api_key, stages)
+        http, api_url = start_http(api, args.host, args.port)
+        cleanup.callback(http.server_close)
+        cleanup.callback(http.shutdown)  # callbacks run last-in first-out: shutdown, then close
+
+        print_banner(template, api_url, moto_url, provisioned, config, args.config)
+        if args.seed:
+            seed(api, args.seed, api_key)
+        say(f"{READY_PREFIX} api={api_url} moto={moto_url}")
+        say(f"\n{stop.wait()} received, stopping")
+    say("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

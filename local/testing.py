@@ -1,0 +1,186 @@
+"""Run ``python -m local.stack`` in a subprocess for end-to-end tests.
+
+    from local.testing import running_stack
+
+    @pytest.fixture(scope="session")
+    def stack() -> Iterator[StackProcess]:
+        with running_stack(seed=True) as running:
+            yield running
+
+    def test_something(stack: StackProcess) -> None:
+        requests.get(stack.url("/invoices/x"), headers={"x-api-key": stack.config["BILLING_API_KEY"]})
+
+Ports are chosen by the stack itself (port 0), so parallel test runs never collide; the stack's READY line
+says which ones it got. Startup and shutdown are bounded by timeouts and the stack's output is kept for
+failure messages.
+"""
+
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from local.stack import READY_PREFIX
+from local.template import DEFAULT_CONFIG, ROOT, load_config
+
+STARTUP_TIMEOUT_S = 60.0
+SHUTDOWN_TIMEOUT_S = 15.0
+
+
+class StackFailed(RuntimeError):
+    pass
+
+
+@dataclass
+class StackProcess:
+    process: subprocess.Popen[str]
+    api_url: str
+    moto_url: str
+    config: dict[str, str]
+    output: list[str] = field(default_factory=list)  # appended by a reader thread while the stack runs
+
+    def url(self, path: str) -> str:
+        return self.api_url + path
+
+    def text(self) -> str:
+        return "".join(self.output)
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = SHUTDOWN_TIMEOUT_S) -> int:
+        """Signal the stack and wait for it; kill it if it does not exit in time. Returns the exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout)
+                raise StackFailed(f"the stack ignored {sig.name} for {timeout}s\n{self.text()}") from None
+        return self.process.returncode
+
+
+def start_stack(
+    *,
+    template: Path | None = None,
+    root: Path | None = None,
+    config: Path = DEFAULT_CONFIG,
+    seed: bool | Path = False,
+    extra_args: Sequence[str] = (),
+    timeout: float = STARTUP_TIMEOUT_S,
+) -> StackProcess:
+    command = [
+        sys.executable,
+        "-m",
+        "local.stack",
+        "--port",
+        "0",
+        "--moto-port",
+        "0",
+        "--config",
+        str(config),
+    ]
+    if template is not None:
+        command += ["--template", str(template)]
+    if root is not None:
+        command += ["--root", str(root)]
+    if seed:
+        command += ["--seed"] + ([] if seed is True else [str(seed)])
+    command += list(extra_args)
+
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=_child_environment(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+    )
+    output: list[str] = []
+    ready_lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=_read_output, args=(process, output, ready_lines), daemon=True).start()
+    try:
+        ready = _wait_for_ready_line(process, output, ready_lines, timeout)
+        fields = dict(part.split("=", 1) for part in ready.split()[1:])
+        stack = StackProcess(process, fields["api"], fields["moto"], load_config(config), output)
+        _wait_for_http(stack.api_url, timeout)
+    except BaseException:
+        if process.poll() is None:
+            process.kill()
+            process.wait(SHUTDOWN_TIMEOUT_S)
+        raise
+    return stack
+
+
+@contextmanager
+def running_stack(
+    *,
+    template: Path | None = None,
+    root: Path | None = None,
+    config: Path = DEFAULT_CONFIG,
+    seed: bool | Path = False,
+    extra_args: Sequence[str] = (),
+    timeout: float = STARTUP_TIMEOUT_S,
+) -> Iterator[StackProcess]:
+    """start_stack() for the duration of a with block; always stopped, also when the test fails."""
+    stack = start_stack(
+        template=template, root=root, config=config, seed=seed, extra_args=extra_args, timeout=timeout
+    )
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+def _child_environment() -> dict[str, str]:
+    # The stack sets its own fake AWS credentials and endpoint; nothing of the developer's must leak in.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONIOENCODING"] = "utf-8"
+    return env
+
+
+def _read_output(process: subprocess.Popen[str], output: list[str], ready_lines: queue.Queue[str]) -> None:
+    assert process.stdout is not None
+    for line in process.stdout:
+        output.append(line)
+        if line.startswith(READY_PREFIX + " "):
+            ready_lines.put(line.strip())
+
+
+def _wait_for_ready_line(
+    process: subprocess.Popen[str], output: list[str], ready_lines: queue.Queue[str], timeout: float
+) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            return ready_lines.get(timeout=0.2)
+        except queue.Empty:
+            if process.poll() is not None:
+                time.sleep(0.2)  # let the reader thread collect the last lines
+                raise StackFailed(f"the stack exited with {process.returncode}:\n{''.join(output)}") from None
+    raise StackFailed(f"the stack was not ready within {timeout}s:\n{''.join(output)}")
+
+
+def _wait_for_http(api_url: str, timeout: float) -> None:
+    """The API accepts connections. A TCP connect, not a request: a request could reach a handler."""
+    url = urlsplit(api_url)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection((url.hostname or "127.0.0.1", url.port or 80), timeout=2).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)

@@ -1,0 +1,70 @@
+"""provision() creates the template's tables and secrets, under moto.mock_aws()."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from local.template import LOCAL_REGION, SamTemplate, load_config, provision
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    # A developer's AWS_ENDPOINT_URL or profile would send boto3 past mock_aws.
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    with mock_aws():
+        yield
+
+
+def test_provision_creates_every_table_as_specified() -> None:
+    template, config = SamTemplate.load(), load_config()
+    created = provision(config, template=template)
+
+    specs = template.table_specs(config)
+    assert created["tables"] == [spec["TableName"] for spec in specs]
+    dynamodb = boto3.client("dynamodb", region_name=LOCAL_REGION)
+    assert sorted(dynamodb.list_tables()["TableNames"]) == sorted(created["tables"])
+    for spec in specs:
+        table = dynamodb.describe_table(TableName=spec["TableName"])["Table"]
+        assert table["KeySchema"] == spec["KeySchema"]
+        assert {(a["AttributeName"], a["AttributeType"]) for a in table["AttributeDefinitions"]} == {
+            (a["AttributeName"], a["AttributeType"]) for a in spec["AttributeDefinitions"]
+        }
+        assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+        indexes = {i["IndexName"]: i["KeySchema"] for i in table.get("GlobalSecondaryIndexes", [])}
+        assert indexes == {i["IndexName"]: i["KeySchema"] for i in spec.get("GlobalSecondaryIndexes", [])}
+        if "StreamSpecification" in spec:
+            assert table["StreamSpecification"]["StreamEnabled"] is True
+
+
+def test_provision_creates_the_secrets_with_the_config_values() -> None:
+    config = load_config()
+    created = provision(config)
+
+    assert created["secrets"] == ["PaymeKeySecret", "ClickSecretKeySecret"]
+    secrets = boto3.client("secretsmanager", region_name=LOCAL_REGION)
+    assert secrets.get_secret_value(SecretId="PaymeKeySecret")["SecretString"] == config["PAYME_KEY"]
+    assert (
+        secrets.get_secret_value(SecretId="ClickSecretKeySecret")["SecretString"]
+        == config["CLICK_SECRET_KEY"]
+    )
+
+
+def test_provision_is_idempotent() -> None:
+    config = load_config()
+    provision(config)
+    again = provision(config)
+    assert again == {"tables": [], "secrets": []}
+
+
+def test_provision_follows_another_template() -> None:
+    echo = SamTemplate.load(FIXTURES / "template.yaml")
+    created = echo.provision(load_config(FIXTURES / "local.env"))
+    assert created == {"tables": ["EchoTable"], "secrets": ["EchoSecret"]}
+    secrets = boto3.client("secretsmanager", region_name=LOCAL_REGION)
+    assert secrets.get_secret_value(SecretId="EchoSecret")["SecretString"] == "echo-secret-value"

@@ -1,0 +1,332 @@
+"""``python -m local.stack`` as a subprocess, over real HTTP.
+
+The event shape is checked with a test-only template and echo handler (tests/local/fixtures), so these tests
+do not depend on the billing function; the real template is used for the gateway's own answers and for
+seeding, the latter with a stand-in billing handler via --root.
+"""
+
+import base64
+import http.client
+import json
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import boto3
+import pytest
+
+from local.template import LOCAL_REGION, ROOT, SamTemplate
+from local.testing import StackProcess, running_stack, start_stack
+
+pytestmark = pytest.mark.e2e
+
+FIXTURES = Path(__file__).parent / "fixtures"
+ECHO_TEMPLATE = FIXTURES / "template.yaml"
+ECHO_CONFIG = FIXTURES / "local.env"
+ECHO_KEY = "echo-test-key"
+SHUTDOWN_BOUND_S = 10.0
+
+
+@pytest.fixture(scope="module")
+def echo_stack() -> Iterator[StackProcess]:
+    with running_stack(template=ECHO_TEMPLATE, config=ECHO_CONFIG) as stack:
+        yield stack
+
+
+@pytest.fixture(scope="module")
+def real_stack() -> Iterator[StackProcess]:
+    with running_stack() as stack:
+        yield stack
+
+
+def call(
+    stack: StackProcess,
+    method: str,
+    target: str,
+    headers: list[tuple[str, str]] | None = None,
+    body: bytes | None = None,
+) -> tuple[int, list[tuple[str, str]], bytes]:
+    """http.client rather than requests: repeated request headers and exact bytes matter here."""
+    url = urlsplit(stack.api_url)
+    connection = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=10)
+    try:
+        connection.putrequest(method, target)
+        for name, value in headers or []:
+            connection.putheader(name, value)
+        connection.putheader("Content-Length", str(len(body or b"")))
+        connection.endheaders(body)
+        response = connection.getresponse()
+        return response.status, response.getheaders(), response.read()
+    finally:
+        connection.close()
+
+
+def echoed(stack: StackProcess, method: str, target: str, **kwargs: Any) -> dict[str, Any]:
+    status, _, body = call(stack, method, target, **kwargs)
+    assert status == 201, body
+    result: dict[str, Any] = json.loads(body)
+    return result
+
+
+# ------------------------------------------------------------------------------------------- gateway answers
+
+
+def test_unknown_route_is_missing_authentication_token(real_stack: StackProcess) -> None:
+    for method, target in [("GET", "/nope"), ("DELETE", "/invoices"), ("GET", "/invoices")]:
+        status, headers, body = call(real_stack, method, target)
+        assert status == 403
+        assert json.loads(body) == {"message": "Missing Authentication Token"}
+        assert ("x-amzn-ErrorType", "MissingAuthenticationTokenException") in headers
+
+
+def test_every_billing_route_without_the_key_is_forbidden(real_stack: StackProcess) -> None:
+    for route in SamTemplate.load().api_routes():
+        assert route.api_key_required
+        target = re.sub(r"\{[^}]+\}", "abc", route.path)
+        for headers in ([], [("x-api-key", "wrong-key")]):
+            status, _, body = call(real_stack, route.method, target, headers, b"{}")
+            assert (status, json.loads(body)) == (403, {"message": "Forbidden"}), (route, headers)
+
+
+def test_the_tables_and_secrets_are_in_moto(real_stack: StackProcess) -> None:
+    session = boto3.Session("testing", "testing", region_name=LOCAL_REGION)
+    tables = session.client("dynamodb", endpoint_url=real_stack.moto_url).list_tables()["TableNames"]
+    assert sorted(tables) == sorted(spec["TableName"] for spec in SamTemplate.load().table_specs())
+    secrets = session.client("secretsmanager", endpoint_url=real_stack.moto_url)
+    value = secrets.get_secret_value(SecretId="PaymeKeySecret")["SecretString"]
+    assert value == real_stack.config["PAYME_KEY"]
+
+
+def test_the_banner_names_routes_moto_and_local_credentials(real_stack: StackProcess) -> None:
+    output = real_stack.text()
+    assert real_stack.api_url in output
+    assert real_stack.moto_url in output
+    assert "/invoices/{invoice_id}/cancel" in output
+    assert f"BILLING_API_KEY={real_stack.config['BILLING_API_KEY']}" in output
+    assert f"PAYME_KEY={real_stack.config['PAYME_KEY']}" in output
+
+
+# ---------------------------------------------------------------------------------------------- the event
+
+
+def test_event_of_a_get_with_path_parameters(echo_stack: StackProcess) -> None:
+    result = echoed(echo_stack, "GET", "/echo/a%20b", headers=[("X-Dup", "1"), ("X-Dup", "2")])
+    event = result["event"]
+    assert event["resource"] == "/echo/{item_id}"
+    assert event["path"] == "/echo/a%20b"
+    assert event["httpMethod"] == "GET"
+    assert event["pathParameters"] == {"item_id": "a b"}
+    assert event["queryStringParameters"] is None
+    assert event["multiValueQueryStringParameters"] is None
+    assert event["stageVariables"] is None
+    assert event["body"] is None
+    assert event["isBase64Encoded"] is False
+    assert event["headers"]["X-Dup"] == "2"
+    assert event["multiValueHeaders"]["X-Dup"] == ["1", "2"]
+    context = event["requestContext"]
+    assert context["resourcePath"] == "/echo/{item_id}"
+    assert context["httpMethod"] == "GET"
+    assert context["path"] == "/dev/echo/a%20b"
+    assert context["stage"] == "dev"
+    assert context["identity"]["sourceIp"] == "127.0.0.1"
+    assert "apiKey" not in context["identity"]
+    assert abs(context["requestTimeEpoch"] - time.time() * 1000) < 60_000
+    assert context["requestId"] and context["accountId"] and context["apiId"]
+
+
+def test_event_query_parameters(echo_stack: StackProcess) -> None:
+    event = echoed(echo_stack, "GET", "/echo/x?a=1&a=2&empty=&u=%C3%BC")["event"]
+    assert event["queryStringParameters"] == {"a": "2", "empty": "", "u": "ü"}
+    assert event["multiValueQueryStringParameters"] == {"a": ["1", "2"], "empty": [""], "u": ["ü"]}
+
+
+def test_event_of_a_keyed_post(echo_stack: StackProcess) -> None:
+    body = json.dumps({"amount": 1500000}).encode()
+    headers = [("Content-Type", "application/json"), ("x-api-key", ECHO_KEY)]
+    event = echoed(echo_stack, "POST", "/echo/42/keyed", headers=headers, body=body)["event"]
+    assert event["body"] == body.decode()
+    assert event["isBase64Encoded"] is False
+    assert event["pathParameters"] == {"item_id": "42"}
+    assert event["requestContext"]["identity"]["apiKey"] == ECHO_KEY
+
+
+def test_a_keyed_route_rejects_a_missing_or_wrong_key(echo_stack: StackProcess) -> None:
+    for headers in ([], [("x-api-key", "nope")]):
+        status, _, body = call(echo_stack, "POST", "/echo/42/keyed", headers, b"{}")
+        assert (status, json.loads(body)) == (403, {"message": "Forbidden"})
+    assert "POST /echo/42/keyed → 403 -" in echo_stack.text()  # the handler was not invoked
+
+
+def test_a_binary_request_body_arrives_base64(echo_stack: StackProcess) -> None:
+    raw = bytes(range(256))
+    headers = [("Content-Type", "application/octet-stream")]
+    event = echoed(echo_stack, "PUT", "/files/a/b.bin", headers=headers, body=raw)["event"]
+    assert event["isBase64Encoded"] is True
+    assert base64.b64decode(event["body"]) == raw
+    assert event["pathParameters"] == {"path": "a/b.bin"}
+    assert event["httpMethod"] == "PUT"
+
+
+def test_a_literal_route_wins_over_a_parameter(echo_stack: StackProcess) -> None:
+    event = echoed(echo_stack, "GET", "/echo/literal")["event"]
+    assert event["resource"] == "/echo/literal"
+    assert event["pathParameters"] is None
+
+
+def test_the_lambda_context(echo_stack: StackProcess) -> None:
+    context = echoed(echo_stack, "GET", "/echo/1")["context"]
+    assert context["function_name"] == "EchoFunction"
+    assert context["memory_limit_in_mb"] == "256"
+    assert context["invoked_function_arn"].endswith(":function:EchoFunction")
+    assert context["aws_request_id"]
+    assert 0 < context["remaining_ms"] <= 5000
+
+
+# ---------------------------------------------------------------------------------------------- the response
+
+
+def test_the_proxy_response_round_trip(echo_stack: StackProcess) -> None:
+    status, headers, body = call(echo_stack, "GET", "/echo/1")
+    assert status == 201
+    assert ("X-Echo", "yes") in headers
+    assert ("Content-Type", "application/json") in headers
+    assert [v for k, v in headers if k == "Set-Cookie"] == ["a=1", "b=2"]
+    assert json.loads(body)["event"]["pathParameters"] == {"item_id": "1"}
+
+
+def test_a_base64_response_is_decoded(echo_stack: StackProcess) -> None:
+    status, headers, body = call(echo_stack, "GET", "/binary")
+    assert status == 200
+    assert ("Content-Type", "image/png") in headers
+    assert body == bytes(range(256))
+
+
+def test_a_handler_exception_is_a_502_with_the_traceback_on_the_console(echo_stack: StackProcess) -> None:
+    status, _, body = call(echo_stack, "GET", "/boom")
+    assert (status, json.loads(body)) == (502, {"message": "Internal server error"})
+    deadline = time.monotonic() + 5
+    while "RuntimeError: boom: raised on purpose" not in echo_stack.text():
+        assert time.monotonic() < deadline, echo_stack.text()
+        time.sleep(0.05)
+    assert "Traceback (most recent call last)" in echo_stack.text()
+
+
+def test_a_malformed_response_is_a_502(echo_stack: StackProcess) -> None:
+    status, _, body = call(echo_stack, "GET", "/malformed")
+    assert (status, json.loads(body)) == (502, {"message": "Internal server error"})
+
+
+# ----------------------------------------------------------------------------------------- AWS from handlers
+
+
+def test_handlers_reach_moto_with_the_resolved_environment(echo_stack: StackProcess) -> None:
+    status, _, body = call(echo_stack, "GET", "/aws")
+    assert status == 200, body
+    view = json.loads(body)
+    assert view["tables"] == ["EchoTable"]
+    assert view["secret"] == "echo-secret-value"  # Metadata.LocalValueFrom in the fixture's config
+    assert view["env"] == {
+        "PAYME_MERCHANT_ID": "merchant-from-config",
+        "RETENTION_DAYS": "30",
+        "AWS_ENDPOINT_URL": echo_stack.moto_url,
+    }
+    # Set before the handler module was imported, as Lambda does.
+    assert view["env_at_import"] == {
+        "ECHO_TABLE": "EchoTable",
+        "ECHO_SECRET": "EchoSecret",
+        "ECHO_GREETING": "salom-from-default",
+        "ECHO_NAME": "tolov-local-EchoTable",
+    }
+
+
+# ---------------------------------------------------------------------------------------------- seeding
+
+
+def test_seed_sends_the_demo_data_through_the_routes() -> None:
+    seed = json.loads((Path(__file__).parents[2] / "local" / "seed.json").read_text(encoding="utf-8"))
+    stand_in = FIXTURES / "billing_root"  # answers the billing routes of the real template
+    with running_stack(root=stand_in, seed=True) as stack:
+        invoice_ids = re.findall(r"^seed: invoice (\w+) ", stack.text(), re.MULTILINE)
+        assert len(invoice_ids) == len(seed["invoices"])
+        for apartment in seed["apartments"]:
+            assert f"seed: apartment {apartment['apartment_id']}" in stack.text()
+        assert "warning" not in stack.text()
+        key = [("x-api-key", stack.config["BILLING_API_KEY"])]
+        status, _, body = call(stack, "GET", f"/invoices/{invoice_ids[0]}", key)
+        assert status == 200
+        assert json.loads(body)["items"] == seed["invoices"][0]["items"]
+
+
+def test_seed_without_the_routes_warns_and_the_stack_still_runs() -> None:
+    with running_stack(template=ECHO_TEMPLATE, config=ECHO_CONFIG, seed=True) as stack:
+        assert "warning: seed: no route for PUT /apartments/" in stack.text()
+        assert "warning: seed: no route for POST /invoices" in stack.text()
+        assert call(stack, "GET", "/echo/1")[0] == 201
+
+
+def test_seed_with_the_billing_function_missing_warns_and_the_stack_still_runs(tmp_path: Path) -> None:
+    with running_stack(root=tmp_path, seed=True) as stack:  # an empty code root: no billing handler
+        assert "BillingApiFunction: functions/billing_api/app.py does not exist" in stack.text()
+        assert "warning: seed: PUT /apartments/" in stack.text()
+        status, _, _ = call(stack, "GET", "/nope")
+        assert status == 403
+
+
+def test_seed_data_is_well_formed() -> None:
+    seed = json.loads((Path(__file__).parents[2] / "local" / "seed.json").read_text(encoding="utf-8"))
+    apartments = {a["apartment_id"] for a in seed["apartments"]}
+    assert len(apartments) == 3
+    assert all(set(a) == {"apartment_id", "label", "resident_id"} for a in seed["apartments"])
+    assert 3 <= len(seed["invoices"]) <= 4
+    assert len({invoice["period"] for invoice in seed["invoices"]}) == 2
+    for invoice in seed["invoices"]:
+        assert invoice["apartment_id"] in apartments
+        assert re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", invoice["period"])
+        for item in invoice["items"]:
+            assert set(item) == {"service", "title", "amount", "count", "ikpu", "package_code", "vat_percent"}
+            assert type(item["amount"]) is int and item["amount"] > 0  # tiyin, never a float
+            assert type(item["count"]) is int and item["count"] > 0
+            assert re.fullmatch(r"\d{17}", item["ikpu"])
+
+
+# ---------------------------------------------------------------------------------------------- shutdown
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_the_stack_cleanly(sig: signal.Signals) -> None:
+    stack = start_stack(template=ECHO_TEMPLATE, config=ECHO_CONFIG)
+    try:
+        assert call(stack, "GET", "/echo/1")[0] == 201
+        started = time.monotonic()
+        code = stack.stop(sig, timeout=SHUTDOWN_BOUND_S)
+        assert code == 0, stack.text()
+        assert time.monotonic() - started < SHUTDOWN_BOUND_S
+        time.sleep(0.1)  # the reader thread collects the last lines
+        assert f"{sig.name} received, stopping" in stack.text()
+        assert "stopped" in stack.text()
+        assert "Traceback" not in stack.text()
+        with pytest.raises(OSError):
+            call(stack, "GET", "/echo/1")
+    finally:
+        if stack.process.poll() is None:
+            stack.process.kill()
+
+
+@pytest.mark.parametrize("flag", ["--moto-port", "--port"])
+def test_a_busy_port_is_an_error_not_a_hang(flag: str) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        other = "--port" if flag == "--moto-port" else "--moto-port"
+        command = [sys.executable, "-m", "local.stack", flag, str(busy.getsockname()[1]), other, "0"]
+        result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 1
+    assert "Address already in use" in result.stderr
+    assert "Traceback" not in result.stderr
