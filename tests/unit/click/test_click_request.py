@@ -51,6 +51,8 @@ def test_json_is_recognised_without_a_content_type_and_base64_bodies_are_decoded
         ('{"a": NaN}', "application/json", False),
         ("{", "application/json", False),
         ("not base64!", FORM, True),
+        ("\x80%", FORM, True),  # non-ASCII where base64 is promised (found by the fuzz test)
+        (base64.b64encode(b"a=\xff").decode(), FORM, True),
         ("&".join(f"f{i}=1" for i in range(100)), FORM, False),
         ("x" * 20_000, FORM, False),
     ],

@@ -4,7 +4,6 @@ Field values stay the raw strings that were signed; the typed views (tiyin, ints
 """
 
 import base64
-import binascii
 import json
 from collections.abc import Mapping
 from enum import IntEnum
@@ -92,7 +91,7 @@ def parse_body(
         return None
     try:
         text = base64.b64decode(body, validate=True).decode("utf-8") if base64_encoded else body
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # binascii.Error, a non-ASCII body, UnicodeDecodeError
         return None
     if _is_json(text, content_type):
         return _json_fields(text)
