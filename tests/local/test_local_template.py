@@ -25,6 +25,7 @@ BILLING_ROUTES = {
     ("POST", "/invoices"),
     ("GET", "/invoices/{invoice_id}"),
     ("POST", "/invoices/{invoice_id}/cancel"),
+    ("GET", "/openapi.json"),
 }
 
 
