@@ -32,6 +32,7 @@ class Settings(BaseModel):
     # A Complete cancelling a confirmed payment: -4 (legacy Click tester) or -9 (Postman suite).
     click_cancel_after_confirm_error: int = -4
     click_reversal_queue_url: str = ""
+    click_merchant_api_url: str = "https://api.click.uz/v2/merchant"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":

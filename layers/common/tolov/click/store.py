@@ -298,6 +298,22 @@ class DynamoClickRepository:
         ]
         return self._leave_invoice(tx, _change(tx.payment_key, actions))
 
+    def mark_reversed(self, click_trans_id: str, now: int) -> bool:
+        """confirmed_unposted -> reversed, once Click has refunded the payment."""
+        row = ClickTransaction(payment_key(click_trans_id))
+        unposted = ClickTransaction.state == TxState.CONFIRMED_UNPOSTED.value
+        actions: list[Action] = [
+            ClickTransaction.state.set(TxState.REVERSED.value),
+            ClickTransaction.reversed_at.set(now),
+        ]
+        try:
+            _guard(lambda: row.update(actions=actions, condition=unposted))
+        except StoreUnavailable as error:
+            if isinstance(error.__cause__, PynamoDBException) and _conditional_failure(error.__cause__):
+                return False
+            raise
+        return True
+
     def _leave_invoice(self, tx: ClickTx, op: TxOp) -> bool:
         """Apply op, dropping the attempt's invoice reservation in the same transaction if it holds one."""
         try:
