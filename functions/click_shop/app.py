@@ -27,6 +27,7 @@ metrics = Metrics()
 
 ENDPOINTS = {"/click/prepare": Action.PREPARE, "/click/complete": Action.COMPLETE}
 HEADERS = {"Content-Type": "application/json; charset=UTF-8"}
+LOGGED_ID_CHARS = 128
 
 
 @lru_cache(maxsize=1)
@@ -85,7 +86,8 @@ def _record(result: ClickResult) -> None:
         extra={
             "action": result.action,
             "click_trans_id": answer["click_trans_id"],
-            "merchant_trans_id": answer["merchant_trans_id"],
+            # Echoed as received in the reply; bounded here so garbage cannot flood the logs.
+            "merchant_trans_id": (answer["merchant_trans_id"] or "")[:LOGGED_ID_CHARS] or None,
             "error": answer["error"],
             "state": result.state,
             "reason": result.reason,
