@@ -463,3 +463,19 @@ def test_the_attempt_row_records_what_reconciliation_needs(aws: None) -> None:
     assert row.state == TxState.PREPARED
     assert (row.account, int(row.amount), int(row.prepare_id)) == ("invoice", 1_500_000, pid)
     assert row.day_key.startswith("click#") and int(row.time) == int(row.created_at)
+
+
+def test_a_prepared_invoice_attempt_that_lost_its_reservation_is_retired(aws: None) -> None:
+    """Only superseding takes a Click reservation away; if one is gone anyway (an operator released it),
+    the attempt is retired and answered -9, so Click cancels the payment instead of us keeping money
+    for an invoice the attempt no longer reserves."""
+    harness = Harness()
+    ctid, pid = harness.prepared()
+    Ledger().release_invoice(PaymentKey("click", ctid), harness.invoice_id)
+
+    assert harness.prepare(ctid).error == ShopError.TRANSACTION_CANCELLED
+    row = ClickTransaction.get(f"click#{ctid}")
+    assert (row.state, row.reason) == ("cancelled", "superseded: no longer holds the invoice reservation")
+    assert harness.complete(ctid, pid).error == ShopError.TRANSACTION_CANCELLED
+    with pytest.raises(Posting.DoesNotExist):
+        Posting.get(f"click#{ctid}")

@@ -38,7 +38,7 @@ from tolov.clock import Clock, now_ms
 
 # A write that loses its condition is decided again from fresh reads; this bounds how often.
 RACE_ROUNDS = 4
-SUPERSEDED = "superseded by a newer attempt"
+SUPERSEDED = "superseded: no longer holds the invoice reservation"
 IN_PROGRESS_NOTE = "Payment in progress"
 CANCEL_AFTER_CONFIRM_CODES = (ShopError.ALREADY_PAID, ShopError.TRANSACTION_CANCELLED)
 
