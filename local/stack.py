@@ -93,6 +93,10 @@ def check_port_free(host: str, port: int) -> None:
 def start_moto(port: int) -> tuple[Any, str]:
     from moto.server import ThreadedMotoServer  # imported late: it takes a second and is only needed here
 
+    from local.moto_atomic import make_dynamodb_atomic
+
+    make_dynamodb_atomic()  # DynamoDB's transactions are atomic; moto's are not without this
+
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access line per AWS call
     check_port_free("127.0.0.1", port)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)

@@ -8,7 +8,9 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from tolov.billing import errors
 from tolov.billing.invoices import Billing, NewItem
 from tolov.billing.links import invoice_links
@@ -99,6 +101,8 @@ def create_invoice(body: Annotated[InvoiceIn, Body()]) -> Response[InvoiceOut]:
     items = [NewItem(**item.model_dump()) for item in body.items]
     due = body.due_date.isoformat() if body.due_date else None
     invoice = billing.create_invoice(body.apartment_id, body.period, items, due)
+    metrics.add_metric(name="InvoicesCreated", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="InvoicedTiyin", unit=MetricUnit.Count, value=int(invoice.amount))
     out = invoice_out(invoice, [], invoice_links(invoice, get_settings()))
     return Response(HTTPStatus.CREATED, content_types.APPLICATION_JSON, out)
 
@@ -117,6 +121,6 @@ def cancel_invoice(invoice_id: IdPath) -> InvoiceOut:
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @tracer.capture_lambda_handler
-@metrics.log_metrics
+@metrics.log_metrics(raise_on_empty_metrics=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

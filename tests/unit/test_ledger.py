@@ -9,13 +9,20 @@ import pytest
 
 from tolov.billing import errors
 from tolov.billing.invoices import Billing, NewItem
-from tolov.billing.ledger import Ledger, PaymentKey, PostingResult, allocate
+from tolov.billing.ledger import PaymentKey, PostingResult, allocate
 from tolov.store.models import Apartment, Charge, Invoice, Posting
 
 
 def item(service: str, amount: int, count: int = 1) -> NewItem:
-    return NewItem(service=service, title=service.title(), amount=amount, count=count,
-                   ikpu="10305001001000000", package_code="1503617", vat_percent=12)
+    return NewItem(
+        service=service,
+        title=service.title(),
+        amount=amount,
+        count=count,
+        ikpu="10305001001000000",
+        package_code="1503617",
+        vat_percent=12,
+    )
 
 
 @pytest.fixture
@@ -69,8 +76,10 @@ def test_one_time_posting_pays_exactly_the_unpaid_amount_once(billing: Billing) 
     ("prepare", "error"),
     [
         (lambda b, inv: b.cancel_invoice(inv.invoice_id), errors.InvoiceCancelled),
-        (lambda b, inv: b.ledger.lock_invoice(PaymentKey("payme", "other"), inv.invoice_id, 700),
-         errors.InvoiceLocked),
+        (
+            lambda b, inv: b.ledger.lock_invoice(PaymentKey("payme", "other"), inv.invoice_id, 700),
+            errors.InvoiceLocked,
+        ),
         (lambda b, inv: None, None),
     ],
 )
@@ -119,7 +128,9 @@ def test_accumulative_posting_allocates_by_period_then_service_and_keeps_credit(
     billing.create_invoice("a1", "2026-09", [item("gas", 100)])
     result = billing.ledger.post_to_apartment(PaymentKey("click", "p1"), "a1", 350)
     assert [(a.charge_key.rsplit("#", 1)[0], int(a.amount)) for a in result.posting.allocations] == [
-        ("2026-09#gas", 100), ("2026-10#electricity", 200), ("2026-10#water", 50),
+        ("2026-09#gas", 100),
+        ("2026-10#electricity", 200),
+        ("2026-10#water", 50),
     ]
     assert debts() == [("2026-09#gas", 0), ("2026-10#electricity", 0), ("2026-10#water", 250)]
     billing.ledger.post_to_apartment(PaymentKey("click", "p2"), "a1", 400)
@@ -146,8 +157,9 @@ def test_accumulative_posting_leaves_a_reserved_invoice_to_its_payment(billing: 
     billing.ledger.lock_invoice(PaymentKey("payme", "t1"), reserved.invoice_id, 300)
     billing.ledger.post_to_apartment(PaymentKey("click", "p1"), "a1", 150)
     assert debts() == [("2026-09#water", 300), ("2026-10#gas", 0)] and credit() == 50
-    assert billing.ledger.post_to_invoice(PaymentKey("payme", "t1"), reserved.invoice_id, 300,
-                                          require_lock=True).created
+    assert billing.ledger.post_to_invoice(
+        PaymentKey("payme", "t1"), reserved.invoice_id, 300, require_lock=True
+    ).created
 
 
 def test_reversal_restores_debts_and_takes_back_credit_once(billing: Billing) -> None:
@@ -199,8 +211,9 @@ def hammer(n: int, action: Callable[[], PostingResult]) -> list[Any]:
 
 def test_same_invoice_payment_posted_20_times_at_once_moves_the_ledger_once(billing: Billing) -> None:
     invoice = billing.create_invoice("a1", "2026-10", [item("water", 1000), item("gas", 500)])
-    results = hammer(20, lambda: billing.ledger.post_to_invoice(
-        PaymentKey("payme", "same"), invoice.invoice_id, 1500))
+    results = hammer(
+        20, lambda: billing.ledger.post_to_invoice(PaymentKey("payme", "same"), invoice.invoice_id, 1500)
+    )
     assert all(isinstance(r, PostingResult) for r in results), results
     assert sum(r.created for r in results) == 1
     assert {r.posting.posted_at for r in results} == {results[0].posting.posted_at}
@@ -220,8 +233,9 @@ def test_same_apartment_payment_posted_20_times_at_once_moves_the_ledger_once(bi
 def test_different_payments_racing_for_one_apartment_each_count_once(billing: Billing) -> None:
     billing.create_invoice("a1", "2026-10", [item("water", 1000), item("gas", 1000)])
     counter = iter(range(100))
-    results = hammer(10, lambda: billing.ledger.post_to_apartment(PaymentKey("click", f"p{next(counter)}"),
-                                                                  "a1", 250))
+    results = hammer(
+        10, lambda: billing.ledger.post_to_apartment(PaymentKey("click", f"p{next(counter)}"), "a1", 250)
+    )
     assert all(isinstance(r, PostingResult) and r.created for r in results), results
     assert debts() == [("2026-10#gas", 0), ("2026-10#water", 0)] and credit() == 500
 
@@ -229,8 +243,12 @@ def test_different_payments_racing_for_one_apartment_each_count_once(billing: Bi
 def test_one_time_payments_racing_for_one_invoice_only_one_wins(billing: Billing) -> None:
     invoice = billing.create_invoice("a1", "2026-10", [item("water", 1000)])
     counter = iter(range(100))
-    results = hammer(20, lambda: billing.ledger.post_to_invoice(PaymentKey("payme", f"t{next(counter)}"),
-                                                                invoice.invoice_id, 1000))
+    results = hammer(
+        20,
+        lambda: billing.ledger.post_to_invoice(
+            PaymentKey("payme", f"t{next(counter)}"), invoice.invoice_id, 1000
+        ),
+    )
     winners = [r for r in results if isinstance(r, PostingResult)]
     assert len(winners) == 1 and winners[0].created
     assert all(isinstance(r, errors.InvoiceAlreadyPaid) for r in results if r not in winners), results

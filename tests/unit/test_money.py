@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 import pytest
+
 from tolov.money import sum_str_to_tiyin, tiyin_to_sum_str
 
 

@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+
 from tolov.click.merchant import (
     DEFAULT_BASE_URL,
     ClickBadResponse,

@@ -1,0 +1,58 @@
+# tolov: `make run` starts the local stack, `make test` runs every test. Both set up .venv when needed.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Lambda runs python3.13: pyenv's 3.13 if there is one (not on PATH on our machines), else python3.13 on PATH.
+PYTHON313 ?= $(or $(lastword $(sort $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.13*/bin/python3.13))),$(shell command -v python3.13 2>/dev/null))
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# sam build looks for python3.13 on PATH; the venv provides it.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: help venv run test test-fast lint checks build deploy deploy-prod bench clean
+
+help:
+	@echo "make run     start the local stack on http://127.0.0.1:3000 (SEED=1 loads demo data)"
+	@echo "make test    unit, integration, e2e and template checks, plus ruff and mypy"
+	@echo "make lint | checks | build | deploy | deploy-prod | bench | clean"
+
+$(STAMP): requirements-dev.txt layers/common/requirements.txt constraints.txt
+	@test -n "$(PYTHON313)" || { echo "python3.13 not found: install it (pyenv install 3.13) and retry"; exit 1; }
+	@test -x $(PY) || $(PYTHON313) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m local.stack $(if $(SEED),--seed)
+
+test: $(STAMP) lint
+	$(PY) -m pytest tests
+
+test-fast: $(STAMP)
+	$(PY) -m pytest tests -m "not e2e and not checks"
+
+lint: $(STAMP)
+	$(PY) -m ruff check layers functions local tests bench
+	$(PY) -m mypy
+
+checks: $(STAMP)
+	$(PY) -m pytest tests -m checks
+
+build: $(STAMP)
+	$(VENV)/bin/sam build
+
+deploy: build
+	$(VENV)/bin/sam deploy --guided
+
+deploy-prod: build
+	$(VENV)/bin/sam deploy --config-env prod
+
+bench: $(STAMP)
+	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+clean:
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
