@@ -15,10 +15,10 @@ from urllib.parse import urlencode
 
 import boto3
 import pytest
-from tolov.billing.invoices import Billing, NewItem
 
 from local.template import function_environment
 from tests.support import FakeContext, load_handler
+from tolov.billing.invoices import Billing, NewItem
 
 SECRET = "local-click-secret"
 SERVICE_ID = "12345"

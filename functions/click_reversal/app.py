@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from tolov.click.merchant import ClickMerchantClient
 from tolov.click.repository import ReversalRequest
 from tolov.click.reversal import ReversalOutcome, ReversalWorker

@@ -13,6 +13,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from tolov.billing.ledger import Ledger
 from tolov.click.errors import ShopError
 from tolov.click.request import Action, parse_body

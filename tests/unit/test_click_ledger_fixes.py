@@ -8,6 +8,7 @@ from pynamodb.attributes import UnicodeAttribute
 from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
+
 from tolov.billing.errors import CallerConditionFailed, InvoiceLocked
 from tolov.billing.invoices import Billing, NewItem
 from tolov.billing.ledger import Ledger, PaymentKey, _connection, commit

@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ReadTimeoutError
+
+from tests.click_support import ClickStack, click_stack, complete_form, next_trans_id, prepare_form
 from tolov.billing import ledger as ledger_module
 from tolov.billing.errors import LedgerContention
 from tolov.billing.ledger import Ledger, PaymentKey
 from tolov.click.store import ClickTransaction
 from tolov.store.models import Invoice, Posting
-
-from tests.click_support import ClickStack, click_stack, complete_form, next_trans_id, prepare_form
 
 SECRET = "local-click-secret"
 
@@ -207,9 +207,8 @@ def test_an_unexpected_failure_is_still_a_json_reply(
     capsys: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from tolov.settings import get_settings
-
     from tests.support import load_handler
+    from tolov.settings import get_settings
 
     monkeypatch.setenv("CLICK_SECRET_KEY_SECRET_ARN", "NoSuchSecret")
     get_settings.cache_clear()

@@ -11,6 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+
+from tests.click_support import SERVICE_ID, complete_form, item, next_trans_id, prepare_form
 from tolov.billing.invoices import Billing
 from tolov.billing.ledger import Ledger
 from tolov.click.repository import ReversalRequest
@@ -18,8 +20,6 @@ from tolov.click.request import Action
 from tolov.click.shop import ClickShop
 from tolov.click.store import ClickTransaction, DynamoClickRepository
 from tolov.store.models import Invoice, Posting
-
-from tests.click_support import SERVICE_ID, complete_form, item, next_trans_id, prepare_form
 
 THREADS = 8
 AMOUNT = "15000.00"

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+
+from tests.click_support import SERVICE_ID, complete_form, item, next_trans_id, prepare_form
 from tolov.billing.invoices import Billing
 from tolov.billing.ledger import Ledger, PaymentKey
 from tolov.click.errors import ShopError
@@ -17,8 +19,6 @@ from tolov.click.request import Action
 from tolov.click.shop import ClickResult, ClickShop
 from tolov.click.store import ClickTransaction, DynamoClickRepository
 from tolov.store.models import Invoice, Posting
-
-from tests.click_support import SERVICE_ID, complete_form, item, next_trans_id, prepare_form
 
 INVOICE_SUM = "15000.00"  # 1_500_000 tiyin
 

@@ -9,11 +9,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from tolov.billing.ledger import Ledger, PaymentKey
-from tolov.click.store import ClickTransaction
 
 from tests.click_support import SECRET, ClickStack, click_stack, complete_form, next_trans_id, prepare_form
 from tests.support import FakeContext, load_handler
+from tolov.billing.ledger import Ledger, PaymentKey
+from tolov.click.store import ClickTransaction
 
 
 @dataclass

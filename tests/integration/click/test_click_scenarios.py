@@ -7,9 +7,9 @@ account), as testers are told to do; the invoice variant is covered in test_clic
 from collections.abc import Iterator
 
 import pytest
-from tolov.billing.invoices import Billing
 
 from tests.click_support import ClickStack, click_stack, complete_form, next_trans_id, prepare_form
+from tolov.billing.invoices import Billing
 
 
 @pytest.fixture

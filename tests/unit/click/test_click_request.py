@@ -5,10 +5,10 @@ import json
 from urllib.parse import urlencode
 
 import pytest
-from tolov.click.request import parse_body, validate_fields
-from tolov.click.shop import echo_trans_id
 
 from tests.click_support import complete_form, prepare_form
+from tolov.click.request import parse_body, validate_fields
+from tolov.click.shop import echo_trans_id
 
 FORM = "application/x-www-form-urlencoded"
 

@@ -1,6 +1,7 @@
 """sign_string: Click's reference vectors (reference/click.md §2.2) and the raw-string rules."""
 
 import pytest
+
 from tolov.click.sign import sign_string, signature_matches
 
 VECTOR = {

@@ -1,9 +1,5 @@
 """template.yaml wiring of the Click functions: routes, configuration, least privilege, the reversal queue."""
 
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -85,10 +81,3 @@ def test_handlers_import_nothing_of_payme() -> None:
         ]
         assert imports and not any("payme" in line for line in imports)
 
-
-@pytest.mark.checks
-def test_sam_validate_lint() -> None:
-    sam = shutil.which("sam") or str(Path(sys.executable).parent / "sam")
-    command = [sam, "validate", "--lint"]
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stdout + result.stderr
