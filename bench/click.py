@@ -13,11 +13,13 @@ Logs and metrics are written as in Lambda (INFO, EMF) to /dev/null while measuri
 
 import argparse
 import copy
+import cProfile
 import importlib.util
 import itertools
 import logging
 import os
 import platform
+import pstats
 import statistics
 import sys
 import time
@@ -164,6 +166,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--iterations", type=int, default=200, help="timed runs per action against moto")
     parser.add_argument("--cpu-iterations", type=int, default=500, help="replayed runs per action")
+    parser.add_argument("--profile", action="store_true", help="print where the replayed runs spend CPU")
     args = parser.parse_args()
     if not 10 <= args.iterations <= 5000 or not 10 <= args.cpu_iterations <= 20000:
         parser.error("iterations out of range")
@@ -304,6 +307,7 @@ def main() -> None:
     ]
 
     results = []
+    profiler = cProfile.Profile() if args.profile else _NoProfile()
     with stdout_to_devnull():
         for _ in range(20):  # warm up: imports, clients, the secret cache, moto's code paths
             for scenario in scenarios:
@@ -336,6 +340,7 @@ def main() -> None:
             hook.mode = "off"
             recording = list(hook.recorded)
             cpu = []
+            profiler.enable()
             for _ in range(args.cpu_iterations):
                 hook.replay = iter(copy.deepcopy(recording))
                 hook.mode = "replay"
@@ -345,6 +350,7 @@ def main() -> None:
                 hook.mode = "off"
                 assert reply["error"] == scenario.expected_error, (scenario.name, reply)
                 assert next(hook.replay, None) is None, "the replay was not consumed exactly"
+            profiler.disable()
             results.append((scenario, calls, latencies, cpu))
 
     import moto
@@ -376,7 +382,18 @@ def main() -> None:
         counted = Counter(calls)
         breakdown = ", ".join(f"{op} x{n}" if n > 1 else op for op, n in counted.items()) or "none"
         print(f"  {scenario.name:46} {breakdown}")
+    if isinstance(profiler, cProfile.Profile):
+        print()
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
     server.stop()
+
+
+class _NoProfile:
+    def enable(self) -> None:
+        pass
+
+    def disable(self) -> None:
+        pass
 
 
 if __name__ == "__main__":
