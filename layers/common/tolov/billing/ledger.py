@@ -117,8 +117,9 @@ def error_code(error: PynamoDBException) -> str | None:
 
 
 def commit(ops: Sequence[TxOp], *, caller_start: int) -> str | None:
-    """Run ops in one TransactWrite. Returns None on success, "posting" when op 0 failed its condition,
-    "retry" for any other ledger conflict; raises CallerConditionFailed for a caller op."""
+    """Run ops in one TransactWrite. Returns None on success, "posting" when ledger op 0 failed its
+    condition, "retry" for any other ledger conflict; raises CallerConditionFailed for a caller op
+    (index >= caller_start: with caller_start=0 every op is the caller's)."""
     transaction = _TrackedTransactWrite(connection=_connection())
     try:
         with transaction:
@@ -136,7 +137,6 @@ def commit(ops: Sequence[TxOp], *, caller_start: int) -> str | None:
                 if reason is not None and reason.code == "ConditionalCheckFailed"
             }
         )
-        # Op 0 is the ledger's own first op only when there is one; otherwise it is the caller's.
         if 0 in failed and caller_start > 0:
             return "posting"
         caller_failed = [i for i in failed if i >= caller_start]
