@@ -352,6 +352,7 @@ def print_banner(
     say(f"  moto  {moto_url}  (DynamoDB, SQS, Secrets Manager, EventBridge; region {LOCAL_REGION})")
     say(f"    tables:  {', '.join(provisioned['tables']) or '-'}")
     say(f"    secrets: {', '.join(provisioned['secrets']) or '-'}")
+    say(f"    queues:  {', '.join(provisioned['queues']) or '-'}")
     say(f"  local credentials from {config_path} (local-only values, never real ones):")
     for key, value in config.items():
         say(f"    {key}={value}")

@@ -348,14 +348,26 @@ class SamTemplate:
         )
         dynamodb = session.client("dynamodb", endpoint_url=endpoint_url)
         secretsmanager = session.client("secretsmanager", endpoint_url=endpoint_url)
-        created: dict[str, list[str]] = {"tables": [], "secrets": []}
+        sqs = session.client("sqs", endpoint_url=endpoint_url)
+        created: dict[str, list[str]] = {"tables": [], "secrets": [], "queues": []}
         for spec in self.table_specs(config):
             if _create_unless_exists(dynamodb.create_table, spec, "ResourceInUseException"):
                 created["tables"].append(spec["TableName"])
         for secret in self.secret_specs(config):
             if _create_unless_exists(secretsmanager.create_secret, secret, "ResourceExistsException"):
                 created["secrets"].append(secret["Name"])
+        # Queues get moto's default attributes: redrive and timeouts only matter to Lambda's poller.
+        queues = self.resources_of_type("AWS::SQS::Queue")
+        for name in queues:
+            if name not in sqs.list_queues(QueueNamePrefix=name).get("QueueUrls", [""])[0]:
+                sqs.create_queue(QueueName=name)
+                created["queues"].append(name)
         return created
+
+
+def queue_url(name: str) -> str:
+    """The URL an SQS queue has locally: moto accepts AWS's URL form and finds the queue by its name."""
+    return f"https://sqs.{LOCAL_REGION}.amazonaws.com/{LOCAL_ACCOUNT_ID}/{name}"
 
 
 def _create_unless_exists(create: Callable[..., Any], kwargs: Mapping[str, Any], exists_code: str) -> bool:
@@ -463,6 +475,8 @@ class _Resolver:
                 raise ValueError(f"parameter {name}: no Default and no {upper_snake(name)} in the config")
             return parameters[name]["Default"]
         if name in self.template.resources:
+            if self.template.resources[name].get("Type") == "AWS::SQS::Queue":
+                return queue_url(name)  # !Ref of a queue is its URL
             return name  # every resource is named by its logical id locally
         raise KeyError(f"!Ref {name}: no such parameter or resource")
 

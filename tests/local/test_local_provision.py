@@ -59,12 +59,29 @@ def test_provision_is_idempotent() -> None:
     config = load_config()
     provision(config)
     again = provision(config)
-    assert again == {"tables": [], "secrets": []}
+    assert again == {"tables": [], "secrets": [], "queues": []}
 
 
 def test_provision_follows_another_template() -> None:
     echo = SamTemplate.load(FIXTURES / "template.yaml")
     created = echo.provision(load_config(FIXTURES / "local.env"))
-    assert created == {"tables": ["EchoTable"], "secrets": ["EchoSecret"]}
+    assert created == {"tables": ["EchoTable"], "secrets": ["EchoSecret"], "queues": []}
     secrets = boto3.client("secretsmanager", region_name=LOCAL_REGION)
     assert secrets.get_secret_value(SecretId="EchoSecret")["SecretString"] == "echo-secret-value"
+
+
+def test_queues_are_created_and_a_queue_ref_is_a_working_url() -> None:
+    import boto3
+    from moto import mock_aws
+
+    from local.template import function_environment, load_config, provision
+
+    config = load_config()
+    with mock_aws():
+        created = provision(config)
+        assert "ClickReversalQueue" in created["queues"]
+        assert provision(config)["queues"] == []  # idempotent
+        url = function_environment("ClickShopFunction", config)["CLICK_REVERSAL_QUEUE_URL"]
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        sqs.send_message(QueueUrl=url, MessageBody="{}")
+        assert sqs.receive_message(QueueUrl=url)["Messages"][0]["Body"] == "{}"

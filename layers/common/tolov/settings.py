@@ -29,6 +29,10 @@ class Settings(BaseModel):
     click_merchant_user_id: str = ""
     click_secret_key_secret_arn: str = ""
     click_pay_url: str = "https://my.click.uz/services/pay"
+    # A Complete cancelling a confirmed payment: -4 (legacy Click tester) or -9 (Postman suite).
+    click_cancel_after_confirm_error: int = -4
+    click_reversal_queue_url: str = ""
+    click_merchant_api_url: str = "https://api.click.uz/v2/merchant"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":

@@ -9,7 +9,7 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
 from tolov.billing.errors import ApartmentNotFound, InvoiceBusy, LedgerContention
-from tolov.billing.ledger import ATTEMPTS, Ledger, TxOp, allocate, commit
+from tolov.billing.ledger import ATTEMPTS, Ledger, TxOp, allocate, commit, error_code
 from tolov.clock import Clock, now_ms
 from tolov.store.models import Apartment, Charge, Invoice, InvoiceItem, Posting
 
@@ -62,7 +62,7 @@ class Billing:
             apartment.save(condition=Apartment.apartment_id.does_not_exist())
             return apartment, True
         except PutError as error:
-            if error.cause_response_code != "ConditionalCheckFailedException":
+            if error_code(error) != "ConditionalCheckFailedException":
                 raise
         existing = Apartment(apartment_id)
         existing.update(

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from botocore.exceptions import ClientError
 from pynamodb.connection import Connection
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.exceptions import PynamoDBException, TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
@@ -109,6 +110,12 @@ class _TrackedTransactWrite(TransactWrite):
         return [op for kind in self.KINDS for k, op in self.calls if k == kind]
 
 
+def error_code(error: PynamoDBException) -> str | None:
+    """DynamoDB's error code, or None for a failure without one (a timeout, a dropped connection).
+    PynamoDB's own cause_response_code raises AttributeError for those."""
+    return error.cause_response_code if isinstance(error.cause, ClientError) else None
+
+
 def commit(ops: Sequence[TxOp], *, caller_start: int) -> str | None:
     """Run ops in one TransactWrite. Returns None on success, "posting" when ledger op 0 failed its
     condition, "retry" for any other ledger conflict; raises CallerConditionFailed for a caller op
@@ -120,7 +127,7 @@ def commit(ops: Sequence[TxOp], *, caller_start: int) -> str | None:
                 transaction.current_op = index
                 op(transaction)
     except TransactWriteError as error:
-        if error.cause_response_code != "TransactionCanceledException":
+        if error_code(error) != "TransactionCanceledException":
             raise
         owners = transaction.owners()
         failed = sorted(
@@ -346,13 +353,16 @@ class Ledger:
     ) -> str | None:
         """Reserve an open invoice for one payment attempt of exactly its unpaid amount.
 
-        Another holder raises InvoiceLocked unless supersede is set (Click: the newest attempt wins).
+        Another holder raises InvoiceLocked unless supersede is set and it is an attempt of the same
+        provider (Click: the newest attempt wins). Another provider's attempt is never taken over: it
+        may already have debited its payer (Payme performs after the debit).
         Returns the previous holder, if any, so the caller can retire that attempt."""
         payment_key = str(key)
         for _ in range(ATTEMPTS):
             invoice = self.invoice(invoice_id)
             holder = invoice.active_payment
-            if holder is not None and holder != payment_key and not supersede:
+            replaceable = supersede and holder is not None and holder.startswith(f"{key.provider}#")
+            if holder is not None and holder != payment_key and not replaceable:
                 raise InvoiceLocked(invoice_id)
             # Check status and amount with the holder allowed (we may be replacing it).
             self._payable_invoice(invoice, holder or payment_key, amount, require_lock=False)

@@ -1,0 +1,339 @@
+"""Click SHOP-API: Prepare and Complete, from the posted fields to the reply Click expects.
+
+Decision order (docs.click.uz and Click's own implementations):
+- both: -8 missing or malformed fields, -1 signature or foreign service_id, -3 action unknown or not
+  the one of the URL it was posted to;
+- Prepare: -5 account unknown, -4 invoice paid, -9 invoice cancelled, -2 amount, -9 Click's error < 0,
+  then the attempt: a repeat answers from its row (same merchant_prepare_id), a new one is stored and,
+  for an invoice, reserves it (superseding an older Click attempt of the same invoice);
+- Complete: -5 account unknown, -6 prepare id unknown or bound elsewhere, -4 already confirmed (a cancel
+  attempt gets the configured code), -9 cancelled or superseded, Click's error < 0 cancels and answers
+  -9, -2 amount, then confirm and post in one transaction.
+Once Click has debited the payer (Complete with error 0 for a live attempt) the answer is never an error
+of ours: a posting the ledger refuses for good is answered with success and queued for reversal.
+
+Every read here is only a basis for a conditional write; a write that loses its condition makes us read
+again and decide from what is now stored.
+"""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from tolov.click.errors import ShopError, StoreUnavailable, Unpostable
+from tolov.click.repository import (
+    CONFIRMED_STATES,
+    PROVIDER,
+    Account,
+    ClickRepository,
+    ClickTx,
+    InvoiceAccount,
+    ReversalQueue,
+    ReversalRequest,
+    TxState,
+)
+from tolov.click.request import BIGINT_MAX, Action, ClickRequest, validate_fields
+from tolov.click.sign import sign_string, signature_matches
+from tolov.clock import Clock, now_ms
+
+# A write that loses its condition is decided again from fresh reads; this bounds how often.
+RACE_ROUNDS = 4
+SUPERSEDED = "superseded: no longer holds the invoice reservation"
+IN_PROGRESS_NOTE = "Payment in progress"
+CANCEL_AFTER_CONFIRM_CODES = (ShopError.ALREADY_PAID, ShopError.TRANSACTION_CANCELLED)
+
+
+@dataclass(frozen=True)
+class ClickResult:
+    reply: dict[str, Any]
+    action: str  # prepare | complete | unknown
+    state: str | None = None  # the attempt's state after this request, when known
+    reason: str | None = None
+    reversal: ReversalRequest | None = None
+    reversal_queued: bool = False
+    reversal_error: str | None = None
+
+    @property
+    def error(self) -> int:
+        return int(self.reply["error"])
+
+
+@dataclass
+class _Round:
+    """What this request already tried to write: a write whose reply was lost may still have landed."""
+
+    tried: set[TxState] = field(default_factory=set)
+    unposted_reason: str | None = None
+
+
+def echo_trans_id(fields: Mapping[str, str] | None) -> int | None:
+    """click_trans_id is a bigint in Click's replies: echoed as an integer, or null when it is not one."""
+    raw = (fields or {}).get("click_trans_id")
+    if isinstance(raw, str) and 0 < len(raw) <= 19 and raw.isascii() and raw.isdigit():
+        value = int(raw)
+        return value if value <= BIGINT_MAX else None
+    return None
+
+
+def echo_merchant_trans_id(fields: Mapping[str, str] | None) -> str | None:
+    raw = (fields or {}).get("merchant_trans_id")
+    return raw if isinstance(raw, str) else None
+
+
+def reply(
+    fields: Mapping[str, str] | None,
+    action: Action | None,
+    code: ShopError,
+    *,
+    our_id: int | None = None,
+    note: str | None = None,
+) -> dict[str, Any]:
+    """Click's reply shape; `our_id` is merchant_prepare_id on Prepare, merchant_confirm_id on Complete."""
+    id_field = "merchant_confirm_id" if action is Action.COMPLETE else "merchant_prepare_id"
+    return {
+        "click_trans_id": echo_trans_id(fields),
+        "merchant_trans_id": echo_merchant_trans_id(fields),
+        id_field: our_id,
+        "error": int(code),
+        "error_note": note or code.note,
+    }
+
+
+def _label(action: Action | None) -> str:
+    return "unknown" if action is None else action.name.lower()
+
+
+class ClickShop:
+    def __init__(
+        self,
+        repository: ClickRepository,
+        reversals: ReversalQueue,
+        *,
+        service_id: str,
+        secret_key: Callable[[], str],
+        cancel_after_confirm: int = ShopError.ALREADY_PAID,
+        clock: Clock = now_ms,
+    ) -> None:
+        if not service_id.isascii() or not service_id.isdigit():
+            raise ValueError("service_id must be Click's numeric service id")
+        if cancel_after_confirm not in CANCEL_AFTER_CONFIRM_CODES:
+            raise ValueError("a cancel after confirmation is answered -4 (legacy tester) or -9 (Postman)")
+        self.repository = repository
+        self.reversals = reversals
+        self.service_id = int(service_id)
+        self.secret_key = secret_key
+        self.cancel_after_confirm = ShopError(cancel_after_confirm)
+        self.clock = clock
+
+    # ------------------------------------------------------------------ entry
+    def handle(self, fields: Mapping[str, str] | None, endpoint: Action | None) -> ClickResult:
+        """Answer one request. `endpoint` is the action of the URL it was posted to (None: one URL for
+        both, dispatched on the action field). `fields` None: the body could not be read."""
+        if fields is None:
+            return ClickResult(reply(None, endpoint, ShopError.BAD_REQUEST), _label(endpoint))
+        claimed = endpoint if endpoint is not None else _claimed_action(fields)
+        request = validate_fields(fields, complete=claimed is Action.COMPLETE)
+        if request is None:
+            return ClickResult(reply(fields, claimed, ShopError.BAD_REQUEST), _label(claimed))
+        if not self._authentic(request):
+            return ClickResult(reply(fields, claimed, ShopError.SIGN_CHECK_FAILED), _label(claimed))
+        action = _claimed_action(fields)
+        if action is None or (endpoint is not None and action is not endpoint):
+            return ClickResult(reply(fields, claimed, ShopError.ACTION_NOT_FOUND), _label(claimed))
+        decide = self._prepare if action is Action.PREPARE else self._complete
+        attempt = _Round()
+        # A store failure is retried once here (every write is conditional, so a second round is safe);
+        # then -7 asks Click to retry.
+        for _ in range(2):
+            try:
+                return decide(request, fields, attempt)
+            except StoreUnavailable:
+                continue
+        return ClickResult(reply(fields, action, ShopError.FAILED_TO_UPDATE_USER), _label(action))
+
+    def _authentic(self, request: ClickRequest) -> bool:
+        if int(request.service_id) != self.service_id:
+            return False
+        expected = sign_string(
+            click_trans_id=request.click_trans_id,
+            service_id=request.service_id,
+            secret_key=self.secret_key(),
+            merchant_trans_id=request.merchant_trans_id,
+            merchant_prepare_id=request.merchant_prepare_id or "",
+            amount=request.amount,
+            action=request.action,
+            sign_time=request.sign_time,
+        )
+        return signature_matches(expected, request.sign_string)
+
+    # ------------------------------------------------------------------ prepare
+    def _prepare(self, request: ClickRequest, fields: Mapping[str, str], attempt: _Round) -> ClickResult:
+        amount = request.tiyin
+
+        def answer(code: ShopError, tx: ClickTx | None = None, note: str | None = None) -> ClickResult:
+            our_id = tx.prepare_id if tx is not None else None
+            state = tx.state.value if tx is not None else None
+            body = reply(fields, Action.PREPARE, code, our_id=our_id, note=note)
+            return ClickResult(body, "prepare", state, tx.reason if tx is not None else note)
+
+        for _ in range(RACE_ROUNDS):
+            tx = self.repository.get(request.trans_id)
+            bound = tx if tx is not None and tx.merchant_trans_id == request.merchant_trans_id else None
+            account = self.repository.find_account(
+                request.merchant_trans_id, bound.account if bound else None
+            )
+            if account is None:
+                return answer(ShopError.USER_DOES_NOT_EXIST)
+            if isinstance(account, InvoiceAccount):
+                if account.status == "paid":
+                    return answer(ShopError.ALREADY_PAID, bound)
+                if account.status != "open":
+                    return answer(ShopError.TRANSACTION_CANCELLED, bound)
+                if amount != account.unpaid:
+                    return answer(ShopError.INCORRECT_AMOUNT, bound)
+            elif amount <= 0:
+                return answer(ShopError.INCORRECT_AMOUNT, bound)
+            if request.click_error < 0:
+                return answer(ShopError.TRANSACTION_CANCELLED, bound)
+
+            if tx is not None:  # a repeated Prepare: answer from the attempt, never create a second one
+                if bound is None:
+                    return answer(ShopError.TRANSACTION_DOES_NOT_EXIST)
+                if tx.amount != amount:
+                    return answer(ShopError.INCORRECT_AMOUNT, tx)
+                if tx.state in CONFIRMED_STATES:
+                    return answer(ShopError.ALREADY_PAID, tx)
+                if tx.state is TxState.CANCELLED:
+                    return answer(ShopError.TRANSACTION_CANCELLED, tx)
+                if _superseded(tx, account):
+                    if self.repository.cancel(tx, SUPERSEDED, None, self.clock()):
+                        retired = _with(tx, TxState.CANCELLED, SUPERSEDED)
+                        return answer(ShopError.TRANSACTION_CANCELLED, retired)
+                    continue
+                return answer(ShopError.SUCCESS, tx)
+
+            if isinstance(account, InvoiceAccount) and _held_by_other_provider(account):
+                return answer(ShopError.ALREADY_PAID, note=IN_PROGRESS_NOTE)
+            now = self.clock()
+            new = ClickTx(
+                click_trans_id=request.trans_id,
+                click_paydoc_id=request.click_paydoc_id,
+                merchant_trans_id=request.merchant_trans_id,
+                account=account.kind,
+                amount=amount,
+                prepare_id=self.repository.next_prepare_id(),
+                state=TxState.PREPARED,
+                sign_time=request.sign_time,
+                created_at=now,
+            )
+            if self.repository.create(new, account, now):
+                return answer(ShopError.SUCCESS, new)
+        raise StoreUnavailable("Prepare lost every race")
+
+    # ------------------------------------------------------------------ complete
+    def _complete(self, request: ClickRequest, fields: Mapping[str, str], attempt: _Round) -> ClickResult:
+        prepare_id = int(request.merchant_prepare_id or "0")
+
+        def answer(code: ShopError, tx: ClickTx | None = None, **extra: Any) -> ClickResult:
+            our_id = tx.prepare_id if tx is not None else None
+            state = tx.state.value if tx is not None else None
+            reason = tx.reason if tx is not None else None
+            body = reply(fields, Action.COMPLETE, code, our_id=our_id)
+            return ClickResult(body, "complete", state, reason, **extra)
+
+        for _ in range(RACE_ROUNDS):
+            tx = self.repository.get(request.trans_id)
+            bound = tx if tx is not None and tx.merchant_trans_id == request.merchant_trans_id else None
+            account = self.repository.find_account(
+                request.merchant_trans_id, bound.account if bound else None
+            )
+            if account is None:
+                return answer(ShopError.USER_DOES_NOT_EXIST)
+            if bound is None or bound.prepare_id != prepare_id:
+                return answer(ShopError.TRANSACTION_DOES_NOT_EXIST)
+            tx = bound
+
+            if tx.state in CONFIRMED_STATES:
+                if tx.state in attempt.tried:  # our own write landed although its reply was lost
+                    if tx.state is TxState.CONFIRMED_UNPOSTED:
+                        return self._reverse(request, tx, attempt.unposted_reason or tx.reason or "", answer)
+                    return answer(ShopError.SUCCESS, tx)
+                if request.click_error == 0:
+                    return answer(ShopError.ALREADY_PAID, tx)
+                # Click cancelling what we delivered: answered, never reversed here.
+                return answer(self.cancel_after_confirm, tx)
+            if tx.state is TxState.CANCELLED:
+                return answer(ShopError.TRANSACTION_CANCELLED, tx)
+
+            superseded = _superseded(tx, account)
+            if superseded or request.click_error < 0:
+                reason = SUPERSEDED if superseded else f"click error {request.click_error}"
+                click_error = request.click_error if request.click_error < 0 else None
+                if self.repository.cancel(tx, reason, click_error, self.clock()):
+                    return answer(ShopError.TRANSACTION_CANCELLED, _with(tx, TxState.CANCELLED, reason))
+                continue
+            if request.tiyin != tx.amount:
+                return answer(ShopError.INCORRECT_AMOUNT, tx)
+
+            # Click has debited the payer: from here on the answer is success.
+            try:
+                confirmed = self.repository.confirm(tx, self.clock())
+            except StoreUnavailable:
+                attempt.tried.add(TxState.CONFIRMED)
+                raise
+            except Unpostable as refused:
+                try:
+                    marked = self.repository.mark_unposted(
+                        tx, refused.reason, request.click_paydoc_id, self.clock()
+                    )
+                except StoreUnavailable:
+                    attempt.tried.add(TxState.CONFIRMED_UNPOSTED)
+                    attempt.unposted_reason = refused.reason
+                    raise
+                if marked:
+                    return self._reverse(request, tx, refused.reason, answer)
+                continue
+            if confirmed:
+                return answer(ShopError.SUCCESS, _with(tx, TxState.CONFIRMED, None))
+        raise StoreUnavailable("Complete lost every race")
+
+    def _reverse(
+        self,
+        request: ClickRequest,
+        tx: ClickTx,
+        reason: str,
+        answer: Callable[..., ClickResult],
+    ) -> ClickResult:
+        reversal = ReversalRequest(
+            click_trans_id=tx.click_trans_id,
+            click_paydoc_id=request.click_paydoc_id,
+            merchant_trans_id=tx.merchant_trans_id,
+            amount=tx.amount,
+            reason=reason,
+        )
+        unposted = _with(tx, TxState.CONFIRMED_UNPOSTED, reason)
+        try:
+            self.reversals.enqueue(reversal)
+        except Exception as error:  # the reply stays success whatever the queue does; the row records it
+            return answer(
+                ShopError.SUCCESS, unposted, reversal=reversal, reversal_error=type(error).__name__
+            )
+        return answer(ShopError.SUCCESS, unposted, reversal=reversal, reversal_queued=True)
+
+
+def _claimed_action(fields: Mapping[str, str]) -> Action | None:
+    raw = fields.get("action")
+    return {"0": Action.PREPARE, "1": Action.COMPLETE}.get(raw) if isinstance(raw, str) else None
+
+
+def _superseded(tx: ClickTx, account: Account) -> bool:
+    """A prepared invoice attempt that no longer holds the invoice's reservation has been replaced."""
+    return isinstance(account, InvoiceAccount) and account.holder != tx.payment_key
+
+
+def _held_by_other_provider(account: InvoiceAccount) -> bool:
+    return account.holder is not None and not account.holder.startswith(f"{PROVIDER}#")
+
+
+def _with(tx: ClickTx, state: TxState, reason: str | None) -> ClickTx:
+    return replace(tx, state=state, reason=reason)

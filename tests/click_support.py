@@ -1,0 +1,185 @@
+"""Helpers for the Click tests: signed SHOP-API forms, API Gateway events, a configured ClickShopFunction.
+
+Signatures are computed here from Click's formula directly (not with tolov.click.sign), so that the
+tests check the production code against the specification rather than against itself.
+"""
+
+import hashlib
+import itertools
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import boto3
+import pytest
+
+from local.template import function_environment
+from tests.support import FakeContext, load_handler
+from tolov.billing.invoices import Billing, NewItem
+
+SECRET = "local-click-secret"
+SERVICE_ID = "12345"
+SIGN_TIME = "2026-05-01 12:00:00"
+_ids = itertools.count(7_000_000_001)
+
+
+def next_trans_id() -> str:
+    return str(next(_ids))
+
+
+def click_sign(
+    click_trans_id: str,
+    service_id: str,
+    secret: str,
+    merchant_trans_id: str,
+    merchant_prepare_id: str,
+    amount: str,
+    action: str,
+    sign_time: str,
+) -> str:
+    prepare = merchant_prepare_id if action == "1" else ""
+    text = f"{click_trans_id}{service_id}{secret}{merchant_trans_id}{prepare}{amount}{action}{sign_time}"
+    return hashlib.md5(text.encode()).hexdigest()
+
+
+def form(
+    action: str,
+    click_trans_id: str,
+    merchant_trans_id: str,
+    amount: str,
+    *,
+    prepare_id: str | int | None = None,
+    error: str = "0",
+    error_note: str = "Success",
+    paydoc_id: str | None = None,
+    service_id: str = SERVICE_ID,
+    secret: str = SECRET,
+    sign_time: str = SIGN_TIME,
+    bad_sign: bool = False,
+) -> dict[str, str]:
+    """The fields Click posts, signed with `secret` (or deliberately wrong with bad_sign)."""
+    fields = {
+        "click_trans_id": click_trans_id,
+        "service_id": service_id,
+        "click_paydoc_id": paydoc_id or str(int(click_trans_id) + 1_000_000_000),
+        "merchant_trans_id": merchant_trans_id,
+        "amount": amount,
+        "action": action,
+        "error": error,
+        "error_note": error_note,
+        "sign_time": sign_time,
+    }
+    if prepare_id is not None:
+        fields["merchant_prepare_id"] = str(prepare_id)
+    fields["sign_string"] = click_sign(
+        click_trans_id,
+        service_id,
+        secret,
+        merchant_trans_id,
+        str(prepare_id or ""),
+        amount,
+        action,
+        sign_time,
+    )
+    if bad_sign:
+        fields["sign_string"] = "0" * 32
+    return fields
+
+
+def prepare_form(click_trans_id: str, merchant_trans_id: str, amount: str, **kw: Any) -> dict[str, str]:
+    return form("0", click_trans_id, merchant_trans_id, amount, **kw)
+
+
+def complete_form(
+    click_trans_id: str, merchant_trans_id: str, amount: str, prepare_id: str | int | None, **kw: Any
+) -> dict[str, str]:
+    return form("1", click_trans_id, merchant_trans_id, amount, prepare_id=prepare_id, **kw)
+
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def api_event(path: str, body: str | None, content_type: str | None = FORM) -> dict[str, Any]:
+    headers = {"Content-Type": content_type} if content_type else {}
+    return {
+        "resource": path,
+        "path": path,
+        "httpMethod": "POST",
+        "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": None,
+        "pathParameters": None,
+        "requestContext": {"resourcePath": path, "httpMethod": "POST", "path": "/dev" + path, "stage": "dev"},
+        "body": body,
+        "isBase64Encoded": False,
+    }
+
+
+def item(service: str, amount: int, count: int = 1) -> NewItem:
+    return NewItem(service, service.title(), amount, count, "10101001001000000", "123456", 12)
+
+
+@dataclass
+class ClickStack:
+    """ClickShopFunction in-process on moto: post forms, read the reversal queue."""
+
+    queue_url: str
+    billing: Billing
+
+    def call(self, path: str, body: str | None, content_type: str | None = FORM) -> tuple[int, Any]:
+        reply = load_handler("click_shop").lambda_handler(api_event(path, body, content_type), FakeContext())
+        return reply["statusCode"], json.loads(reply["body"])
+
+    def post(self, path: str, fields: dict[str, str]) -> dict[str, Any]:
+        status, body = self.call(path, urlencode(fields))
+        assert status == 200
+        return body  # type: ignore[no-any-return]
+
+    def prepare(self, fields: dict[str, str]) -> dict[str, Any]:
+        return self.post("/click/prepare", fields)
+
+    def complete(self, fields: dict[str, str]) -> dict[str, Any]:
+        return self.post("/click/complete", fields)
+
+    def reversal_messages(self) -> list[dict[str, Any]]:
+        sqs = boto3.client("sqs")
+        messages: list[dict[str, Any]] = []
+        while True:
+            got = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages", [])
+            if not got:
+                return messages
+            messages.extend(json.loads(m["Body"]) for m in got)
+
+    def apartment(self, apartment_id: str = "apt-1") -> str:
+        self.billing.put_apartment(apartment_id, "Flat", "resident-1")
+        return apartment_id
+
+    def invoice(self, amount: int = 1_500_000, apartment_id: str = "apt-1") -> str:
+        self.apartment(apartment_id)
+        return self.billing.create_invoice(apartment_id, "2026-05", [item("water", amount)]).invoice_id
+
+
+@contextmanager
+def click_stack(
+    local_config: dict[str, str], monkeypatch: pytest.MonkeyPatch, **overrides: str
+) -> Iterator[ClickStack]:
+    """Inside mock_aws: the function's environment from template.yaml, the reversal queue, fresh caches."""
+    from tolov.settings import get_settings
+
+    env = function_environment("ClickShopFunction", local_config)
+    queue_url = boto3.client("sqs").create_queue(QueueName="ClickReversalQueue")["QueueUrl"]
+    env["CLICK_REVERSAL_QUEUE_URL"] = queue_url
+    env.update(overrides)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    handler = load_handler("click_shop")
+    handler.shop.cache_clear()
+    try:
+        yield ClickStack(queue_url=queue_url, billing=Billing())
+    finally:
+        handler.shop.cache_clear()
+        get_settings.cache_clear()

@@ -1,0 +1,481 @@
+"""Every SHOP-API decision, table-driven, on the real store (moto) through the shop core.
+
+Each case builds its situation with earlier requests or billing calls, then sends one request and checks
+the code, the id in the reply and what was (not) written.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from tests.click_support import SERVICE_ID, complete_form, item, next_trans_id, prepare_form
+from tolov.billing.invoices import Billing
+from tolov.billing.ledger import Ledger, PaymentKey
+from tolov.click.errors import ShopError
+from tolov.click.repository import ReversalRequest, TxState
+from tolov.click.request import Action
+from tolov.click.shop import ClickResult, ClickShop
+from tolov.click.store import ClickTransaction, DynamoClickRepository
+from tolov.store.models import Invoice, Posting
+
+INVOICE_SUM = "15000.00"  # 1_500_000 tiyin
+
+
+@dataclass
+class RecordingQueue:
+    sent: list[ReversalRequest] = field(default_factory=list)
+
+    def enqueue(self, request: ReversalRequest) -> None:
+        self.sent.append(request)
+
+
+class Harness:
+    def __init__(self, cancel_after_confirm: int = -4) -> None:
+        self.now = 1_777_000_000_000
+        self.queue = RecordingQueue()
+        self.billing = Billing(clock=self.clock)
+        self.shop = ClickShop(
+            DynamoClickRepository(Ledger(self.clock)),
+            self.queue,
+            service_id=SERVICE_ID,
+            secret_key=lambda: "local-click-secret",
+            cancel_after_confirm=cancel_after_confirm,
+            clock=self.clock,
+        )
+        self.billing.put_apartment("apt-1", "Flat 1", "resident-1")
+        invoice = self.billing.create_invoice("apt-1", "2026-05", [item("water", 1_500_000)])
+        self.invoice_id = invoice.invoice_id
+
+    def clock(self) -> int:
+        self.now += 1
+        return self.now
+
+    def prepare(
+        self, ctid: str, account: str | None = None, amount: str = INVOICE_SUM, **kw: Any
+    ) -> ClickResult:
+        return self.shop.handle(prepare_form(ctid, account or self.invoice_id, amount, **kw), Action.PREPARE)
+
+    def complete(
+        self, ctid: str, prepare_id: Any, account: str | None = None, amount: str = INVOICE_SUM, **kw: Any
+    ) -> ClickResult:
+        fields = complete_form(ctid, account or self.invoice_id, amount, prepare_id, **kw)
+        return self.shop.handle(fields, Action.COMPLETE)
+
+    def prepared(self, account: str | None = None, amount: str = INVOICE_SUM) -> tuple[str, int]:
+        ctid = next_trans_id()
+        result = self.prepare(ctid, account, amount)
+        assert result.error == 0, result.reply
+        return ctid, result.reply["merchant_prepare_id"]
+
+    def confirmed(self, account: str | None = None, amount: str = INVOICE_SUM) -> tuple[str, int]:
+        ctid, pid = self.prepared(account, amount)
+        assert self.complete(ctid, pid, account, amount).error == 0
+        return ctid, pid
+
+    def state(self, ctid: str) -> str:
+        return ClickTransaction.get(f"click#{ctid}").state
+
+    def holder(self) -> str | None:
+        return Invoice.get(self.invoice_id).active_payment
+
+
+Case = Callable[[Harness], tuple[ClickResult, Callable[[], None] | None]]
+
+
+def _p_ok(h: Harness) -> Any:
+    ctid = next_trans_id()
+    return h.prepare(ctid), lambda: h.holder() == f"click#{ctid}" or pytest.fail("not reserved")
+
+
+def _p_ok_integer_amount(h: Harness) -> Any:
+    return h.prepare(next_trans_id(), amount="15000"), None
+
+
+def _p_unknown(h: Harness) -> Any:
+    return h.prepare(next_trans_id(), "no-such-account"), None
+
+
+def _p_paid(h: Harness) -> Any:
+    h.confirmed()
+    return h.prepare(next_trans_id()), None
+
+
+def _p_cancelled(h: Harness) -> Any:
+    h.billing.cancel_invoice(h.invoice_id)
+    return h.prepare(next_trans_id()), None
+
+
+def _p_amount(h: Harness) -> Any:
+    ctid = next_trans_id()
+    return h.prepare(ctid, amount="14999.99"), lambda: _absent(ctid)
+
+
+def _p_apartment_zero(h: Harness) -> Any:
+    return h.prepare(next_trans_id(), "apt-1", "0"), None
+
+
+def _p_click_error(h: Harness) -> Any:
+    ctid = next_trans_id()
+    return h.prepare(ctid, error="-5017"), lambda: _absent(ctid)
+
+
+def _p_repeat(h: Harness) -> Any:
+    ctid, pid = h.prepared()
+    result = h.prepare(ctid)
+    return result, lambda: _equal(result.reply["merchant_prepare_id"], pid)
+
+
+def _p_repeat_confirmed_apartment(h: Harness) -> Any:
+    ctid, _ = h.confirmed("apt-1", "500")
+    return h.prepare(ctid, "apt-1", "500"), None
+
+
+def _p_repeat_cancelled(h: Harness) -> Any:
+    ctid, pid = h.prepared()
+    h.complete(ctid, pid, error="-5017")
+    return h.prepare(ctid), None
+
+
+def _p_repeat_other_account(h: Harness) -> Any:
+    ctid, _ = h.prepared("apt-1", "500")
+    return h.prepare(ctid), None
+
+
+def _p_repeat_other_amount(h: Harness) -> Any:
+    ctid, _ = h.prepared("apt-1", "500")
+    return h.prepare(ctid, "apt-1", "600"), None
+
+
+def _p_held_by_payme(h: Harness) -> Any:
+    Ledger().lock_invoice(PaymentKey("payme", "p-1"), h.invoice_id, 1_500_000)
+    ctid = next_trans_id()
+    result = h.prepare(ctid)
+
+    def check() -> None:
+        assert result.reply["error_note"] == "Payment in progress"
+        assert h.holder() == "payme#p-1"
+        _absent(ctid)
+
+    return result, check
+
+
+def _p_supersedes(h: Harness) -> Any:
+    old, _ = h.prepared()
+    new = next_trans_id()
+    result = h.prepare(new)
+
+    def check() -> None:
+        assert h.holder() == f"click#{new}"
+        assert h.state(old) == "cancelled"
+        assert ClickTransaction.get(f"click#{old}").reason == f"superseded by click#{new}"
+
+    return result, check
+
+
+def _p_bad_sign(h: Harness) -> Any:
+    ctid = next_trans_id()
+    return h.prepare(ctid, bad_sign=True), lambda: _absent(ctid)
+
+
+def _p_wrong_secret(h: Harness) -> Any:
+    return h.prepare(next_trans_id(), secret="someone-elses-secret"), None
+
+
+def _p_foreign_service(h: Harness) -> Any:
+    return h.prepare(next_trans_id(), service_id="54321"), None
+
+
+def _p_missing(h: Harness) -> Any:
+    fields = prepare_form(next_trans_id(), h.invoice_id, INVOICE_SUM)
+    del fields["sign_time"]
+    return h.shop.handle(fields, Action.PREPARE), None
+
+
+def _p_complete_posted_to_prepare(h: Harness) -> Any:
+    ctid, pid = h.prepared()
+    fields = complete_form(ctid, h.invoice_id, INVOICE_SUM, pid)
+    result = h.shop.handle(fields, Action.PREPARE)
+    return result, lambda: _equal(h.state(ctid), "prepared")
+
+
+def _p_unknown_action(h: Harness) -> Any:
+    return h.shop.handle(prepare_form(next_trans_id(), h.invoice_id, INVOICE_SUM), None), None
+
+
+def _c_ok_invoice(h: Harness) -> Any:
+    ctid, pid = h.prepared()
+    result = h.complete(ctid, pid)
+
+    def check() -> None:
+        assert result.reply["merchant_confirm_id"] == pid
+        assert Invoice.get(h.invoice_id).status == "paid"
+        assert h.holder() is None
+        assert Posting.get(f"click#{ctid}").amount == 1_500_000
+        assert h.state(ctid) == "confirmed"
+
+    return result, check
+
+
+def _c_ok_apartment(h: Harness) -> Any:
+    ctid, pid = h.prepared("apt-1", "20000.50")
+    result = h.complete(ctid, pid, "apt-1", "20000.5")  # same amount, other spelling
+
+    def check() -> None:
+        # The invoice's 15000 is paid first; the rest becomes credit.
+        assert h.billing.balance("apt-1").credit == 2_000_050 - 1_500_000
+
+    return result, check
+
+
+def _c_unknown_account(h: Harness) -> Any:
+    ctid, pid = h.prepared()
+    return h.complete(ctid, pid, "no-such-account"), None
+
+
+def _c_unknown_prepare_id(h: Harness) -> Any:
+    ctid, pid = h.prepared()
+    return h.complete(ctid, pid + 1000), lambda: _equal(h.state(ctid), "prepared")
+
+
+def _c_never_prepared(h: Harness) -> Any:
+    return h.complete(next_trans_id(), 1), None
+
+
+def _c_prepare_id_of_another_attempt(h: Harness) -> Any:
+    ctid, _ = h.prepared("apt-1", "500")
+    _, other_pid = h.prepared("apt-1", "500")
+    return h.complete(ctid, other_pid, "apt-1", "500"), None
+
+
+def _c_bound_to_another_account(h: Harness) -> Any:
+    ctid, pid = h.prepared("apt-1", "500")
+    return h.complete(ctid, pid, h.invoice_id, "500"), None
+
+
+def _c_repeat(h: Harness) -> Any:
+    ctid, pid = h.confirmed()
+    return h.complete(ctid, pid), None
+
+
+def _c_cancel_after_confirm(h: Harness) -> Any:
+    ctid, pid = h.confirmed()
+    result = h.complete(ctid, pid, error="-5017")
+
+    def check() -> None:
+        assert Invoice.get(h.invoice_id).status == "paid"
+        assert Posting.get(f"click#{ctid}").reversed_at is None
+        assert h.state(ctid) == "confirmed"
+
+    return result, check
+
+
+def _c_cancel(h: Harness) -> Any:
+    ctid, pid = h.prepared()
+    result = h.complete(ctid, pid, error="-5017", error_note="Insufficient funds")
+
+    def check() -> None:
+        row = ClickTransaction.get(f"click#{ctid}")
+        assert (row.state, row.click_error, row.reason) == ("cancelled", -5017, "click error -5017")
+        assert h.holder() is None
+        assert Invoice.get(h.invoice_id).status == "open"
+
+    return result, check
+
+
+def _c_any_negative_error_cancels(h: Harness) -> Any:
+    ctid, pid = h.prepared()
+    return h.complete(ctid, pid, error="-1"), lambda: _equal(h.state(ctid), "cancelled")
+
+
+def _c_cancel_with_wrong_amount_still_cancels(h: Harness) -> Any:
+    ctid, pid = h.prepared()
+    return h.complete(ctid, pid, amount="1", error="-5017"), lambda: _equal(h.state(ctid), "cancelled")
+
+
+def _c_confirm_after_cancel(h: Harness) -> Any:
+    ctid, pid = h.prepared()
+    h.complete(ctid, pid, error="-5017")
+    return h.complete(ctid, pid), lambda: _no_posting(ctid)
+
+
+def _c_amount(h: Harness) -> Any:
+    ctid, pid = h.prepared()
+    result = h.complete(ctid, pid, amount="14999.99")
+
+    def check() -> None:
+        assert h.state(ctid) == "prepared" and h.holder() == f"click#{ctid}"
+        assert h.complete(ctid, pid).error == 0  # the right amount still goes through
+
+    return result, check
+
+
+def _c_superseded(h: Harness) -> Any:
+    old, old_pid = h.prepared()
+    new, new_pid = h.prepared()
+    result = h.complete(old, old_pid)
+
+    def check() -> None:
+        _no_posting(old)
+        assert h.complete(new, new_pid).error == 0
+
+    return result, check
+
+
+def _c_bad_sign(h: Harness) -> Any:
+    ctid, pid = h.prepared()
+    return h.complete(ctid, pid, bad_sign=True), lambda: _no_posting(ctid)
+
+
+def _c_prepare_posted_to_complete(h: Harness) -> Any:
+    ctid, pid = h.prepared()
+    fields = prepare_form(ctid, h.invoice_id, INVOICE_SUM, prepare_id=pid)
+    return h.shop.handle(fields, Action.COMPLETE), lambda: _no_posting(ctid)
+
+
+def _c_missing_prepare_id(h: Harness) -> Any:
+    ctid, _ = h.prepared()
+    return h.complete(ctid, None), None
+
+
+def _absent(ctid: str) -> None:
+    with pytest.raises(ClickTransaction.DoesNotExist):
+        ClickTransaction.get(f"click#{ctid}")
+
+
+def _no_posting(ctid: str) -> None:
+    with pytest.raises(Posting.DoesNotExist):
+        Posting.get(f"click#{ctid}")
+
+
+def _equal(got: Any, expected: Any) -> None:
+    assert got == expected
+
+
+NOT_FOUND = ShopError.TRANSACTION_DOES_NOT_EXIST
+CANCELLED = ShopError.TRANSACTION_CANCELLED
+
+CASES: list[tuple[str, Case, ShopError]] = [
+    ("prepare invoice", _p_ok, ShopError.SUCCESS),
+    ("prepare with an integer amount string", _p_ok_integer_amount, ShopError.SUCCESS),
+    ("prepare unknown account", _p_unknown, ShopError.USER_DOES_NOT_EXIST),
+    ("prepare paid invoice", _p_paid, ShopError.ALREADY_PAID),
+    ("prepare cancelled invoice", _p_cancelled, CANCELLED),
+    ("prepare amount mismatch", _p_amount, ShopError.INCORRECT_AMOUNT),
+    ("prepare zero to an apartment", _p_apartment_zero, ShopError.INCORRECT_AMOUNT),
+    ("prepare with Click error", _p_click_error, CANCELLED),
+    ("repeated prepare", _p_repeat, ShopError.SUCCESS),
+    ("repeated prepare after confirm", _p_repeat_confirmed_apartment, ShopError.ALREADY_PAID),
+    ("repeated prepare after cancel", _p_repeat_cancelled, CANCELLED),
+    ("repeated prepare, other account", _p_repeat_other_account, NOT_FOUND),
+    ("repeated prepare, other amount", _p_repeat_other_amount, ShopError.INCORRECT_AMOUNT),
+    ("prepare while Payme holds the invoice", _p_held_by_payme, ShopError.ALREADY_PAID),
+    ("newer prepare supersedes", _p_supersedes, ShopError.SUCCESS),
+    ("prepare bad sign", _p_bad_sign, ShopError.SIGN_CHECK_FAILED),
+    ("prepare signed with another secret", _p_wrong_secret, ShopError.SIGN_CHECK_FAILED),
+    ("prepare for another service", _p_foreign_service, ShopError.SIGN_CHECK_FAILED),
+    ("prepare missing field", _p_missing, ShopError.BAD_REQUEST),
+    ("complete posted to the prepare URL", _p_complete_posted_to_prepare, ShopError.ACTION_NOT_FOUND),
+    ("prepare on a shared URL", _p_unknown_action, ShopError.SUCCESS),
+    ("complete invoice", _c_ok_invoice, ShopError.SUCCESS),
+    ("complete apartment", _c_ok_apartment, ShopError.SUCCESS),
+    ("complete unknown account", _c_unknown_account, ShopError.USER_DOES_NOT_EXIST),
+    ("complete unknown prepare id", _c_unknown_prepare_id, NOT_FOUND),
+    ("complete never prepared", _c_never_prepared, NOT_FOUND),
+    ("complete with another attempt's id", _c_prepare_id_of_another_attempt, NOT_FOUND),
+    ("complete for another account", _c_bound_to_another_account, NOT_FOUND),
+    ("repeated complete", _c_repeat, ShopError.ALREADY_PAID),
+    ("cancel after confirm (legacy)", _c_cancel_after_confirm, ShopError.ALREADY_PAID),
+    ("cancel", _c_cancel, CANCELLED),
+    ("cancel with error -1", _c_any_negative_error_cancels, CANCELLED),
+    ("cancel with a wrong amount", _c_cancel_with_wrong_amount_still_cancels, CANCELLED),
+    ("confirm after cancel", _c_confirm_after_cancel, CANCELLED),
+    ("complete amount mismatch", _c_amount, ShopError.INCORRECT_AMOUNT),
+    ("late complete of a superseded attempt", _c_superseded, CANCELLED),
+    ("complete bad sign", _c_bad_sign, ShopError.SIGN_CHECK_FAILED),
+    ("prepare posted to the complete URL", _c_prepare_posted_to_complete, ShopError.ACTION_NOT_FOUND),
+    ("complete without prepare id", _c_missing_prepare_id, ShopError.BAD_REQUEST),
+]
+
+
+@pytest.mark.parametrize(("name", "case", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_decision(aws: None, name: str, case: Case, expected: ShopError) -> None:
+    harness = Harness()
+    result, check = case(harness)
+    assert result.error == expected, result.reply
+    assert isinstance(result.reply["error"], int)
+    assert result.reply["error_note"]
+    if check is not None:
+        check()
+    assert harness.queue.sent == []  # none of these is a debit the ledger refused
+
+
+def test_cancel_after_confirm_answers_the_configured_code(aws: None) -> None:
+    harness = Harness(cancel_after_confirm=-9)
+    ctid, pid = harness.confirmed()
+    assert harness.complete(ctid, pid, error="-5017").error == ShopError.TRANSACTION_CANCELLED
+    assert harness.complete(ctid, pid).error == ShopError.ALREADY_PAID
+    assert Invoice.get(harness.invoice_id).status == "paid"
+    assert Posting.get(f"click#{ctid}").reversed_at is None
+
+
+def test_reply_shapes(aws: None) -> None:
+    harness = Harness()
+    ctid = next_trans_id()
+    prepared = harness.prepare(ctid).reply
+    assert prepared == {
+        "click_trans_id": int(ctid),
+        "merchant_trans_id": harness.invoice_id,
+        "merchant_prepare_id": prepared["merchant_prepare_id"],
+        "error": 0,
+        "error_note": "Success",
+    }
+    assert isinstance(prepared["merchant_prepare_id"], int) and prepared["merchant_prepare_id"] > 0
+    completed = harness.complete(ctid, prepared["merchant_prepare_id"]).reply
+    assert completed == {
+        "click_trans_id": int(ctid),
+        "merchant_trans_id": harness.invoice_id,
+        "merchant_confirm_id": prepared["merchant_prepare_id"],
+        "error": 0,
+        "error_note": "Success",
+    }
+    garbage = harness.shop.handle({"click_trans_id": "x1", "merchant_trans_id": "m"}, Action.COMPLETE).reply
+    assert garbage == {
+        "click_trans_id": None,
+        "merchant_trans_id": "m",
+        "merchant_confirm_id": None,
+        "error": -8,
+        "error_note": "Error in request from click",
+    }
+
+
+def test_prepare_ids_are_distinct_and_increasing(aws: None) -> None:
+    harness = Harness()
+    ids = [harness.prepared("apt-1", "100")[1] for _ in range(5)]
+    assert ids == sorted(ids) and len(set(ids)) == 5
+
+
+def test_the_attempt_row_records_what_reconciliation_needs(aws: None) -> None:
+    harness = Harness()
+    ctid, pid = harness.prepared()
+    row = ClickTransaction.get(f"click#{ctid}")
+    assert row.state == TxState.PREPARED
+    assert (row.account, int(row.amount), int(row.prepare_id)) == ("invoice", 1_500_000, pid)
+    assert row.day_key.startswith("click#") and int(row.time) == int(row.created_at)
+
+
+def test_a_prepared_invoice_attempt_that_lost_its_reservation_is_retired(aws: None) -> None:
+    """Only superseding takes a Click reservation away; if one is gone anyway (an operator released it),
+    the attempt is retired and answered -9, so Click cancels the payment instead of us keeping money
+    for an invoice the attempt no longer reserves."""
+    harness = Harness()
+    ctid, pid = harness.prepared()
+    Ledger().release_invoice(PaymentKey("click", ctid), harness.invoice_id)
+
+    assert harness.prepare(ctid).error == ShopError.TRANSACTION_CANCELLED
+    row = ClickTransaction.get(f"click#{ctid}")
+    assert (row.state, row.reason) == ("cancelled", "superseded: no longer holds the invoice reservation")
+    assert harness.complete(ctid, pid).error == ShopError.TRANSACTION_CANCELLED
+    with pytest.raises(Posting.DoesNotExist):
+        Posting.get(f"click#{ctid}")

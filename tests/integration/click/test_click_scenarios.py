@@ -1,0 +1,92 @@
+"""Click's two acceptance runs (reference/click.md §5), step by step, through ClickShopFunction in-process.
+
+Both tools reuse one merchant_trans_id for every step, so it names an apartment (accumulative
+account), as testers are told to do; the invoice variant is covered in test_click_decisions.py.
+"""
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.click_support import ClickStack, click_stack, complete_form, next_trans_id, prepare_form
+from tolov.billing.invoices import Billing
+
+
+@pytest.fixture
+def legacy(aws: None, local_config: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[ClickStack]:
+    with click_stack(local_config, monkeypatch) as stack:
+        yield stack
+
+
+@pytest.fixture
+def postman(aws: None, local_config: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[ClickStack]:
+    with click_stack(local_config, monkeypatch, CLICK_CANCEL_AFTER_CONFIRM_ERROR="-9") as stack:
+        yield stack
+
+
+def test_legacy_tester_fifteen_steps(legacy: ClickStack) -> None:
+    account = legacy.apartment("A-1001")
+    a, b, c = next_trans_id(), next_trans_id(), next_trans_id()
+    codes: list[int] = []
+
+    codes.append(legacy.prepare(prepare_form(a, account, "1000", bad_sign=True))["error"])  # 1
+    first = legacy.prepare(prepare_form(a, account, "1000"))  # 2
+    codes.append(first["error"])
+    pid = first["merchant_prepare_id"]
+    codes.append(legacy.complete(complete_form(a, account, "1000", pid, bad_sign=True))["error"])  # 3
+    codes.append(legacy.complete(complete_form(a, account, "2000", pid))["error"])  # 4 wrong amount
+    done = legacy.complete(complete_form(a, account, "1000", pid))  # 5
+    codes.append(done["error"])
+    codes.append(legacy.complete(complete_form(a, account, "1000", pid))["error"])  # 6 repeat
+    codes.append(legacy.complete(complete_form(a, account, "1000", pid, error="-1"))["error"])  # 7 cancel
+    codes.append(legacy.prepare(prepare_form(next_trans_id(), "no-such-account", "1000"))["error"])  # 8
+    second = legacy.prepare(prepare_form(b, account, "1000"))  # 9
+    codes.append(second["error"])
+    codes.append(legacy.complete(complete_form(b, account, "1000", 987654321))["error"])  # 10 unknown id
+    pid2 = second["merchant_prepare_id"]
+    codes.append(legacy.complete(complete_form(b, account, "1000", pid2))["error"])  # 11
+    third = legacy.prepare(prepare_form(c, account, "1000"))  # 12
+    codes.append(third["error"])
+    pid3 = third["merchant_prepare_id"]
+    codes.append(legacy.complete(complete_form(c, account, "1000", pid3, error="-5017"))["error"])  # 13
+    codes.append(legacy.complete(complete_form(c, account, "1000", pid3, error="-5017"))["error"])  # 14
+    codes.append(legacy.complete(complete_form(c, account, "1000", pid3))["error"])  # 15
+
+    assert codes == [-1, 0, -1, -2, 0, -4, -4, -5, 0, -6, 0, 0, -9, -9, -9]
+    assert done["merchant_confirm_id"] == pid and isinstance(pid, int)
+    # Two payments of 1000 so'm reached the ledger; the cancelled third did not, and nothing was reversed.
+    assert Billing().balance(account).credit == 2 * 100_000
+    assert legacy.reversal_messages() == []
+
+
+def test_postman_suite_fifteen_steps(postman: ClickStack) -> None:
+    account = postman.apartment("A-2002")
+    a, b, c = next_trans_id(), next_trans_id(), next_trans_id()
+    codes: list[int] = []
+
+    codes.append(postman.prepare(prepare_form(a, account, "1000.00", bad_sign=True))["error"])  # 1
+    codes.append(postman.prepare(prepare_form(a, "999999999", "1000.00"))["error"])  # 2 unknown account
+    first = postman.prepare(prepare_form(a, account, "1000.00"))  # 3
+    codes.append(first["error"])
+    pid = first["merchant_prepare_id"]
+    codes.append(postman.complete(complete_form(a, account, "1000.00", pid, bad_sign=True))["error"])  # 4
+    codes.append(postman.complete(complete_form(a, account, "300", pid))["error"])  # 5 forced amount=300
+    codes.append(postman.complete(complete_form(a, account, "1000.00", pid))["error"])  # 6
+    codes.append(postman.complete(complete_form(a, account, "1000.00", pid))["error"])  # 7 repeat
+    codes.append(postman.complete(complete_form(a, account, "1000.00", pid, error="-5017"))["error"])  # 8
+    second = postman.prepare(prepare_form(b, account, "1000.00"))  # 9
+    codes.append(second["error"])
+    codes.append(postman.complete(complete_form(b, account, "1000.00", 999999999))["error"])  # 10
+    pid2 = second["merchant_prepare_id"]
+    codes.append(postman.complete(complete_form(b, account, "1000.00", pid2))["error"])  # 11
+    third = postman.prepare(prepare_form(c, account, "1000.00"))  # 12
+    codes.append(third["error"])
+    pid3 = third["merchant_prepare_id"]
+    codes.append(postman.complete(complete_form(c, account, "1000.00", pid3, error="-5017"))["error"])  # 13
+    codes.append(postman.complete(complete_form(c, account, "1000.00", pid3, error="-5017"))["error"])  # 14
+    codes.append(postman.complete(complete_form(c, account, "1000.00", pid3))["error"])  # 15
+
+    assert codes == [-1, -5, 0, -1, -2, 0, -4, -9, 0, -6, 0, 0, -9, -9, -9]
+    # Step 8's cancel of a delivered payment was answered -9 but reversed nothing.
+    assert Billing().balance(account).credit == 2 * 100_000
+    assert postman.reversal_messages() == []
