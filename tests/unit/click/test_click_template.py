@@ -28,7 +28,7 @@ def test_click_shop_configuration(template: SamTemplate) -> None:
     env = function_environment("ClickShopFunction", load_config())
     assert env["CLICK_SERVICE_ID"] == "12345"
     assert env["CLICK_SECRET_KEY_SECRET_ARN"] == "ClickSecretKeySecret"
-    assert env["CLICK_REVERSAL_QUEUE_URL"] == "ClickReversalQueue"
+    assert env["CLICK_REVERSAL_QUEUE_URL"].endswith("/ClickReversalQueue")  # a queue's !Ref is its URL
     assert env["CLICK_CANCEL_AFTER_CONFIRM_ERROR"] == "-4"
     parameter = template.data["Parameters"]["ClickCancelAfterConfirmError"]
     assert parameter["AllowedValues"] == ["-4", "-9"]

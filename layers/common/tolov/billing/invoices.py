@@ -9,7 +9,7 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
 from tolov.billing.errors import ApartmentNotFound, InvoiceBusy, LedgerContention
-from tolov.billing.ledger import ATTEMPTS, Ledger, TxOp, allocate, commit, error_code
+from tolov.billing.ledger import Ledger, TxOp, allocate, attempts, commit, error_code
 from tolov.clock import Clock, now_ms
 from tolov.store.models import Apartment, Charge, Invoice, InvoiceItem, Posting
 
@@ -81,7 +81,7 @@ class Billing:
         """Store the invoice and one ledger charge per item; apartment credit pays the new charges first."""
         if not items or len(items) > MAX_ITEMS_PER_INVOICE:
             raise ValueError(f"an invoice has 1 to {MAX_ITEMS_PER_INVOICE} items")
-        for _ in range(ATTEMPTS):
+        for _ in attempts():
             apartment = self.ledger.apartment(apartment_id)
             invoice_id = new_invoice_id()
             now = self.clock()
@@ -161,7 +161,7 @@ class Billing:
 
     def cancel_invoice(self, invoice_id: str) -> Invoice:
         """Cancel an unpaid invoice with no payment in progress; its charges leave the ledger."""
-        for _ in range(ATTEMPTS):
+        for _ in attempts():
             invoice = self.ledger.invoice(invoice_id)
             if invoice.status == "cancelled":
                 return invoice

@@ -10,7 +10,9 @@ Callers (the provider protocols) add their own operations, such as a transaction
 the same TransactWrite so that the provider state and the ledger move together or not at all.
 """
 
-from collections.abc import Callable, Iterable, Sequence
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -42,6 +44,17 @@ TxOp = Callable[[TransactWrite], None]
 # A TransactWrite holds at most 100 operations; keep room for the posting, invoices and caller ops.
 MAX_CHARGES_PER_POSTING = 40
 ATTEMPTS = 8
+BACKOFF_BASE_S = 0.002
+BACKOFF_CAP_S = 0.05
+
+
+def attempts() -> Iterator[int]:
+    """Numbers for optimistic retries, with full-jitter backoff between them so that writers that
+    collided on the same items do not collide again in lockstep."""
+    for attempt in range(ATTEMPTS):
+        if attempt:
+            time.sleep(random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt)))
+        yield attempt
 
 
 @dataclass(frozen=True)
@@ -214,7 +227,7 @@ class Ledger:
 
         With require_lock the payment must hold the invoice's reservation (set by lock_invoice)."""
         payment_key = str(key)
-        for _ in range(ATTEMPTS):
+        for _ in attempts():
             existing = self.posting(payment_key)
             if existing is not None:
                 return PostingResult(existing, created=False)
@@ -266,7 +279,7 @@ class Ledger:
         if amount <= 0:
             raise ValueError("amount must be positive")
         payment_key = str(key)
-        for _ in range(ATTEMPTS):
+        for _ in attempts():
             existing = self.posting(payment_key)
             if existing is not None:
                 return PostingResult(existing, created=False)
@@ -316,7 +329,7 @@ class Ledger:
     ) -> PostingResult:
         """Undo a posting (refund, cancel after payment): restore the debts it paid, take back its credit."""
         payment_key = str(key)
-        for _ in range(ATTEMPTS):
+        for _ in attempts():
             posting = self.posting(payment_key)
             if posting is None:
                 raise PostingNotFound(payment_key)
@@ -358,7 +371,7 @@ class Ledger:
         may already have debited its payer (Payme performs after the debit).
         Returns the previous holder, if any, so the caller can retire that attempt."""
         payment_key = str(key)
-        for _ in range(ATTEMPTS):
+        for _ in attempts():
             invoice = self.invoice(invoice_id)
             holder = invoice.active_payment
             replaceable = supersede and holder is not None and holder.startswith(f"{key.provider}#")
@@ -382,7 +395,7 @@ class Ledger:
     ) -> None:
         """Drop this payment's reservation, if it still holds one, together with the caller's ops."""
         payment_key = str(key)
-        for _ in range(ATTEMPTS):
+        for _ in attempts():
             invoice = self.invoice(invoice_id)
             ops: list[TxOp] = []
             if invoice.active_payment == payment_key:

@@ -48,4 +48,3 @@ class Unpostable(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-

@@ -315,9 +315,7 @@ class ClickShop:
         try:
             self.reversals.enqueue(reversal)
         except Exception as error:  # the reply stays success whatever the queue does; the row records it
-            return answer(
-                ShopError.SUCCESS, unposted, reversal=reversal, reversal_error=type(error).__name__
-            )
+            return answer(ShopError.SUCCESS, unposted, reversal=reversal, reversal_error=type(error).__name__)
         return answer(ShopError.SUCCESS, unposted, reversal=reversal, reversal_queued=True)
 
 

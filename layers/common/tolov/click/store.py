@@ -44,6 +44,7 @@ COUNTER_KEY = f"{PROVIDER}#counter"  # cannot collide: click_trans_id is digits
 # Statements and reconciliation with Click go by the Tashkent business day (UTC+5, no DST).
 TASHKENT = datetime.timezone(datetime.timedelta(hours=5))
 
+
 class _Meta:
     table_name = os.environ.get("TRANSACTIONS_TABLE", "TransactionsTable")
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
@@ -179,9 +180,7 @@ class DynamoClickRepository:
                     )
             if kind in (None, AccountKind.APARTMENT):
                 try:
-                    Apartment.get(
-                        merchant_trans_id, consistent_read=True, attributes_to_get=["apartment_id"]
-                    )
+                    Apartment.get(merchant_trans_id, consistent_read=True, attributes_to_get=["apartment_id"])
                 except Apartment.DoesNotExist:
                     return None
                 return ApartmentAccount(apartment_id=merchant_trans_id)
