@@ -253,3 +253,38 @@ def test_one_time_payments_racing_for_one_invoice_only_one_wins(billing: Billing
     assert len(winners) == 1 and winners[0].created
     assert all(isinstance(r, errors.InvoiceAlreadyPaid) for r in results if r not in winners), results
     assert Posting.count() == 1 and int(Invoice.get(invoice.invoice_id).paid_amount) == 1000
+
+
+class Clock:
+    def __init__(self, now: int) -> None:
+        self.now = now
+
+    def __call__(self) -> int:
+        return self.now
+
+
+def test_a_live_reservation_of_another_provider_is_never_taken_over(aws: None) -> None:
+    clock = Clock(1_000_000)
+    billing = Billing(clock)
+    billing.put_apartment("a1", "Flat 1", "r1")
+    invoice = billing.create_invoice("a1", "2026-10", [item("water", 700)])
+    billing.ledger.lock_invoice(PaymentKey("click", "1"), invoice.invoice_id, 700)
+    clock.now += 30 * 60_000  # exactly the Click TTL: still live
+    with pytest.raises(errors.InvoiceLocked):
+        billing.ledger.lock_invoice(PaymentKey("payme", "t1"), invoice.invoice_id, 700, supersede=True)
+    clock.now += 1
+    assert billing.ledger.lock_invoice(PaymentKey("payme", "t1"), invoice.invoice_id, 700) == "click#1"
+    stored = Invoice.get(invoice.invoice_id)
+    assert (stored.active_payment, int(stored.active_payment_at)) == ("payme#t1", clock.now)
+    clock.now += 43_200_000  # Payme's 12 h: Click may not take it yet
+    with pytest.raises(errors.InvoiceLocked):
+        billing.ledger.lock_invoice(PaymentKey("click", "2"), invoice.invoice_id, 700, supersede=True)
+    clock.now += 1
+    assert billing.ledger.lock_invoice(PaymentKey("click", "2"), invoice.invoice_id, 700) == "payme#t1"
+    # The stale holder's late payment finds the reservation gone and posts nothing.
+    with pytest.raises(errors.InvoiceLocked):
+        billing.ledger.post_to_invoice(PaymentKey("payme", "t1"), invoice.invoice_id, 700, require_lock=True)
+    assert billing.ledger.post_to_invoice(
+        PaymentKey("click", "2"), invoice.invoice_id, 700, require_lock=True
+    ).created
+    assert Invoice.get(invoice.invoice_id).active_payment_at is None

@@ -36,6 +36,7 @@ from tolov.billing.errors import (
     LedgerContention,
     PostingNotFound,
 )
+from tolov.billing.reservations import reservation_stale
 from tolov.clock import Clock, now_ms
 from tolov.store.models import Allocation, Apartment, Charge, Invoice, Posting
 
@@ -367,15 +368,19 @@ class Ledger:
         """Reserve an open invoice for one payment attempt of exactly its unpaid amount.
 
         Another holder raises InvoiceLocked unless supersede is set and it is an attempt of the same
-        provider (Click: the newest attempt wins). Another provider's attempt is never taken over: it
-        may already have debited its payer (Payme performs after the debit).
+        provider (Click: the newest attempt wins). Another provider's live attempt is never taken over:
+        it may already have debited its payer (Payme performs after the debit); one older than that
+        provider's RESERVATION_TTL_MS is stale and is.
         Returns the previous holder, if any, so the caller can retire that attempt."""
         payment_key = str(key)
         for _ in attempts():
             invoice = self.invoice(invoice_id)
             holder = invoice.active_payment
-            replaceable = supersede and holder is not None and holder.startswith(f"{key.provider}#")
-            if holder is not None and holder != payment_key and not replaceable:
+            if (
+                holder is not None
+                and holder != payment_key
+                and not self._replaceable(invoice, key, supersede)
+            ):
                 raise InvoiceLocked(invoice_id)
             # Check status and amount with the holder allowed (we may be replacing it).
             self._payable_invoice(invoice, holder or payment_key, amount, require_lock=False)
@@ -385,10 +390,19 @@ class Ledger:
                 else Invoice.active_payment == holder
             )
             condition = (Invoice.status == "open") & (Invoice.paid_amount == invoice.paid_amount) & held
-            ops = [_update(invoice, [Invoice.active_payment.set(payment_key)], condition)]
+            actions: list[Action] = [Invoice.active_payment.set(payment_key)]
+            if holder != payment_key:
+                actions.append(Invoice.active_payment_at.set(self.clock()))
+            ops = [_update(invoice, actions, condition)]
             if commit([*ops, *caller_ops], caller_start=len(ops)) is None:
                 return holder if holder != payment_key else None
         raise LedgerContention(payment_key)
+
+    def _replaceable(self, invoice: Invoice, key: PaymentKey, supersede: bool) -> bool:
+        holder = invoice.active_payment or ""
+        if holder.partition("#")[0] == key.provider:
+            return supersede
+        return reservation_stale(holder, invoice.active_payment_at, self.clock())
 
     def release_invoice(
         self, key: PaymentKey | str, invoice_id: str, *, caller_ops: Sequence[TxOp] = ()
@@ -400,7 +414,11 @@ class Ledger:
             ops: list[TxOp] = []
             if invoice.active_payment == payment_key:
                 mine = Invoice.active_payment == payment_key
-                ops.append(_update(invoice, [Invoice.active_payment.remove()], mine))
+                ops.append(
+                    _update(
+                        invoice, [Invoice.active_payment.remove(), Invoice.active_payment_at.remove()], mine
+                    )
+                )
             if not ops and not caller_ops:
                 return
             if commit([*ops, *caller_ops], caller_start=len(ops)) is None:
@@ -450,7 +468,7 @@ class Ledger:
             # Paying releases the reservation; a required one must still be ours at commit time.
             mine = Invoice.active_payment == lock
             held = mine if require_lock else held | mine
-            actions.append(Invoice.active_payment.remove())
+            actions += [Invoice.active_payment.remove(), Invoice.active_payment_at.remove()]
         condition = (Invoice.status == "open") & (Invoice.paid_amount == paid) & held
         return lambda t: t.update(invoice, actions=actions, condition=condition)
 

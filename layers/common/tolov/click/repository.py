@@ -36,6 +36,7 @@ class InvoiceAccount:
     status: str  # open | paid | cancelled
     unpaid: int  # tiyin
     holder: str | None  # payment key of the attempt that reserves the invoice
+    holder_since: int | None = None  # ms, when that attempt took the reservation
 
     kind: ClassVar[AccountKind] = AccountKind.INVOICE
 

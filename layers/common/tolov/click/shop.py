@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from tolov.billing.reservations import reservation_stale
 from tolov.click.errors import ShopError, StoreUnavailable, Unpostable
 from tolov.click.repository import (
     CONFIRMED_STATES,
@@ -212,7 +213,7 @@ class ClickShop:
                     continue
                 return answer(ShopError.SUCCESS, tx)
 
-            if isinstance(account, InvoiceAccount) and _held_by_other_provider(account):
+            if isinstance(account, InvoiceAccount) and _held_by_other_provider(account, self.clock()):
                 return answer(ShopError.ALREADY_PAID, note=IN_PROGRESS_NOTE)
             now = self.clock()
             new = ClickTx(
@@ -329,8 +330,14 @@ def _superseded(tx: ClickTx, account: Account) -> bool:
     return isinstance(account, InvoiceAccount) and account.holder != tx.payment_key
 
 
-def _held_by_other_provider(account: InvoiceAccount) -> bool:
-    return account.holder is not None and not account.holder.startswith(f"{PROVIDER}#")
+def _held_by_other_provider(account: InvoiceAccount, now: int) -> bool:
+    """Another provider's live attempt; a stale one (see reservations) the ledger lets us take over."""
+    holder = account.holder
+    return (
+        holder is not None
+        and not holder.startswith(f"{PROVIDER}#")
+        and not reservation_stale(holder, account.holder_since, now)
+    )
 
 
 def _with(tx: ClickTx, state: TxState, reason: str | None) -> ClickTx:

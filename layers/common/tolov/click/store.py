@@ -177,6 +177,9 @@ class DynamoClickRepository:
                         status=invoice.status,
                         unpaid=int(invoice.amount) - int(invoice.paid_amount),
                         holder=invoice.active_payment,
+                        holder_since=None
+                        if invoice.active_payment_at is None
+                        else int(invoice.active_payment_at),
                     )
             if kind in (None, AccountKind.APARTMENT):
                 try:

@@ -28,6 +28,7 @@ from tolov.billing.errors import (
     InvoiceNotFound,
     LedgerContention,
 )
+from tolov.billing.reservations import reservation_stale
 from tolov.clock import Clock, now_ms
 from tolov.payme import errors as e
 from tolov.payme.accounts import AccountRef, invoice_detail, resolve, topup_detail
@@ -360,17 +361,19 @@ class Merchant:
             raise PaymeError(e.CANNOT_PERFORM, e.INVOICE_CANCELLED)
         if amount != invoice.unpaid:
             raise PaymeError(e.WRONG_AMOUNT)
-        if invoice.holder is not None and not self._holder_expired(invoice.holder, now):
+        if invoice.holder is not None and not self._holder_expired(invoice, now):
             raise PaymeError(e.CANNOT_PERFORM, e.INVOICE_BUSY)
 
     def _check_topup(self, amount: int) -> None:
         if not self.config.apartment_min_tiyin <= amount <= self.config.apartment_max_tiyin:
             raise PaymeError(e.WRONG_AMOUNT)
 
-    def _holder_expired(self, holder: str, now: int) -> bool:
+    def _holder_expired(self, invoice: InvoiceView, now: int) -> bool:
+        holder = invoice.holder or ""
         provider, _, holder_id = holder.partition("#")
         if provider != "payme":
-            return False
+            # Another provider's attempt (a Click Prepare never completed) blocks until it is stale.
+            return reservation_stale(holder, invoice.holder_since, now)
         tx = self.repo.get(holder_id)
         return tx is not None and tx.state == CREATED and tx.expired(now)
 
@@ -378,11 +381,14 @@ class Merchant:
         """A new Payme id for an invoice reserved by a transaction past its 12 hours: Payme has
         given that one up, so cancel it (reason 4) and let the new one take the invoice.
         True when the invoice may be free now."""
-        holder = self.repo.invoice(invoice_id).holder
+        invoice = self.repo.invoice(invoice_id)
+        holder = invoice.holder
         if holder is None:
             return True
-        if not self._holder_expired(holder, now):
+        if not self._holder_expired(invoice, now):
             return False
+        if not holder.startswith("payme#"):
+            return True  # the ledger takes a stale reservation of another provider over
         stale = self.repo.get(holder.partition("#")[2])
         if stale is not None:
             self._expire(stale, now)

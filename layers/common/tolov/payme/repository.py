@@ -38,6 +38,7 @@ class InvoiceView:
     unpaid: int
     holder: str | None  # payment key of the attempt reserving it, e.g. "payme#<id>"
     lines: Sequence[InvoiceLine]
+    holder_since: int | None = None  # ms, when that attempt took the reservation
 
 
 @dataclass(frozen=True)

@@ -167,6 +167,7 @@ class DynamoRepository:
             amount=int(invoice.amount),
             unpaid=int(invoice.amount) - paid,
             holder=invoice.active_payment,
+            holder_since=None if invoice.active_payment_at is None else int(invoice.active_payment_at),
             lines=[
                 InvoiceLine(
                     title=item.title,

@@ -70,6 +70,7 @@ class Invoice(Model):
     status = UnicodeAttribute()  # open | paid | cancelled
     # The payment key (provider#id) of the one payment attempt that currently reserves this invoice.
     active_payment = UnicodeAttribute(null=True)
+    active_payment_at = NumberAttribute(null=True)  # when that attempt took the reservation, ms
     # payment key -> tiyin posted to this invoice by that payment ("credit" for consumed overpayment).
     payments = MapAttribute[str, Any](default=dict)  # type: ignore[no-untyped-call]
     due_date = UnicodeAttribute(null=True)
