@@ -1,6 +1,6 @@
 """Payme Merchant API benchmark: DynamoDB calls, warm latency against a moto server, our own CPU time.
 
-    python bench/payme.py [--iterations 100] [--reset-every 20] [--cpu-repeats 300]
+    python bench/payme_merchant.py [--iterations 100] [--reset-every 20] [--cpu-repeats 300]
 
 1. DynamoDB calls per method, counted with a botocore `before-call` event hook (registered as a builtin
    handler, so every session PynamoDB creates, one per thread, carries it).

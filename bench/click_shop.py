@@ -8,7 +8,7 @@
 
 Logs and metrics are written as in Lambda (INFO, EMF) to /dev/null while measuring.
 
-    /tmp/probe/bin/python bench/click.py [--iterations 200] [--cpu-iterations 500]
+    /tmp/probe/bin/python bench/click_shop.py [--iterations 200] [--cpu-iterations 500]
 """
 
 import argparse
