@@ -16,6 +16,7 @@ Transport = Callable[[str, str], tuple[int, dict[str, Any]]]
 
 GOOD_AUTH = "Basic " + base64.b64encode(b"Paycom:local-payme-key").decode()
 BAD_AUTH = "Basic " + base64.b64encode(b"Paycom:wrong-key").decode()
+# Every method of the Merchant API as the spec names them (the tests' own list, not the code's).
 METHODS = [
     "CheckPerformTransaction",
     "CreateTransaction",

@@ -12,19 +12,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from tests.payme_harness import LOCAL_KEY, SECRET_ID, Handler, LambdaContext, gas, load_event, water
+from tests.payme_sandbox import METHODS
 from tolov.billing.invoices import Billing
 from tolov.billing.ledger import Ledger
 
-METHODS = [
-    "CheckPerformTransaction",
-    "CreateTransaction",
-    "PerformTransaction",
-    "CancelTransaction",
-    "CheckTransaction",
-    "GetStatement",
-    "SetFiscalData",
-    "ChangePassword",
-]
 GOOD = "Basic " + base64.b64encode(f"Paycom:{LOCAL_KEY}".encode()).decode()
 FUZZ = settings(
     max_examples=150,

@@ -14,16 +14,6 @@ from tolov.billing.ledger import Ledger
 from tolov.payme.merchant import PaymeRequest
 
 PID = "5305e3bab097f420a62ced0b"
-METHODS = [
-    "CheckPerformTransaction",
-    "CreateTransaction",
-    "PerformTransaction",
-    "CancelTransaction",
-    "CheckTransaction",
-    "GetStatement",
-    "SetFiscalData",
-    "ChangePassword",
-]
 
 
 def raw(h: Harness, body: str | bytes | None, headers: dict[str, str] | None = None) -> dict[str, Any]:
