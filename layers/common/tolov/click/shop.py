@@ -126,6 +126,13 @@ class ClickShop:
         self.cancel_after_confirm = ShopError(cancel_after_confirm)
         self.clock = clock
 
+    def _read(self, request: ClickRequest) -> tuple[ClickTx | None, ClickTx | None, Account | None]:
+        """This attempt's row, the same row if it belongs to this order, and the order's account."""
+        tx = self.repository.get(request.trans_id)
+        bound = tx if tx is not None and tx.merchant_trans_id == request.merchant_trans_id else None
+        account = self.repository.find_account(request.merchant_trans_id, bound.account if bound else None)
+        return tx, bound, account
+
     # ------------------------------------------------------------------ entry
     def handle(self, fields: Mapping[str, str] | None, endpoint: Action | None) -> ClickResult:
         """Answer one request. `endpoint` is the action of the URL it was posted to (None: one URL for
@@ -178,11 +185,7 @@ class ClickShop:
             return ClickResult(body, "prepare", state, tx.reason if tx is not None else note)
 
         for _ in range(RACE_ROUNDS):
-            tx = self.repository.get(request.trans_id)
-            bound = tx if tx is not None and tx.merchant_trans_id == request.merchant_trans_id else None
-            account = self.repository.find_account(
-                request.merchant_trans_id, bound.account if bound else None
-            )
+            tx, bound, account = self._read(request)
             if account is None:
                 return answer(ShopError.USER_DOES_NOT_EXIST)
             if isinstance(account, InvoiceAccount):
@@ -243,11 +246,7 @@ class ClickShop:
             return ClickResult(body, "complete", state, reason, **extra)
 
         for _ in range(RACE_ROUNDS):
-            tx = self.repository.get(request.trans_id)
-            bound = tx if tx is not None and tx.merchant_trans_id == request.merchant_trans_id else None
-            account = self.repository.find_account(
-                request.merchant_trans_id, bound.account if bound else None
-            )
+            tx, bound, account = self._read(request)
             if account is None:
                 return answer(ShopError.USER_DOES_NOT_EXIST)
             if bound is None or bound.prepare_id != prepare_id:
