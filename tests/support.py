@@ -3,6 +3,9 @@
 import copy
 import importlib.util
 import json
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -69,3 +72,15 @@ def invoke(function_dir: str, event: dict[str, Any]) -> tuple[int, Any]:
     reply = load_handler(function_dir).lambda_handler(event, FakeContext())
     body = reply.get("body")
     return reply["statusCode"], json.loads(body) if body else None
+
+
+def together(calls: list[Callable[[], Any]]) -> list[Any]:
+    """Run the calls in threads released at the same moment by a barrier; results in call order."""
+    barrier = threading.Barrier(len(calls))
+
+    def run(call: Callable[[], Any]) -> Any:
+        barrier.wait()
+        return call()
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(run, calls))

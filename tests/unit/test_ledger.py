@@ -1,12 +1,11 @@
 """Ledger rules: one-time and accumulative postings, reversal, reservation, exactly-once under threads."""
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from threading import Barrier
 from typing import Any
 
 import pytest
 
+from tests.support import together
 from tolov.billing import errors
 from tolov.billing.invoices import Billing, NewItem
 from tolov.billing.ledger import PaymentKey, PostingResult, allocate
@@ -195,18 +194,15 @@ def test_a_failing_caller_condition_writes_nothing(billing: Billing) -> None:
 
 
 def hammer(n: int, action: Callable[[], PostingResult]) -> list[Any]:
-    """Run `action` in n threads released together; return results or exceptions."""
-    barrier = Barrier(n)
+    """Run `action` in n threads released together; return results or the exceptions raised."""
 
-    def run() -> Any:
-        barrier.wait()
+    def caught() -> Any:
         try:
             return action()
         except Exception as error:  # collected, asserted by the caller
             return error
 
-    with ThreadPoolExecutor(n) as pool:
-        return list(pool.map(lambda _: run(), range(n)))
+    return together([caught] * n)
 
 
 def test_same_invoice_payment_posted_20_times_at_once_moves_the_ledger_once(billing: Billing) -> None:

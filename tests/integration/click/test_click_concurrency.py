@@ -4,15 +4,12 @@ Our code runs concurrently between requests, so a read-then-write mistake would 
 double posting, two live reservations or answers that no serial order explains.
 """
 
-import threading
 from collections import Counter
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import pytest
 
 from tests.click_support import SERVICE_ID, complete_form, item, next_trans_id, prepare_form
+from tests.support import together
 from tolov.billing.invoices import Billing
 from tolov.billing.ledger import Ledger
 from tolov.click.repository import ReversalRequest
@@ -44,18 +41,6 @@ def invoice_id(aws: None) -> str:
     billing = Billing()
     billing.put_apartment("apt-1", "Flat 1", "resident-1")
     return billing.create_invoice("apt-1", "2026-05", [item("water", 1_500_000)]).invoice_id
-
-
-def together(calls: list[Callable[[], Any]]) -> list[Any]:
-    """Run the calls in threads released at the same moment; results in call order."""
-    barrier = threading.Barrier(len(calls))
-
-    def run(call: Callable[[], Any]) -> Any:
-        barrier.wait()
-        return call()
-
-    with ThreadPoolExecutor(len(calls)) as pool:
-        return list(pool.map(run, calls))
 
 
 def prepared(shop: ClickShop, account: str, amount: str = AMOUNT) -> tuple[str, int]:

@@ -3,9 +3,7 @@ over HTTP (ThreadedMotoServer on 127.0.0.1). Each thread is its own "container":
 repository and clock, sharing only the tables. A barrier releases them together."""
 
 import json
-import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
@@ -15,6 +13,7 @@ from moto.server import ThreadedMotoServer
 
 from local.template import load_config, provision
 from tests.payme_harness import LOCAL_KEY, Clock, Harness, auth_header, make_harness
+from tests.support import together
 from tolov.billing import ledger as ledger_module
 from tolov.billing.ledger import Ledger
 from tolov.payme.keys import StaticKeyStore
@@ -58,17 +57,6 @@ def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
 def container() -> Harness:
     """A fresh merchant as a separate Lambda container would have it."""
     return make_harness(Clock(), keys=StaticKeyStore(LOCAL_KEY))
-
-
-def together(calls: list[Callable[[], Any]]) -> list[Any]:
-    barrier = threading.Barrier(len(calls))
-
-    def run(call: Callable[[], Any]) -> Any:
-        barrier.wait()
-        return call()
-
-    with ThreadPoolExecutor(len(calls)) as pool:
-        return list(pool.map(run, calls))
 
 
 def rpc(method: str, params: dict[str, Any], request_id: int = 1) -> Callable[[], dict[str, Any]]:
