@@ -9,6 +9,7 @@ import boto3
 import pytest
 
 from tests.payme_harness import EVENTS, LOCAL_KEY, SECRET_ID, Handler, LambdaContext, gas, load_event, water
+from tests.payme_sandbox import METHODS
 from tolov.billing.invoices import Billing
 
 PID = "5305e3bab097f420a62ced0b"
@@ -23,18 +24,7 @@ def seed_invoice() -> tuple[str, int]:
 
 def test_every_method_has_a_sample_event() -> None:
     names = sorted(p.stem for p in EVENTS.glob("*.json"))
-    assert names == sorted(
-        [
-            "CheckPerformTransaction",
-            "CreateTransaction",
-            "PerformTransaction",
-            "CancelTransaction",
-            "CheckTransaction",
-            "GetStatement",
-            "SetFiscalData",
-            "ChangePassword",
-        ]
-    )
+    assert names == sorted(METHODS)
     for path in EVENTS.glob("*.json"):
         event = json.loads(path.read_text())
         assert event["httpMethod"] == "POST" and event["path"] == "/payme"
