@@ -6,7 +6,6 @@
   landed but its reply was lost, success.
 """
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,7 +13,14 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ReadTimeoutError
 
-from tests.click_support import ClickStack, click_stack, complete_form, next_trans_id, prepare_form
+from tests.click_support import (
+    ClickStack,
+    click_stack,
+    complete_form,
+    metric_names,
+    next_trans_id,
+    prepare_form,
+)
 from tolov.billing import ledger as ledger_module
 from tolov.billing.errors import LedgerContention
 from tolov.billing.ledger import Ledger, PaymentKey
@@ -28,16 +34,6 @@ SECRET = "local-click-secret"
 def stack(aws: None, local_config: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[ClickStack]:
     with click_stack(local_config, monkeypatch) as stack:
         yield stack
-
-
-def metric_names(output: str) -> set[str]:
-    """Metric names in the function's stdout (Powertools prints CloudWatch EMF there)."""
-    names: set[str] = set()
-    for line in output.splitlines():
-        if line.startswith('{"_aws"'):
-            record = json.loads(line)
-            names |= {m["Name"] for d in record["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]}
-    return names
 
 
 def log_events(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:

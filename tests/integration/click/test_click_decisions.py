@@ -154,7 +154,8 @@ def _p_held_by_payme(h: Harness) -> Any:
     result = h.prepare(ctid)
 
     def check() -> None:
-        assert result.reply["error_note"] == "Payment in progress"
+        # Not -4: that tells Click the order is paid, and it is not. Nothing is debited at Prepare yet.
+        assert result.reply["error_note"] == "Another payment for this order is in progress"
         assert h.holder() == "payme#p-1"
         _absent(ctid)
 
@@ -370,7 +371,7 @@ CASES: list[tuple[str, Case, ShopError]] = [
     ("repeated prepare after cancel", _p_repeat_cancelled, CANCELLED),
     ("repeated prepare, other account", _p_repeat_other_account, NOT_FOUND),
     ("repeated prepare, other amount", _p_repeat_other_amount, ShopError.INCORRECT_AMOUNT),
-    ("prepare while Payme holds the invoice", _p_held_by_payme, ShopError.ALREADY_PAID),
+    ("prepare while Payme holds the invoice", _p_held_by_payme, ShopError.FAILED_TO_UPDATE_USER),
     ("newer prepare supersedes", _p_supersedes, ShopError.SUCCESS),
     ("prepare bad sign", _p_bad_sign, ShopError.SIGN_CHECK_FAILED),
     ("prepare signed with another secret", _p_wrong_secret, ShopError.SIGN_CHECK_FAILED),

@@ -5,7 +5,8 @@ Decision order (docs.click.uz and Click's own implementations):
   the one of the URL it was posted to;
 - Prepare: -5 account unknown, -4 invoice paid, -9 invoice cancelled, -2 amount, -9 Click's error < 0,
   then the attempt: a repeat answers from its row (same merchant_prepare_id), a new one is stored and,
-  for an invoice, reserves it (superseding an older Click attempt of the same invoice);
+  for an invoice, reserves it (superseding an older Click attempt of the same invoice; another
+  provider's live attempt answers -7 "Another payment for this order is in progress");
 - Complete: -5 account unknown, -6 prepare id unknown or bound elsewhere, -4 already confirmed (a cancel
   attempt gets the configured code), -9 cancelled or superseded, Click's error < 0 cancels and answers
   -9, -2 amount, then confirm and post in one transaction.
@@ -40,7 +41,9 @@ from tolov.clock import Clock, now_ms
 # A write that loses its condition is decided again from fresh reads; this bounds how often.
 RACE_ROUNDS = 4
 SUPERSEDED = "superseded: no longer holds the invoice reservation"
-IN_PROGRESS_NOTE = "Payment in progress"
+# Another provider's live attempt holds the invoice. Not -4 ("Already paid": Click would treat the order as
+# paid); nothing is debited at Prepare, so an error is safe here and Click cancels this attempt.
+IN_PROGRESS_NOTE = "Another payment for this order is in progress"
 CANCEL_AFTER_CONFIRM_CODES = (ShopError.ALREADY_PAID, ShopError.TRANSACTION_CANCELLED)
 
 
@@ -217,7 +220,7 @@ class ClickShop:
                 return answer(ShopError.SUCCESS, tx)
 
             if isinstance(account, InvoiceAccount) and _held_by_other_provider(account, self.clock()):
-                return answer(ShopError.ALREADY_PAID, note=IN_PROGRESS_NOTE)
+                return answer(ShopError.FAILED_TO_UPDATE_USER, note=IN_PROGRESS_NOTE)
             now = self.clock()
             new = ClickTx(
                 click_trans_id=request.trans_id,
