@@ -69,6 +69,9 @@ class ClickTx:
     sign_time: str
     created_at: int
     reason: str | None = None
+    # The token of the Complete request whose write confirmed the attempt (or marked it unposted): how that
+    # request recognises its own write after a lost reply, and tells it from a concurrent duplicate's.
+    confirm_token: str | None = None
 
     @property
     def payment_key(self) -> str:
@@ -125,16 +128,18 @@ class ClickRepository(Protocol):
         Click attempt that held it (account.holder). False if the attempt or the invoice moved."""
         ...
 
-    def confirm(self, tx: ClickTx, now: int) -> bool:
-        """prepared -> confirmed together with the ledger posting. Raises Unpostable."""
+    def confirm(self, tx: ClickTx, now: int, token: str) -> bool:
+        """prepared -> confirmed, recording `token`, together with the ledger posting. Raises Unpostable.
+        False also when the posting exists already: read again (the token says whose it was)."""
         ...
 
     def cancel(self, tx: ClickTx, reason: str, click_error: int | None, now: int) -> bool:
         """prepared -> cancelled, dropping the invoice reservation if the attempt still holds it."""
         ...
 
-    def mark_unposted(self, tx: ClickTx, reason: str, click_paydoc_id: str, now: int) -> bool:
-        """prepared -> confirmed_unposted, dropping the reservation: the debit is to be reversed."""
+    def mark_unposted(self, tx: ClickTx, reason: str, click_paydoc_id: str, now: int, token: str) -> bool:
+        """prepared -> confirmed_unposted, recording `token`, dropping the reservation: the debit is to be
+        reversed."""
         ...
 
 

@@ -17,6 +17,7 @@ Every read here is only a basis for a conditional write; a write that loses its 
 again and decide from what is now stored.
 """
 
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -62,12 +63,14 @@ class ClickResult:
         return int(self.reply["error"])
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Round:
-    """What this request already tried to write: a write whose reply was lost may still have landed."""
+    """One request, across its rounds. A write whose reply was lost may still have landed: botocore resends
+    it (the copy fails its conditions, as if someone else had written), or the failure reaches us and the
+    next round reads the result. Either way the row then carries this request's token, which a concurrent
+    duplicate's write does not: only a landed write of our own is answered as our success."""
 
-    tried: set[TxState] = field(default_factory=set)
-    unposted_reason: str | None = None
+    token: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
 def echo_trans_id(fields: Mapping[str, str] | None) -> int | None:
@@ -257,9 +260,9 @@ class ClickShop:
             tx = bound
 
             if tx.state in CONFIRMED_STATES:
-                if tx.state in attempt.tried:  # our own write landed although its reply was lost
+                if tx.confirm_token == attempt.token:  # our own write landed although its reply was lost
                     if tx.state is TxState.CONFIRMED_UNPOSTED:
-                        return self._reverse(request, tx, attempt.unposted_reason or tx.reason or "", answer)
+                        return self._reverse(request, tx, tx.reason or "", answer)
                     return answer(ShopError.SUCCESS, tx)
                 if request.click_error == 0:
                     return answer(ShopError.ALREADY_PAID, tx)
@@ -279,21 +282,12 @@ class ClickShop:
                 return answer(ShopError.INCORRECT_AMOUNT, tx)
 
             # Click has debited the payer: from here on the answer is success.
+            # A lost race or a lost reply (False, StoreUnavailable) is decided again from a fresh read.
             try:
-                confirmed = self.repository.confirm(tx, self.clock())
-            except StoreUnavailable:
-                attempt.tried.add(TxState.CONFIRMED)
-                raise
+                confirmed = self.repository.confirm(tx, self.clock(), attempt.token)
             except Unpostable as refused:
-                try:
-                    marked = self.repository.mark_unposted(
-                        tx, refused.reason, request.click_paydoc_id, self.clock()
-                    )
-                except StoreUnavailable:
-                    attempt.tried.add(TxState.CONFIRMED_UNPOSTED)
-                    attempt.unposted_reason = refused.reason
-                    raise
-                if marked:
+                paydoc = request.click_paydoc_id
+                if self.repository.mark_unposted(tx, refused.reason, paydoc, self.clock(), attempt.token):
                     return self._reverse(request, tx, refused.reason, answer)
                 continue
             if confirmed:

@@ -71,6 +71,7 @@ class ClickTransaction(Model):
     confirmed_at = NumberAttribute(null=True)
     cancelled_at = NumberAttribute(null=True)
     reversed_at = NumberAttribute(null=True)
+    confirm_token = UnicodeAttribute(null=True)  # the Complete request that confirmed it (see ClickTx)
     # The by_day index: click#YYYY-MM-DD (Tashkent) and the Prepare time, for reconciliation.
     day_key = UnicodeAttribute()
     time = NumberAttribute()
@@ -87,6 +88,7 @@ class ClickTransaction(Model):
             sign_time=self.sign_time,
             created_at=int(self.created_at),
             reason=self.reason,
+            confirm_token=self.confirm_token,
         )
 
     @classmethod
@@ -247,10 +249,11 @@ class DynamoClickRepository:
             return False  # the invoice changed since we read it: decide again from a fresh read
         return True
 
-    def confirm(self, tx: ClickTx, now: int) -> bool:
+    def confirm(self, tx: ClickTx, now: int, token: str) -> bool:
         confirmed: list[Action] = [
             ClickTransaction.state.set(TxState.CONFIRMED.value),
             ClickTransaction.confirmed_at.set(now),
+            ClickTransaction.confirm_token.set(token),
         ]
         ops = [_change(tx.payment_key, confirmed)]
         key = PaymentKey(PROVIDER, tx.click_trans_id)
@@ -278,7 +281,8 @@ class DynamoClickRepository:
             raise Unpostable("invoice cancelled") from None
         except (InvoiceNotFound, ApartmentNotFound):
             raise Unpostable("account not found") from None
-        # created=False: this payment was posted already, so our state change went with it earlier.
+        # created=False: this payment was posted already and our state change went with that posting,
+        # whether it was this request's (botocore resent a write whose reply was lost) or a duplicate's.
         return result.created
 
     def cancel(self, tx: ClickTx, reason: str, click_error: int | None, now: int) -> bool:
@@ -291,12 +295,13 @@ class DynamoClickRepository:
             actions.append(ClickTransaction.click_error.set(click_error))
         return self._leave_invoice(tx, _change(tx.payment_key, actions))
 
-    def mark_unposted(self, tx: ClickTx, reason: str, click_paydoc_id: str, now: int) -> bool:
+    def mark_unposted(self, tx: ClickTx, reason: str, click_paydoc_id: str, now: int, token: str) -> bool:
         actions: list[Action] = [
             ClickTransaction.state.set(TxState.CONFIRMED_UNPOSTED.value),
             ClickTransaction.reason.set(reason),
             ClickTransaction.click_paydoc_id.set(click_paydoc_id),
             ClickTransaction.confirmed_at.set(now),
+            ClickTransaction.confirm_token.set(token),
         ]
         return self._leave_invoice(tx, _change(tx.payment_key, actions))
 
