@@ -7,9 +7,11 @@ Decision order (docs.click.uz and Click's own implementations):
   then the attempt: a repeat answers from its row (same merchant_prepare_id), a new one is stored and,
   for an invoice, reserves it (superseding an older Click attempt of the same invoice; another
   provider's live attempt answers -7 "Another payment for this order is in progress");
-- Complete: -5 account unknown, -6 prepare id unknown or bound elsewhere, -4 already confirmed (a cancel
-  attempt gets the configured code), -9 cancelled or superseded, Click's error < 0 cancels and answers
-  -9, -2 amount, then confirm and post in one transaction.
+- Complete: -5 account unknown, -6 prepare id unknown or bound to another order (matched by prepare id
+  and merchant_trans_id, not by click_trans_id: see _read_completed), -2 amount when it came under
+  another click_trans_id, -4 already confirmed (a cancel attempt gets the configured code), -9 cancelled
+  or superseded, Click's error < 0 cancels and answers -9, -2 amount, then confirm and post in one
+  transaction.
 Once Click has debited the payer (Complete with error 0 for a live attempt) the answer is never an error
 of ours: a posting the ledger refuses for good is answered with success and queued for reversal.
 
@@ -139,6 +141,25 @@ class ClickShop:
         account = self.repository.find_account(request.merchant_trans_id, bound.account if bound else None)
         return tx, bound, account
 
+    def _read_completed(
+        self, request: ClickRequest, prepare_id: int
+    ) -> tuple[ClickTx | None, Account | None]:
+        """The attempt a Complete settles (None: -6), and the order's account.
+
+        A Complete is matched to its attempt by merchant_prepare_id (our id, covered by the signature) and
+        merchant_trans_id. This departs on purpose from the reference's §4.3, which binds a Complete to its
+        click_trans_id too: some testers send a Complete under another click_trans_id than the Prepare's,
+        and with a valid signature, our prepare id, the account and the amount it is that attempt's
+        Complete (recorded on the attempt, posted under the attempt's key: never a second posting).
+        The attempt under the Complete's own click_trans_id is the usual case; otherwise the prepare id
+        finds the attempt by key (the alias Prepare wrote with it)."""
+        tx = self.repository.get(request.trans_id)
+        if tx is None or tx.prepare_id != prepare_id:
+            tx = self.repository.find_by_prepare_id(prepare_id)
+        if tx is None or tx.prepare_id != prepare_id or tx.merchant_trans_id != request.merchant_trans_id:
+            tx = None
+        return tx, self.repository.find_account(request.merchant_trans_id, tx.account if tx else None)
+
     # ------------------------------------------------------------------ entry
     def handle(self, fields: Mapping[str, str] | None, endpoint: Action | None) -> ClickResult:
         """Answer one request. `endpoint` is the action of the URL it was posted to (None: one URL for
@@ -252,12 +273,16 @@ class ClickShop:
             return ClickResult(body, "complete", state, reason, **extra)
 
         for _ in range(RACE_ROUNDS):
-            tx, bound, account = self._read(request)
+            found, account = self._read_completed(request, prepare_id)
             if account is None:
                 return answer(ShopError.USER_DOES_NOT_EXIST)
-            if bound is None or bound.prepare_id != prepare_id:
+            if found is None:
                 return answer(ShopError.TRANSACTION_DOES_NOT_EXIST)
-            tx = bound
+            tx = found
+            # A Complete under another click_trans_id must match the attempt's amount to be its Complete.
+            other_id = request.trans_id if request.trans_id != tx.click_trans_id else None
+            if other_id is not None and request.tiyin != tx.amount:
+                return answer(ShopError.INCORRECT_AMOUNT, tx)
 
             if tx.state in CONFIRMED_STATES:
                 if tx.confirm_token == attempt.token:  # our own write landed although its reply was lost
@@ -275,7 +300,7 @@ class ClickShop:
             if superseded or request.click_error < 0:
                 reason = SUPERSEDED if superseded else f"click error {request.click_error}"
                 click_error = request.click_error if request.click_error < 0 else None
-                if self.repository.cancel(tx, reason, click_error, self.clock()):
+                if self.repository.cancel(tx, reason, click_error, self.clock(), other_id):
                     return answer(ShopError.TRANSACTION_CANCELLED, _with(tx, TxState.CANCELLED, reason))
                 continue
             if request.tiyin != tx.amount:
@@ -284,10 +309,11 @@ class ClickShop:
             # Click has debited the payer: from here on the answer is success.
             # A lost race or a lost reply (False, StoreUnavailable) is decided again from a fresh read.
             try:
-                confirmed = self.repository.confirm(tx, self.clock(), attempt.token)
+                confirmed = self.repository.confirm(tx, self.clock(), attempt.token, other_id)
             except Unpostable as refused:
-                paydoc = request.click_paydoc_id
-                if self.repository.mark_unposted(tx, refused.reason, paydoc, self.clock(), attempt.token):
+                if self.repository.mark_unposted(
+                    tx, refused.reason, request.click_paydoc_id, self.clock(), attempt.token, other_id
+                ):
                     return self._reverse(request, tx, refused.reason, answer)
                 continue
             if confirmed:
