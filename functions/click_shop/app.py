@@ -41,6 +41,7 @@ def shop() -> ClickShop:
         service_id=settings.click_service_id,
         secret_key=lambda: get_secret(secret_arn),
         cancel_after_confirm=settings.click_cancel_after_confirm_error,
+        apartment_limits=settings,  # the top-up limits, shared with Payme
     )
 
 

@@ -118,6 +118,18 @@ def _p_apartment_zero(h: Harness) -> Any:
     return h.prepare(next_trans_id(), "apt-1", "0"), None
 
 
+def _p_apartment(amount: str) -> Case:
+    """A top-up Prepare; outside the apartment limits (1 000 to 50 000 000 sum, as for Payme) nothing is
+    written."""
+
+    def case(h: Harness) -> Any:
+        ctid = next_trans_id()
+        result = h.prepare(ctid, "apt-1", amount)
+        return result, None if result.error == 0 else (lambda: _absent(ctid))
+
+    return case
+
+
 def _p_click_error(h: Harness) -> Any:
     ctid = next_trans_id()
     return h.prepare(ctid, error="-5017"), lambda: _absent(ctid)
@@ -434,6 +446,11 @@ CASES: list[tuple[str, Case, ShopError]] = [
     ("prepare cancelled invoice", _p_cancelled, CANCELLED),
     ("prepare amount mismatch", _p_amount, ShopError.INCORRECT_AMOUNT),
     ("prepare zero to an apartment", _p_apartment_zero, ShopError.INCORRECT_AMOUNT),
+    ("prepare 0.01 sum to an apartment", _p_apartment("0.01"), ShopError.INCORRECT_AMOUNT),
+    ("prepare below the apartment minimum", _p_apartment("999.99"), ShopError.INCORRECT_AMOUNT),
+    ("prepare the apartment minimum", _p_apartment("1000"), ShopError.SUCCESS),
+    ("prepare the apartment maximum", _p_apartment("50000000.00"), ShopError.SUCCESS),
+    ("prepare above the apartment maximum", _p_apartment("50000000.01"), ShopError.INCORRECT_AMOUNT),
     ("prepare with Click error", _p_click_error, CANCELLED),
     ("repeated prepare", _p_repeat, ShopError.SUCCESS),
     ("repeated prepare after confirm", _p_repeat_confirmed_apartment, ShopError.ALREADY_PAID),

@@ -3,7 +3,8 @@
 Decision order (docs.click.uz and Click's own implementations):
 - both: -8 missing or malformed fields, -1 signature or foreign service_id, -3 action unknown or not
   the one of the URL it was posted to;
-- Prepare: -5 account unknown, -4 invoice paid, -9 invoice cancelled, -2 amount, -9 Click's error < 0,
+- Prepare: -5 account unknown, -4 invoice paid, -9 invoice cancelled, -2 amount (an invoice's unpaid
+  amount; an apartment top-up within the limits both providers share), -9 Click's error < 0,
   then the attempt: a repeat answers from its row (same merchant_prepare_id), a new one is stored and,
   for an invoice, reserves it (superseding an older Click attempt of the same invoice; another
   provider's live attempt answers -7 "Another payment for this order is in progress");
@@ -40,6 +41,7 @@ from tolov.click.repository import (
 from tolov.click.request import BIGINT_MAX, Action, ClickRequest, validate_fields
 from tolov.click.sign import sign_string, signature_matches
 from tolov.clock import Clock, now_ms
+from tolov.settings import ApartmentLimits
 
 # A write that loses its condition is decided again from fresh reads; this bounds how often.
 RACE_ROUNDS = 4
@@ -48,6 +50,7 @@ SUPERSEDED = "superseded: no longer holds the invoice reservation"
 # paid); nothing is debited at Prepare, so an error is safe here and Click cancels this attempt.
 IN_PROGRESS_NOTE = "Another payment for this order is in progress"
 CANCEL_AFTER_CONFIRM_CODES = (ShopError.ALREADY_PAID, ShopError.TRANSACTION_CANCELLED)
+DEFAULT_APARTMENT_LIMITS = ApartmentLimits()
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,7 @@ class ClickShop:
         service_id: str,
         secret_key: Callable[[], str],
         cancel_after_confirm: int = ShopError.ALREADY_PAID,
+        apartment_limits: ApartmentLimits = DEFAULT_APARTMENT_LIMITS,
         clock: Clock = now_ms,
     ) -> None:
         if not service_id.isascii() or not service_id.isdigit():
@@ -132,6 +136,7 @@ class ClickShop:
         self.service_id = int(service_id)
         self.secret_key = secret_key
         self.cancel_after_confirm = ShopError(cancel_after_confirm)
+        self.apartment_limits = apartment_limits
         self.clock = clock
 
     def _read(self, request: ClickRequest) -> tuple[ClickTx | None, ClickTx | None, Account | None]:
@@ -222,7 +227,7 @@ class ClickShop:
                     return answer(ShopError.TRANSACTION_CANCELLED, bound)
                 if amount != account.unpaid:
                     return answer(ShopError.INCORRECT_AMOUNT, bound)
-            elif amount <= 0:
+            elif not self.apartment_limits.allows_topup(amount):  # the limits Payme keeps too
                 return answer(ShopError.INCORRECT_AMOUNT, bound)
             if request.click_error < 0:
                 return answer(ShopError.TRANSACTION_CANCELLED, bound)
