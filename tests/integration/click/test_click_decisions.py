@@ -313,18 +313,6 @@ def _c_cancel_under_another_click_trans_id(h: Harness) -> Any:
     return result, check
 
 
-def _c_under_another_click_trans_id_other_amount(h: Harness) -> Any:
-    ctid, pid = h.prepared()
-    other = next_trans_id()
-    result = h.complete(other, pid, amount="14999.99")
-
-    def check() -> None:
-        assert h.state(ctid) == "prepared" and h.holder() == f"click#{ctid}"
-        assert h.complete(other, pid).error == 0  # the right amount still goes through
-
-    return result, check
-
-
 def _c_under_another_click_trans_id_other_account(h: Harness) -> Any:
     ctid, pid = h.prepared("apt-1", "1000")
     other = next_trans_id()
@@ -382,15 +370,19 @@ def _c_confirm_after_cancel(h: Harness) -> Any:
     return h.complete(ctid, pid), lambda: _no_posting(ctid)
 
 
-def _c_amount(h: Harness) -> Any:
-    ctid, pid = h.prepared()
-    result = h.complete(ctid, pid, amount="14999.99")
+def _c_amount(under_another_click_trans_id: bool) -> Case:
+    def case(h: Harness) -> Any:
+        ctid, pid = h.prepared()
+        sent_as = next_trans_id() if under_another_click_trans_id else ctid
+        result = h.complete(sent_as, pid, amount="14999.99")
 
-    def check() -> None:
-        assert h.state(ctid) == "prepared" and h.holder() == f"click#{ctid}"
-        assert h.complete(ctid, pid).error == 0  # the right amount still goes through
+        def check() -> None:
+            assert h.state(ctid) == "prepared" and h.holder() == f"click#{ctid}"
+            assert h.complete(sent_as, pid).error == 0  # the right amount still goes through
 
-    return result, check
+        return result, check
+
+    return case
 
 
 def _c_superseded(h: Harness) -> Any:
@@ -478,11 +470,7 @@ CASES: list[tuple[str, Case, ShopError]] = [
         ShopError.SUCCESS,
     ),
     ("cancel under another click_trans_id", _c_cancel_under_another_click_trans_id, CANCELLED),
-    (
-        "complete under another click_trans_id, other amount",
-        _c_under_another_click_trans_id_other_amount,
-        ShopError.INCORRECT_AMOUNT,
-    ),
+    ("complete under another click_trans_id, other amount", _c_amount(True), ShopError.INCORRECT_AMOUNT),
     (
         "complete under another click_trans_id, other account",
         _c_under_another_click_trans_id_other_account,
@@ -495,7 +483,7 @@ CASES: list[tuple[str, Case, ShopError]] = [
     ("cancel with error -1", _c_any_negative_error_cancels, CANCELLED),
     ("cancel with a wrong amount", _c_cancel_with_wrong_amount_still_cancels, CANCELLED),
     ("confirm after cancel", _c_confirm_after_cancel, CANCELLED),
-    ("complete amount mismatch", _c_amount, ShopError.INCORRECT_AMOUNT),
+    ("complete amount mismatch", _c_amount(False), ShopError.INCORRECT_AMOUNT),
     ("late complete of a superseded attempt", _c_superseded, CANCELLED),
     ("complete bad sign", _c_bad_sign, ShopError.SIGN_CHECK_FAILED),
     ("prepare posted to the complete URL", _c_prepare_posted_to_complete, ShopError.ACTION_NOT_FOUND),
