@@ -102,6 +102,16 @@ def complete_form(
 FORM = "application/x-www-form-urlencoded"
 
 
+def metric_names(output: str) -> set[str]:
+    """Metric names in the function's stdout (Powertools prints CloudWatch EMF there)."""
+    names: set[str] = set()
+    for line in output.splitlines():
+        if line.startswith('{"_aws"'):
+            record = json.loads(line)
+            names |= {m["Name"] for d in record["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]}
+    return names
+
+
 def api_event(path: str, body: str | None, content_type: str | None = FORM) -> dict[str, Any]:
     headers = {"Content-Type": content_type} if content_type else {}
     return {

@@ -18,7 +18,7 @@ from tolov.billing.ledger import Ledger
 from tolov.click.errors import ShopError
 from tolov.click.request import Action, parse_body
 from tolov.click.reversal import SqsReversalQueue
-from tolov.click.shop import ClickResult, ClickShop, reply
+from tolov.click.shop import IN_PROGRESS_NOTE, ClickResult, ClickShop, reply
 from tolov.click.store import DynamoClickRepository
 from tolov.settings import get_secret, get_settings
 
@@ -41,6 +41,7 @@ def shop() -> ClickShop:
         service_id=settings.click_service_id,
         secret_key=lambda: get_secret(secret_arn),
         cancel_after_confirm=settings.click_cancel_after_confirm_error,
+        apartment_limits=settings,  # the top-up limits, shared with Payme
     )
 
 
@@ -96,7 +97,8 @@ def _record(result: ClickResult) -> None:
     )
     outcome = "Ok" if result.error == 0 else "Error"
     metrics.add_metric(name=f"Click{result.action.title()}{outcome}", unit=MetricUnit.Count, value=1)
-    if result.error == ShopError.FAILED_TO_UPDATE_USER:
+    # -7 for an invoice another provider's payment holds is a business answer, not our failure.
+    if result.error == ShopError.FAILED_TO_UPDATE_USER and result.reason != IN_PROGRESS_NOTE:
         metrics.add_metric(name="ClickSystemError", unit=MetricUnit.Count, value=1)
     if result.reversal is None:
         return

@@ -1,12 +1,51 @@
 """Configuration, read once per container into a typed model; secrets fetched on demand and cached."""
 
 import os
+from collections.abc import Mapping
 from functools import lru_cache
+from typing import Self
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+# Each limit under its provider-neutral name first; PAYME_APARTMENT_* (the names from before Click read the
+# same limits) count when the neutral one is absent.
+APARTMENT_LIMIT_NAMES = {
+    "apartment_min_tiyin": ("APARTMENT_MIN_TIYIN", "PAYME_APARTMENT_MIN_TIYIN"),
+    "apartment_max_tiyin": ("APARTMENT_MAX_TIYIN", "PAYME_APARTMENT_MAX_TIYIN"),
+}
 
 
-class Settings(BaseModel):
+class ApartmentLimits(BaseModel):
+    """One apartment top-up (accumulative account), in tiyin, whichever provider carries it: Payme answers
+    -31001 outside the limits, Click -2."""
+
+    model_config = ConfigDict(frozen=True)
+
+    # 1 000 to 50 000 000 sum.
+    apartment_min_tiyin: int = Field(default=100_000, gt=0)
+    apartment_max_tiyin: int = Field(default=5_000_000_000, gt=0)
+
+    @model_validator(mode="after")
+    def _limits_in_order(self) -> Self:
+        if self.apartment_min_tiyin > self.apartment_max_tiyin:
+            raise ValueError("APARTMENT_MIN_TIYIN is above APARTMENT_MAX_TIYIN")
+        return self
+
+    def allows_topup(self, amount: int) -> bool:
+        return self.apartment_min_tiyin <= amount <= self.apartment_max_tiyin
+
+
+def apartment_limits_from_env(env: Mapping[str, str]) -> dict[str, str]:
+    """The limits set in the environment, each from the first of its names present."""
+    found: dict[str, str] = {}
+    for field, names in APARTMENT_LIMIT_NAMES.items():
+        present = [env[name] for name in names if name in env]
+        if present:
+            found[field] = present[0]
+    return found
+
+
+class Settings(ApartmentLimits):
     model_config = ConfigDict(frozen=True)
 
     environment: str = "dev"
@@ -38,6 +77,7 @@ class Settings(BaseModel):
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
         env = os.environ if environ is None else environ
         values = {name: env[name.upper()] for name in cls.model_fields if name.upper() in env}
+        values.update(apartment_limits_from_env(env))
         if "TOLOV_ENV" in env:
             values["environment"] = env["TOLOV_ENV"]
         return cls.model_validate(values)

@@ -6,19 +6,26 @@
   landed but its reply was lost, success.
 """
 
-import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ReadTimeoutError
 
-from tests.click_support import ClickStack, click_stack, complete_form, next_trans_id, prepare_form
+from tests.click_support import (
+    ClickStack,
+    click_stack,
+    complete_form,
+    metric_names,
+    next_trans_id,
+    prepare_form,
+)
 from tolov.billing import ledger as ledger_module
 from tolov.billing.errors import LedgerContention
 from tolov.billing.ledger import Ledger, PaymentKey
 from tolov.click.store import ClickTransaction
+from tolov.money import sum_str_to_tiyin
 from tolov.store.models import Invoice, Posting
 
 SECRET = "local-click-secret"
@@ -28,16 +35,6 @@ SECRET = "local-click-secret"
 def stack(aws: None, local_config: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[ClickStack]:
     with click_stack(local_config, monkeypatch) as stack:
         yield stack
-
-
-def metric_names(output: str) -> set[str]:
-    """Metric names in the function's stdout (Powertools prints CloudWatch EMF there)."""
-    names: set[str] = set()
-    for line in output.splitlines():
-        if line.startswith('{"_aws"'):
-            record = json.loads(line)
-            names |= {m["Name"] for d in record["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]}
-    return names
 
 
 def log_events(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
@@ -133,12 +130,57 @@ def _throttle_transactions(monkeypatch: pytest.MonkeyPatch, times: int) -> list[
     return calls
 
 
+LOST_REPLY_HOOKS = (
+    ("before-call.dynamodb.TransactWriteItems", "click-test-throttle"),
+    ("after-call.dynamodb.TransactWriteItems", "click-test-lost-reply"),
+    ("before-send", "click-test-lost-reply-in-botocore"),
+    ("before-call.dynamodb.TransactWriteItems", "click-test-lost-before-sending"),
+)
+
+
 @pytest.fixture
 def unregister() -> Iterator[None]:
     yield
     events = ledger_module._connection().client.meta.events
-    events.unregister("before-call.dynamodb.TransactWriteItems", unique_id="click-test-throttle")
-    events.unregister("after-call.dynamodb.TransactWriteItems", unique_id="click-test-lost-reply")
+    for event, unique_id in LOST_REPLY_HOOKS:
+        events.unregister(event, unique_id=unique_id)
+
+
+def _lose_reply_inside_botocore(landed: Callable[[], bool]) -> list[int]:
+    """The ledger's next TransactWriteItems reaches DynamoDB and is applied, then its reply is lost (a read
+    timeout inside botocore's send loop): botocore itself sends it again, and that copy fails its conditions.
+
+    moto answers in its own before-send handler, registered when the client was made; this one runs after it,
+    so the write has landed when the reply is dropped (checked through another connection)."""
+    sends = [0, 0]  # sends seen, replies dropped
+
+    def drop(request: Any, **_: Any) -> None:
+        if "TransactWriteItems" not in str(request.headers.get("X-Amz-Target", "")):
+            return
+        sends[0] += 1
+        if sends[1] == 0:
+            assert landed(), "the write must have landed before its reply is dropped"
+            sends[1] += 1
+            raise ReadTimeoutError(endpoint_url="https://dynamodb")
+
+    events = ledger_module._connection().client.meta.events
+    events.register("before-send", drop, unique_id="click-test-lost-reply-in-botocore")
+    return sends
+
+
+def _lose_reply_after_botocore() -> list[int]:
+    """The ledger's next TransactWriteItems lands and botocore gives up on its reply: the timeout reaches our
+    code as a store failure, and the shop's own second round meets the write."""
+    lost = [0]
+
+    def reply_lost(**_: Any) -> None:
+        if lost[0] == 0:
+            lost[0] += 1
+            raise ReadTimeoutError(endpoint_url="https://dynamodb")
+
+    events = ledger_module._connection().client.meta.events
+    events.register("after-call.dynamodb.TransactWriteItems", reply_lost, unique_id="click-test-lost-reply")
+    return lost
 
 
 def test_throttling_answers_minus_7_with_nothing_written_and_the_retry_delivers(
@@ -162,27 +204,104 @@ def test_throttling_answers_minus_7_with_nothing_written_and_the_retry_delivers(
     assert Invoice.get(invoice_id).status == "paid"
 
 
+def _posted(ctid: str) -> Callable[[], bool]:
+    def posted() -> bool:
+        try:
+            Posting.get(f"click#{ctid}", consistent_read=True)
+        except Posting.DoesNotExist:
+            return False
+        return True
+
+    return posted
+
+
+@pytest.mark.parametrize("account_kind", ["invoice", "apartment"])
+def test_a_confirm_that_landed_while_botocore_resent_it_is_answered_with_success(
+    stack: ClickStack, unregister: None, account_kind: str
+) -> None:
+    """The resent copy fails its conditions, so the ledger reports the posting as existing already: it is
+    this request's own, and the first Complete of a debit answers 0, never -4."""
+    invoice_id = stack.invoice(1_500_000)
+    account, amount = (invoice_id, "15000.00") if account_kind == "invoice" else ("apt-1", "20000")
+    ctid = next_trans_id()
+    pid = stack.prepare(prepare_form(ctid, account, amount))["merchant_prepare_id"]
+    fields = complete_form(ctid, account, amount, pid)
+    sends = _lose_reply_inside_botocore(_posted(ctid))
+
+    reply = stack.complete(fields)
+    assert sends[1] == 1 and sends[0] >= 2  # dropped once, and botocore sent it again
+    assert (reply["error"], reply["merchant_confirm_id"]) == (0, pid)
+    assert ClickTransaction.get(f"click#{ctid}").state == "confirmed"
+    assert int(Posting.get(f"click#{ctid}").amount) == sum_str_to_tiyin(amount)
+    # Click's own retry of the same Complete is a repeat.
+    assert stack.complete(fields)["error"] == -4
+
+
 def test_a_write_that_landed_although_its_reply_was_lost_is_answered_with_success(
     stack: ClickStack, unregister: None
 ) -> None:
     invoice_id = stack.invoice(1_500_000)
     ctid = next_trans_id()
     pid = stack.prepare(prepare_form(ctid, invoice_id, "15000.00"))["merchant_prepare_id"]
-    lost = [0]
-
-    def reply_lost(**_: Any) -> None:
-        if lost[0] == 0:
-            lost[0] += 1
-            raise ReadTimeoutError(endpoint_url="https://dynamodb")
-
-    events = ledger_module._connection().client.meta.events
-    events.register("after-call.dynamodb.TransactWriteItems", reply_lost, unique_id="click-test-lost-reply")
+    lost = _lose_reply_after_botocore()
 
     reply = stack.complete(complete_form(ctid, invoice_id, "15000.00", pid))
     assert lost[0] == 1
     assert (reply["error"], reply["merchant_confirm_id"]) == (0, pid)
     assert Invoice.get(invoice_id).status == "paid"
     assert ClickTransaction.get(f"click#{ctid}").state == "confirmed"
+
+
+@pytest.mark.parametrize("where", ["inside botocore", "after botocore"])
+def test_an_unposted_mark_that_landed_although_its_reply_was_lost_still_queues_the_reversal(
+    stack: ClickStack, unregister: None, where: str
+) -> None:
+    invoice_id, ctid, pid = invoice_whose_unpaid_amount_changes_under_the_reservation(stack)
+    if where == "inside botocore":
+
+        def marked() -> bool:
+            return bool(
+                ClickTransaction.get(f"click#{ctid}", consistent_read=True).state == "confirmed_unposted"
+            )
+
+        _lose_reply_inside_botocore(marked)
+    else:
+        _lose_reply_after_botocore()
+
+    reply = stack.complete(complete_form(ctid, invoice_id, "10000.00", pid))
+    assert (reply["error"], reply["merchant_confirm_id"]) == (0, pid)
+    assert ClickTransaction.get(f"click#{ctid}").state == "confirmed_unposted"
+    assert [m["click_trans_id"] for m in stack.reversal_messages()] == [ctid]
+
+
+def test_a_lost_reply_is_not_mistaken_for_a_concurrent_duplicates_success(
+    stack: ClickStack, unregister: None
+) -> None:
+    """Our confirm fails before it is sent (the error looks like a lost reply) while Click's duplicate of the
+    same Complete confirms the attempt: that success is the duplicate's; ours is a repeat."""
+    invoice_id = stack.invoice(1_500_000)
+    ctid = next_trans_id()
+    pid = stack.prepare(prepare_form(ctid, invoice_id, "15000.00"))["merchant_prepare_id"]
+    fields = complete_form(ctid, invoice_id, "15000.00", pid)
+    duplicate: list[dict[str, Any]] = []
+
+    def duplicate_wins_then_we_time_out(**_: Any) -> None:
+        if not duplicate:
+            duplicate.append({})  # the duplicate's own write goes through
+            duplicate[0] = stack.complete(fields)
+            raise ReadTimeoutError(endpoint_url="https://dynamodb")
+
+    events = ledger_module._connection().client.meta.events
+    events.register(
+        "before-call.dynamodb.TransactWriteItems",
+        duplicate_wins_then_we_time_out,
+        unique_id="click-test-lost-before-sending",
+    )
+
+    ours = stack.complete(fields)
+    assert duplicate[0]["error"] == 0
+    assert (ours["error"], ours["merchant_confirm_id"]) == (-4, pid)
+    assert list(Invoice.get(invoice_id).payments.as_dict()) == [f"click#{ctid}"]
 
 
 def test_ledger_contention_answers_minus_7_without_partial_state(

@@ -63,6 +63,24 @@ def test_parallel_completes_of_one_invoice_attempt_post_once(shop: ClickShop, in
     assert ClickTransaction.get(f"click#{ctid}").state == "confirmed"
 
 
+def test_parallel_completes_under_different_click_trans_ids_post_once(
+    shop: ClickShop, invoice_id: str
+) -> None:
+    """Completes matched by prepare id, each under a click_trans_id of its own (some testers do this)."""
+    ctid, pid = prepared(shop, invoice_id)
+    ids = [ctid] + [next_trans_id() for _ in range(THREADS - 1)]
+    results = together(
+        [lambda c=c: shop.handle(complete_form(c, invoice_id, AMOUNT, pid), Action.COMPLETE) for c in ids]
+    )
+    assert Counter(r.error for r in results) == {0: 1, -4: THREADS - 1}
+    assert {r.reply["merchant_confirm_id"] for r in results} == {pid}
+    assert [r.reply["click_trans_id"] for r in results] == [int(c) for c in ids]  # each echoes its own
+    assert list(Invoice.get(invoice_id).payments.as_dict()) == [f"click#{ctid}"]
+    for other in ids[1:]:
+        with pytest.raises(Posting.DoesNotExist):
+            Posting.get(f"click#{other}")
+
+
 def test_parallel_completes_to_an_apartment_credit_once(shop: ClickShop, invoice_id: str) -> None:
     ctid, pid = prepared(shop, "apt-1", "20000")
     fields = complete_form(ctid, "apt-1", "20000", pid)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import botocore.client
 import pytest
 
 from tests.click_support import SERVICE_ID, complete_form, item, next_trans_id, prepare_form
@@ -17,7 +18,8 @@ from tolov.click.errors import ShopError
 from tolov.click.repository import ReversalRequest, TxState
 from tolov.click.request import Action
 from tolov.click.shop import ClickResult, ClickShop
-from tolov.click.store import ClickTransaction, DynamoClickRepository
+from tolov.click.store import ClickCounter, ClickPrepareAlias, ClickTransaction, DynamoClickRepository
+from tolov.money import sum_str_to_tiyin
 from tolov.store.models import Invoice, Posting
 
 INVOICE_SUM = "15000.00"  # 1_500_000 tiyin
@@ -116,6 +118,18 @@ def _p_apartment_zero(h: Harness) -> Any:
     return h.prepare(next_trans_id(), "apt-1", "0"), None
 
 
+def _p_apartment(amount: str) -> Case:
+    """A top-up Prepare; outside the apartment limits (1 000 to 50 000 000 sum, as for Payme) nothing is
+    written."""
+
+    def case(h: Harness) -> Any:
+        ctid = next_trans_id()
+        result = h.prepare(ctid, "apt-1", amount)
+        return result, None if result.error == 0 else (lambda: _absent(ctid))
+
+    return case
+
+
 def _p_click_error(h: Harness) -> Any:
     ctid = next_trans_id()
     return h.prepare(ctid, error="-5017"), lambda: _absent(ctid)
@@ -128,8 +142,8 @@ def _p_repeat(h: Harness) -> Any:
 
 
 def _p_repeat_confirmed_apartment(h: Harness) -> Any:
-    ctid, _ = h.confirmed("apt-1", "500")
-    return h.prepare(ctid, "apt-1", "500"), None
+    ctid, _ = h.confirmed("apt-1", "1000")
+    return h.prepare(ctid, "apt-1", "1000"), None
 
 
 def _p_repeat_cancelled(h: Harness) -> Any:
@@ -139,13 +153,13 @@ def _p_repeat_cancelled(h: Harness) -> Any:
 
 
 def _p_repeat_other_account(h: Harness) -> Any:
-    ctid, _ = h.prepared("apt-1", "500")
+    ctid, _ = h.prepared("apt-1", "1000")
     return h.prepare(ctid), None
 
 
 def _p_repeat_other_amount(h: Harness) -> Any:
-    ctid, _ = h.prepared("apt-1", "500")
-    return h.prepare(ctid, "apt-1", "600"), None
+    ctid, _ = h.prepared("apt-1", "1000")
+    return h.prepare(ctid, "apt-1", "1100"), None
 
 
 def _p_held_by_payme(h: Harness) -> Any:
@@ -154,7 +168,8 @@ def _p_held_by_payme(h: Harness) -> Any:
     result = h.prepare(ctid)
 
     def check() -> None:
-        assert result.reply["error_note"] == "Payment in progress"
+        # Not -4: that tells Click the order is paid, and it is not. Nothing is debited at Prepare yet.
+        assert result.reply["error_note"] == "Another payment for this order is in progress"
         assert h.holder() == "payme#p-1"
         _absent(ctid)
 
@@ -244,14 +259,69 @@ def _c_never_prepared(h: Harness) -> Any:
 
 
 def _c_prepare_id_of_another_attempt(h: Harness) -> Any:
-    ctid, _ = h.prepared("apt-1", "500")
-    _, other_pid = h.prepared("apt-1", "500")
-    return h.complete(ctid, other_pid, "apt-1", "500"), None
+    """Matched by prepare id and account: the other attempt's Complete, although it carries this one's id."""
+    ctid, _ = h.prepared("apt-1", "1000")
+    other, other_pid = h.prepared("apt-1", "1000")
+    result = h.complete(ctid, other_pid, "apt-1", "1000")
+
+    def check() -> None:
+        assert (h.state(other), h.state(ctid)) == ("confirmed", "prepared")
+        assert ClickTransaction.get(f"click#{other}").complete_click_trans_id == ctid
+        assert int(Posting.get(f"click#{other}").amount) == 100_000
+        _no_posting(ctid)
+
+    return result, check
+
+
+def _c_under_another_click_trans_id(h: Harness, account: str | None = None, amount: str = INVOICE_SUM) -> Any:
+    """Some testers complete under a click_trans_id other than the Prepare's: with our prepare id, the
+    account and the amount it is that attempt's Complete, confirmed once under the attempt's posting key."""
+    ctid, pid = h.prepared(account, amount)
+    other = next_trans_id()
+    result = h.complete(other, pid, account, amount)
+
+    def check() -> None:
+        assert (result.reply["click_trans_id"], result.reply["merchant_confirm_id"]) == (int(other), pid)
+        row = ClickTransaction.get(f"click#{ctid}")
+        assert (row.state, row.complete_click_trans_id) == ("confirmed", other)
+        assert int(Posting.get(f"click#{ctid}").amount) == sum_str_to_tiyin(amount)
+        _no_posting(other)
+        _absent(other)
+        # Repeats, under either id, are repeats of a confirmed payment; nothing is posted again.
+        assert h.complete(other, pid, account, amount).error == ShopError.ALREADY_PAID
+        assert h.complete(ctid, pid, account, amount).error == ShopError.ALREADY_PAID
+        _no_posting(other)
+
+    return result, check
+
+
+def _c_under_another_click_trans_id_apartment(h: Harness) -> Any:
+    return _c_under_another_click_trans_id(h, "apt-1", "1000")
+
+
+def _c_cancel_under_another_click_trans_id(h: Harness) -> Any:
+    ctid, pid = h.prepared()
+    other = next_trans_id()
+    result = h.complete(other, pid, error="-5017")
+
+    def check() -> None:
+        row = ClickTransaction.get(f"click#{ctid}")
+        assert (row.state, row.complete_click_trans_id, row.click_error) == ("cancelled", other, -5017)
+        assert h.holder() is None
+        _absent(other)
+
+    return result, check
+
+
+def _c_under_another_click_trans_id_other_account(h: Harness) -> Any:
+    ctid, pid = h.prepared("apt-1", "1000")
+    other = next_trans_id()
+    return h.complete(other, pid, h.invoice_id, "1000"), lambda: _equal(h.state(ctid), "prepared")
 
 
 def _c_bound_to_another_account(h: Harness) -> Any:
-    ctid, pid = h.prepared("apt-1", "500")
-    return h.complete(ctid, pid, h.invoice_id, "500"), None
+    ctid, pid = h.prepared("apt-1", "1000")
+    return h.complete(ctid, pid, h.invoice_id, "1000"), None
 
 
 def _c_repeat(h: Harness) -> Any:
@@ -300,15 +370,19 @@ def _c_confirm_after_cancel(h: Harness) -> Any:
     return h.complete(ctid, pid), lambda: _no_posting(ctid)
 
 
-def _c_amount(h: Harness) -> Any:
-    ctid, pid = h.prepared()
-    result = h.complete(ctid, pid, amount="14999.99")
+def _c_amount(under_another_click_trans_id: bool) -> Case:
+    def case(h: Harness) -> Any:
+        ctid, pid = h.prepared()
+        sent_as = next_trans_id() if under_another_click_trans_id else ctid
+        result = h.complete(sent_as, pid, amount="14999.99")
 
-    def check() -> None:
-        assert h.state(ctid) == "prepared" and h.holder() == f"click#{ctid}"
-        assert h.complete(ctid, pid).error == 0  # the right amount still goes through
+        def check() -> None:
+            assert h.state(ctid) == "prepared" and h.holder() == f"click#{ctid}"
+            assert h.complete(sent_as, pid).error == 0  # the right amount still goes through
 
-    return result, check
+        return result, check
+
+    return case
 
 
 def _c_superseded(h: Harness) -> Any:
@@ -364,13 +438,18 @@ CASES: list[tuple[str, Case, ShopError]] = [
     ("prepare cancelled invoice", _p_cancelled, CANCELLED),
     ("prepare amount mismatch", _p_amount, ShopError.INCORRECT_AMOUNT),
     ("prepare zero to an apartment", _p_apartment_zero, ShopError.INCORRECT_AMOUNT),
+    ("prepare 0.01 sum to an apartment", _p_apartment("0.01"), ShopError.INCORRECT_AMOUNT),
+    ("prepare below the apartment minimum", _p_apartment("999.99"), ShopError.INCORRECT_AMOUNT),
+    ("prepare the apartment minimum", _p_apartment("1000"), ShopError.SUCCESS),
+    ("prepare the apartment maximum", _p_apartment("50000000.00"), ShopError.SUCCESS),
+    ("prepare above the apartment maximum", _p_apartment("50000000.01"), ShopError.INCORRECT_AMOUNT),
     ("prepare with Click error", _p_click_error, CANCELLED),
     ("repeated prepare", _p_repeat, ShopError.SUCCESS),
     ("repeated prepare after confirm", _p_repeat_confirmed_apartment, ShopError.ALREADY_PAID),
     ("repeated prepare after cancel", _p_repeat_cancelled, CANCELLED),
     ("repeated prepare, other account", _p_repeat_other_account, NOT_FOUND),
     ("repeated prepare, other amount", _p_repeat_other_amount, ShopError.INCORRECT_AMOUNT),
-    ("prepare while Payme holds the invoice", _p_held_by_payme, ShopError.ALREADY_PAID),
+    ("prepare while Payme holds the invoice", _p_held_by_payme, ShopError.FAILED_TO_UPDATE_USER),
     ("newer prepare supersedes", _p_supersedes, ShopError.SUCCESS),
     ("prepare bad sign", _p_bad_sign, ShopError.SIGN_CHECK_FAILED),
     ("prepare signed with another secret", _p_wrong_secret, ShopError.SIGN_CHECK_FAILED),
@@ -383,7 +462,20 @@ CASES: list[tuple[str, Case, ShopError]] = [
     ("complete unknown account", _c_unknown_account, ShopError.USER_DOES_NOT_EXIST),
     ("complete unknown prepare id", _c_unknown_prepare_id, NOT_FOUND),
     ("complete never prepared", _c_never_prepared, NOT_FOUND),
-    ("complete with another attempt's id", _c_prepare_id_of_another_attempt, NOT_FOUND),
+    ("complete with another attempt's prepare id", _c_prepare_id_of_another_attempt, ShopError.SUCCESS),
+    ("complete under another click_trans_id", _c_under_another_click_trans_id, ShopError.SUCCESS),
+    (
+        "complete under another click_trans_id, apartment",
+        _c_under_another_click_trans_id_apartment,
+        ShopError.SUCCESS,
+    ),
+    ("cancel under another click_trans_id", _c_cancel_under_another_click_trans_id, CANCELLED),
+    ("complete under another click_trans_id, other amount", _c_amount(True), ShopError.INCORRECT_AMOUNT),
+    (
+        "complete under another click_trans_id, other account",
+        _c_under_another_click_trans_id_other_account,
+        NOT_FOUND,
+    ),
     ("complete for another account", _c_bound_to_another_account, NOT_FOUND),
     ("repeated complete", _c_repeat, ShopError.ALREADY_PAID),
     ("cancel after confirm (legacy)", _c_cancel_after_confirm, ShopError.ALREADY_PAID),
@@ -391,7 +483,7 @@ CASES: list[tuple[str, Case, ShopError]] = [
     ("cancel with error -1", _c_any_negative_error_cancels, CANCELLED),
     ("cancel with a wrong amount", _c_cancel_with_wrong_amount_still_cancels, CANCELLED),
     ("confirm after cancel", _c_confirm_after_cancel, CANCELLED),
-    ("complete amount mismatch", _c_amount, ShopError.INCORRECT_AMOUNT),
+    ("complete amount mismatch", _c_amount(False), ShopError.INCORRECT_AMOUNT),
     ("late complete of a superseded attempt", _c_superseded, CANCELLED),
     ("complete bad sign", _c_bad_sign, ShopError.SIGN_CHECK_FAILED),
     ("prepare posted to the complete URL", _c_prepare_posted_to_complete, ShopError.ACTION_NOT_FOUND),
@@ -452,7 +544,7 @@ def test_reply_shapes(aws: None) -> None:
 
 def test_prepare_ids_are_distinct_and_increasing(aws: None) -> None:
     harness = Harness()
-    ids = [harness.prepared("apt-1", "100")[1] for _ in range(5)]
+    ids = [harness.prepared("apt-1", "1000")[1] for _ in range(5)]
     assert ids == sorted(ids) and len(set(ids)) == 5
 
 
@@ -479,3 +571,48 @@ def test_a_prepared_invoice_attempt_that_lost_its_reservation_is_retired(aws: No
     assert harness.complete(ctid, pid).error == ShopError.TRANSACTION_CANCELLED
     with pytest.raises(Posting.DoesNotExist):
         Posting.get(f"click#{ctid}")
+
+
+@pytest.mark.parametrize("account_kind", ["invoice", "apartment"])
+def test_a_prepare_id_finds_its_attempt_by_key(
+    aws: None, monkeypatch: pytest.MonkeyPatch, account_kind: str
+) -> None:
+    """Prepare writes click#prepare#<id> -> click_trans_id with the attempt; a Complete under another
+    click_trans_id reads it and the attempt by key: no Query or Scan of TransactionsTable."""
+    harness = Harness()
+    account, amount = (harness.invoice_id, INVOICE_SUM) if account_kind == "invoice" else ("apt-1", "1000")
+    ctid, pid = harness.prepared(account, amount)
+    assert ClickPrepareAlias.get(f"click#prepare#{pid}").click_trans_id == ctid
+
+    calls: list[tuple[str, str | None]] = []
+    make_api_call = botocore.client.BaseClient._make_api_call
+
+    def recorded(client: Any, operation: str, params: dict[str, Any]) -> Any:
+        calls.append((operation, params.get("TableName")))
+        return make_api_call(client, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recorded)
+    assert harness.complete(next_trans_id(), pid, account, amount).error == ShopError.SUCCESS
+    assert ("GetItem", "TransactionsTable") in calls
+    assert not [c for c in calls if c[0] in {"Query", "Scan"} and c[1] == "TransactionsTable"]
+
+
+def _next_prepare_id() -> int:
+    try:
+        return int(ClickCounter.get("click#counter").value) + 1
+    except ClickCounter.DoesNotExist:
+        return 1
+
+
+def test_the_prepare_id_alias_is_written_with_the_attempt_or_not_at_all(aws: None) -> None:
+    """A prepare id whose alias exists already (a reset counter, say) writes no attempt with that id: the
+    transaction fails whole and Prepare takes the next id."""
+    harness = Harness()
+    for account, amount in ((harness.invoice_id, INVOICE_SUM), ("apt-1", "1000")):
+        taken = _next_prepare_id()
+        ClickPrepareAlias(f"click#prepare#{taken}", click_trans_id="1").save()
+        ctid, pid = harness.prepared(account, amount)
+        assert pid == taken + 1
+        assert int(ClickTransaction.get(f"click#{ctid}").prepare_id) == pid
+        assert ClickPrepareAlias.get(f"click#prepare#{pid}").click_trans_id == ctid
+        assert ClickPrepareAlias.get(f"click#prepare#{taken}").click_trans_id == "1"

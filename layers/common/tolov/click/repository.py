@@ -69,6 +69,9 @@ class ClickTx:
     sign_time: str
     created_at: int
     reason: str | None = None
+    # The token of the Complete request whose write confirmed the attempt (or marked it unposted): how that
+    # request recognises its own write after a lost reply, and tells it from a concurrent duplicate's.
+    confirm_token: str | None = None
 
     @property
     def payment_key(self) -> str:
@@ -114,6 +117,10 @@ class ClickRepository(Protocol):
 
     def get(self, click_trans_id: str) -> ClickTx | None: ...
 
+    def find_by_prepare_id(self, prepare_id: int) -> ClickTx | None:
+        """The attempt whose Prepare was answered with this merchant_prepare_id, read by key."""
+        ...
+
     def find_account(self, merchant_trans_id: str, kind: AccountKind | None = None) -> Account | None:
         """The invoice with this id, else the apartment (or only the given kind)."""
         ...
@@ -121,20 +128,41 @@ class ClickRepository(Protocol):
     def next_prepare_id(self) -> int: ...
 
     def create(self, tx: ClickTx, account: Account, now: int) -> bool:
-        """Store a new prepared attempt; for an invoice, reserve it in the same write and retire the
-        Click attempt that held it (account.holder). False if the attempt or the invoice moved."""
+        """Store a new prepared attempt and what finds it by prepare id; for an invoice, reserve it in the
+        same write and retire the Click attempt that held it (account.holder). False if the attempt, its
+        prepare id or the invoice moved."""
         ...
 
-    def confirm(self, tx: ClickTx, now: int) -> bool:
-        """prepared -> confirmed together with the ledger posting. Raises Unpostable."""
+    # complete_trans_id: the click_trans_id of a Complete that came under another id than the attempt's
+    # own, recorded on the attempt; the posting stays keyed by the attempt's.
+
+    def confirm(self, tx: ClickTx, now: int, token: str, complete_trans_id: str | None = None) -> bool:
+        """prepared -> confirmed, recording `token`, together with the ledger posting. Raises Unpostable.
+        False also when the posting exists already: read again (the token says whose it was)."""
         ...
 
-    def cancel(self, tx: ClickTx, reason: str, click_error: int | None, now: int) -> bool:
+    def cancel(
+        self,
+        tx: ClickTx,
+        reason: str,
+        click_error: int | None,
+        now: int,
+        complete_trans_id: str | None = None,
+    ) -> bool:
         """prepared -> cancelled, dropping the invoice reservation if the attempt still holds it."""
         ...
 
-    def mark_unposted(self, tx: ClickTx, reason: str, click_paydoc_id: str, now: int) -> bool:
-        """prepared -> confirmed_unposted, dropping the reservation: the debit is to be reversed."""
+    def mark_unposted(
+        self,
+        tx: ClickTx,
+        reason: str,
+        click_paydoc_id: str,
+        now: int,
+        token: str,
+        complete_trans_id: str | None = None,
+    ) -> bool:
+        """prepared -> confirmed_unposted, recording `token`, dropping the reservation: the debit is to be
+        reversed."""
         ...
 
 

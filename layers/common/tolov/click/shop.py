@@ -3,12 +3,16 @@
 Decision order (docs.click.uz and Click's own implementations):
 - both: -8 missing or malformed fields, -1 signature or foreign service_id, -3 action unknown or not
   the one of the URL it was posted to;
-- Prepare: -5 account unknown, -4 invoice paid, -9 invoice cancelled, -2 amount, -9 Click's error < 0,
+- Prepare: -5 account unknown, -4 invoice paid, -9 invoice cancelled, -2 amount (an invoice's unpaid
+  amount; an apartment top-up within the limits both providers share), -9 Click's error < 0,
   then the attempt: a repeat answers from its row (same merchant_prepare_id), a new one is stored and,
-  for an invoice, reserves it (superseding an older Click attempt of the same invoice);
-- Complete: -5 account unknown, -6 prepare id unknown or bound elsewhere, -4 already confirmed (a cancel
-  attempt gets the configured code), -9 cancelled or superseded, Click's error < 0 cancels and answers
-  -9, -2 amount, then confirm and post in one transaction.
+  for an invoice, reserves it (superseding an older Click attempt of the same invoice; another
+  provider's live attempt answers -7 "Another payment for this order is in progress");
+- Complete: -5 account unknown, -6 prepare id unknown or bound to another order (matched by prepare id
+  and merchant_trans_id, not by click_trans_id: see _read_completed), -2 amount when it came under
+  another click_trans_id, -4 already confirmed (a cancel attempt gets the configured code), -9 cancelled
+  or superseded, Click's error < 0 cancels and answers -9, -2 amount, then confirm and post in one
+  transaction.
 Once Click has debited the payer (Complete with error 0 for a live attempt) the answer is never an error
 of ours: a posting the ledger refuses for good is answered with success and queued for reversal.
 
@@ -16,6 +20,7 @@ Every read here is only a basis for a conditional write; a write that loses its 
 again and decide from what is now stored.
 """
 
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -36,12 +41,16 @@ from tolov.click.repository import (
 from tolov.click.request import BIGINT_MAX, Action, ClickRequest, validate_fields
 from tolov.click.sign import sign_string, signature_matches
 from tolov.clock import Clock, now_ms
+from tolov.settings import ApartmentLimits
 
 # A write that loses its condition is decided again from fresh reads; this bounds how often.
 RACE_ROUNDS = 4
 SUPERSEDED = "superseded: no longer holds the invoice reservation"
-IN_PROGRESS_NOTE = "Payment in progress"
+# Another provider's live attempt holds the invoice. Not -4 ("Already paid": Click would treat the order as
+# paid); nothing is debited at Prepare, so an error is safe here and Click cancels this attempt.
+IN_PROGRESS_NOTE = "Another payment for this order is in progress"
 CANCEL_AFTER_CONFIRM_CODES = (ShopError.ALREADY_PAID, ShopError.TRANSACTION_CANCELLED)
+DEFAULT_APARTMENT_LIMITS = ApartmentLimits()
 
 
 @dataclass(frozen=True)
@@ -59,12 +68,14 @@ class ClickResult:
         return int(self.reply["error"])
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Round:
-    """What this request already tried to write: a write whose reply was lost may still have landed."""
+    """One request, across its rounds. A write whose reply was lost may still have landed: botocore resends
+    it (the copy fails its conditions, as if someone else had written), or the failure reaches us and the
+    next round reads the result. Either way the row then carries this request's token, which a concurrent
+    duplicate's write does not: only a landed write of our own is answered as our success."""
 
-    tried: set[TxState] = field(default_factory=set)
-    unposted_reason: str | None = None
+    token: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
 def echo_trans_id(fields: Mapping[str, str] | None) -> int | None:
@@ -113,6 +124,7 @@ class ClickShop:
         service_id: str,
         secret_key: Callable[[], str],
         cancel_after_confirm: int = ShopError.ALREADY_PAID,
+        apartment_limits: ApartmentLimits = DEFAULT_APARTMENT_LIMITS,
         clock: Clock = now_ms,
     ) -> None:
         if not service_id.isascii() or not service_id.isdigit():
@@ -124,6 +136,7 @@ class ClickShop:
         self.service_id = int(service_id)
         self.secret_key = secret_key
         self.cancel_after_confirm = ShopError(cancel_after_confirm)
+        self.apartment_limits = apartment_limits
         self.clock = clock
 
     def _read(self, request: ClickRequest) -> tuple[ClickTx | None, ClickTx | None, Account | None]:
@@ -132,6 +145,25 @@ class ClickShop:
         bound = tx if tx is not None and tx.merchant_trans_id == request.merchant_trans_id else None
         account = self.repository.find_account(request.merchant_trans_id, bound.account if bound else None)
         return tx, bound, account
+
+    def _read_completed(
+        self, request: ClickRequest, prepare_id: int
+    ) -> tuple[ClickTx | None, Account | None]:
+        """The attempt a Complete settles (None: -6), and the order's account.
+
+        A Complete is matched to its attempt by merchant_prepare_id (our id, covered by the signature) and
+        merchant_trans_id. This departs on purpose from the reference's §4.3, which binds a Complete to its
+        click_trans_id too: some testers send a Complete under another click_trans_id than the Prepare's,
+        and with a valid signature, our prepare id, the account and the amount it is that attempt's
+        Complete (recorded on the attempt, posted under the attempt's key: never a second posting).
+        The attempt under the Complete's own click_trans_id is the usual case; otherwise the prepare id
+        finds the attempt by key (the alias Prepare wrote with it)."""
+        tx = self.repository.get(request.trans_id)
+        if tx is None or tx.prepare_id != prepare_id:
+            tx = self.repository.find_by_prepare_id(prepare_id)
+        if tx is None or tx.prepare_id != prepare_id or tx.merchant_trans_id != request.merchant_trans_id:
+            tx = None
+        return tx, self.repository.find_account(request.merchant_trans_id, tx.account if tx else None)
 
     # ------------------------------------------------------------------ entry
     def handle(self, fields: Mapping[str, str] | None, endpoint: Action | None) -> ClickResult:
@@ -195,7 +227,7 @@ class ClickShop:
                     return answer(ShopError.TRANSACTION_CANCELLED, bound)
                 if amount != account.unpaid:
                     return answer(ShopError.INCORRECT_AMOUNT, bound)
-            elif amount <= 0:
+            elif not self.apartment_limits.allows_topup(amount):  # the limits Payme keeps too
                 return answer(ShopError.INCORRECT_AMOUNT, bound)
             if request.click_error < 0:
                 return answer(ShopError.TRANSACTION_CANCELLED, bound)
@@ -217,7 +249,7 @@ class ClickShop:
                 return answer(ShopError.SUCCESS, tx)
 
             if isinstance(account, InvoiceAccount) and _held_by_other_provider(account, self.clock()):
-                return answer(ShopError.ALREADY_PAID, note=IN_PROGRESS_NOTE)
+                return answer(ShopError.FAILED_TO_UPDATE_USER, note=IN_PROGRESS_NOTE)
             now = self.clock()
             new = ClickTx(
                 click_trans_id=request.trans_id,
@@ -246,17 +278,21 @@ class ClickShop:
             return ClickResult(body, "complete", state, reason, **extra)
 
         for _ in range(RACE_ROUNDS):
-            tx, bound, account = self._read(request)
+            found, account = self._read_completed(request, prepare_id)
             if account is None:
                 return answer(ShopError.USER_DOES_NOT_EXIST)
-            if bound is None or bound.prepare_id != prepare_id:
+            if found is None:
                 return answer(ShopError.TRANSACTION_DOES_NOT_EXIST)
-            tx = bound
+            tx = found
+            # A Complete under another click_trans_id must match the attempt's amount to be its Complete.
+            other_id = request.trans_id if request.trans_id != tx.click_trans_id else None
+            if other_id is not None and request.tiyin != tx.amount:
+                return answer(ShopError.INCORRECT_AMOUNT, tx)
 
             if tx.state in CONFIRMED_STATES:
-                if tx.state in attempt.tried:  # our own write landed although its reply was lost
+                if tx.confirm_token == attempt.token:  # our own write landed although its reply was lost
                     if tx.state is TxState.CONFIRMED_UNPOSTED:
-                        return self._reverse(request, tx, attempt.unposted_reason or tx.reason or "", answer)
+                        return self._reverse(request, tx, tx.reason or "", answer)
                     return answer(ShopError.SUCCESS, tx)
                 if request.click_error == 0:
                     return answer(ShopError.ALREADY_PAID, tx)
@@ -269,28 +305,20 @@ class ClickShop:
             if superseded or request.click_error < 0:
                 reason = SUPERSEDED if superseded else f"click error {request.click_error}"
                 click_error = request.click_error if request.click_error < 0 else None
-                if self.repository.cancel(tx, reason, click_error, self.clock()):
+                if self.repository.cancel(tx, reason, click_error, self.clock(), other_id):
                     return answer(ShopError.TRANSACTION_CANCELLED, _with(tx, TxState.CANCELLED, reason))
                 continue
             if request.tiyin != tx.amount:
                 return answer(ShopError.INCORRECT_AMOUNT, tx)
 
             # Click has debited the payer: from here on the answer is success.
+            # A lost race or a lost reply (False, StoreUnavailable) is decided again from a fresh read.
             try:
-                confirmed = self.repository.confirm(tx, self.clock())
-            except StoreUnavailable:
-                attempt.tried.add(TxState.CONFIRMED)
-                raise
+                confirmed = self.repository.confirm(tx, self.clock(), attempt.token, other_id)
             except Unpostable as refused:
-                try:
-                    marked = self.repository.mark_unposted(
-                        tx, refused.reason, request.click_paydoc_id, self.clock()
-                    )
-                except StoreUnavailable:
-                    attempt.tried.add(TxState.CONFIRMED_UNPOSTED)
-                    attempt.unposted_reason = refused.reason
-                    raise
-                if marked:
+                if self.repository.mark_unposted(
+                    tx, refused.reason, request.click_paydoc_id, self.clock(), attempt.token, other_id
+                ):
                     return self._reverse(request, tx, refused.reason, answer)
                 continue
             if confirmed:

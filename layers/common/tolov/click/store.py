@@ -1,7 +1,8 @@
 """Click attempts in TransactionsTable ("click#<click_trans_id>") and the repository the shop core uses.
 
-Every state change is one conditional write: a new attempt is a put on an absent key (with the invoice
-reservation in the same transaction), every later change requires state "prepared". Confirming, and
+Every state change is one conditional write: a new attempt is a put on an absent key, together with its
+prepare id's alias ("click#prepare#<merchant_prepare_id>" -> click_trans_id, also absent before) and the
+invoice reservation in the same transaction; every later change requires state "prepared". Confirming, and
 cancelling or giving up an invoice attempt, go through the ledger so that the attempt, the posting and
 the reservation move together.
 """
@@ -11,7 +12,7 @@ import os
 from collections.abc import Callable
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import PutError, PynamoDBException
+from pynamodb.exceptions import PynamoDBException
 from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
@@ -41,6 +42,10 @@ from tolov.click.repository import (
 from tolov.store.models import Apartment, Invoice
 
 COUNTER_KEY = f"{PROVIDER}#counter"  # cannot collide: click_trans_id is digits
+
+
+def prepare_key(prepare_id: int) -> str:
+    return f"{PROVIDER}#prepare#{prepare_id}"  # cannot collide either
 # Statements and reconciliation with Click go by the Tashkent business day (UTC+5, no DST).
 TASHKENT = datetime.timezone(datetime.timedelta(hours=5))
 
@@ -71,6 +76,9 @@ class ClickTransaction(Model):
     confirmed_at = NumberAttribute(null=True)
     cancelled_at = NumberAttribute(null=True)
     reversed_at = NumberAttribute(null=True)
+    confirm_token = UnicodeAttribute(null=True)  # the Complete request that confirmed it (see ClickTx)
+    # The click_trans_id of the Complete that confirmed or cancelled it, when not the Prepare's own.
+    complete_click_trans_id = UnicodeAttribute(null=True)
     # The by_day index: click#YYYY-MM-DD (Tashkent) and the Prepare time, for reconciliation.
     day_key = UnicodeAttribute()
     time = NumberAttribute()
@@ -87,6 +95,7 @@ class ClickTransaction(Model):
             sign_time=self.sign_time,
             created_at=int(self.created_at),
             reason=self.reason,
+            confirm_token=self.confirm_token,
         )
 
     @classmethod
@@ -106,6 +115,18 @@ class ClickTransaction(Model):
             day_key=day_key(tx.created_at),
             time=tx.created_at,
         )
+
+
+class ClickPrepareAlias(Model):
+    """merchant_prepare_id -> the attempt its Prepare created, written in the same transaction as the
+    attempt: a Complete is matched by its prepare id, and finds the attempt by key even when it carries
+    another click_trans_id than the Prepare's (see shop.py)."""
+
+    class Meta(_Meta):
+        pass
+
+    tx_key = UnicodeAttribute(hash_key=True)  # click#prepare#<merchant_prepare_id>
+    click_trans_id = UnicodeAttribute()
 
 
 class ClickCounter(Model):
@@ -137,6 +158,13 @@ def _conditional_failure(error: PynamoDBException) -> bool:
     return error_code(error) == "ConditionalCheckFailedException"
 
 
+def _completed_under(complete_trans_id: str | None) -> list[Action]:
+    """Record a Complete that came under another click_trans_id than the attempt's own."""
+    if complete_trans_id is None:
+        return []
+    return [ClickTransaction.complete_click_trans_id.set(complete_trans_id)]
+
+
 def _change(key: str, actions: list[Action]) -> TxOp:
     """An update of a prepared attempt, as an op of a ledger transaction."""
     row = ClickTransaction(key)
@@ -160,6 +188,16 @@ class DynamoClickRepository:
                 return None
 
         return _guard(read)
+
+    def find_by_prepare_id(self, prepare_id: int) -> ClickTx | None:
+        def read() -> str | None:
+            try:
+                return ClickPrepareAlias.get(prepare_key(prepare_id), consistent_read=True).click_trans_id
+            except ClickPrepareAlias.DoesNotExist:
+                return None  # never handed out, or an attempt from before the aliases
+
+        click_trans_id = _guard(read)
+        return None if click_trans_id is None else self.get(click_trans_id)
 
     def find_account(self, merchant_trans_id: str, kind: AccountKind | None = None) -> Account | None:
         """Invoice ids are looked up first: they are ten-digit numbers the billing core issues, while
@@ -202,18 +240,20 @@ class DynamoClickRepository:
     # ------------------------------------------------------------------ writes
     def create(self, tx: ClickTx, account: Account, now: int) -> bool:
         row = ClickTransaction.from_domain(tx)
-        new_row = ClickTransaction.tx_key.does_not_exist()
-        if isinstance(account, ApartmentAccount):
-            try:
-                _guard(lambda: row.save(condition=new_row))
-            except StoreUnavailable as error:
-                if isinstance(error.__cause__, PutError) and _conditional_failure(error.__cause__):
-                    return False
-                raise
-            return True
+        alias = ClickPrepareAlias(prepare_key(tx.prepare_id), click_trans_id=tx.click_trans_id)
 
         def put(t: TransactWrite) -> None:
-            t.save(row, condition=new_row)
+            t.save(row, condition=ClickTransaction.tx_key.does_not_exist())
+            # A prepare id names one attempt for good: an alias that exists (the counter reset, say)
+            # fails the whole write, and the Prepare takes the next id.
+            t.save(alias, condition=ClickPrepareAlias.tx_key.does_not_exist())
+
+        if isinstance(account, ApartmentAccount):
+            try:
+                # Anything but success (our condition failed, a transaction conflict): read again.
+                return _guard(lambda: commit([put], caller_start=0)) is None
+            except CallerConditionFailed:
+                return False
 
         ops: list[TxOp] = [put]
         holder = account.holder
@@ -247,10 +287,12 @@ class DynamoClickRepository:
             return False  # the invoice changed since we read it: decide again from a fresh read
         return True
 
-    def confirm(self, tx: ClickTx, now: int) -> bool:
+    def confirm(self, tx: ClickTx, now: int, token: str, complete_trans_id: str | None = None) -> bool:
         confirmed: list[Action] = [
             ClickTransaction.state.set(TxState.CONFIRMED.value),
             ClickTransaction.confirmed_at.set(now),
+            ClickTransaction.confirm_token.set(token),
+            *_completed_under(complete_trans_id),
         ]
         ops = [_change(tx.payment_key, confirmed)]
         key = PaymentKey(PROVIDER, tx.click_trans_id)
@@ -278,25 +320,44 @@ class DynamoClickRepository:
             raise Unpostable("invoice cancelled") from None
         except (InvoiceNotFound, ApartmentNotFound):
             raise Unpostable("account not found") from None
-        # created=False: this payment was posted already, so our state change went with it earlier.
+        # created=False: this payment was posted already and our state change went with that posting,
+        # whether it was this request's (botocore resent a write whose reply was lost) or a duplicate's.
         return result.created
 
-    def cancel(self, tx: ClickTx, reason: str, click_error: int | None, now: int) -> bool:
+    def cancel(
+        self,
+        tx: ClickTx,
+        reason: str,
+        click_error: int | None,
+        now: int,
+        complete_trans_id: str | None = None,
+    ) -> bool:
         actions: list[Action] = [
             ClickTransaction.state.set(TxState.CANCELLED.value),
             ClickTransaction.reason.set(reason),
             ClickTransaction.cancelled_at.set(now),
+            *_completed_under(complete_trans_id),
         ]
         if click_error is not None:
             actions.append(ClickTransaction.click_error.set(click_error))
         return self._leave_invoice(tx, _change(tx.payment_key, actions))
 
-    def mark_unposted(self, tx: ClickTx, reason: str, click_paydoc_id: str, now: int) -> bool:
+    def mark_unposted(
+        self,
+        tx: ClickTx,
+        reason: str,
+        click_paydoc_id: str,
+        now: int,
+        token: str,
+        complete_trans_id: str | None = None,
+    ) -> bool:
         actions: list[Action] = [
             ClickTransaction.state.set(TxState.CONFIRMED_UNPOSTED.value),
             ClickTransaction.reason.set(reason),
             ClickTransaction.click_paydoc_id.set(click_paydoc_id),
             ClickTransaction.confirmed_at.set(now),
+            ClickTransaction.confirm_token.set(token),
+            *_completed_under(complete_trans_id),
         ]
         return self._leave_invoice(tx, _change(tx.payment_key, actions))
 

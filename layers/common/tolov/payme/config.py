@@ -5,7 +5,9 @@ import os
 from collections.abc import Mapping
 from functools import lru_cache
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator
+
+from tolov.settings import ApartmentLimits, apartment_limits_from_env
 
 # Payme Business sends Merchant API requests only from these addresses (developer.help.paycom.uz).
 PAYME_SOURCE_IPS = "185.234.113.1-185.234.113.15"
@@ -15,8 +17,6 @@ _ENV = {
     "key_secret_arn": "PAYME_KEY_SECRET_ARN",
     "invoice_field": "PAYME_INVOICE_FIELD",
     "apartment_field": "PAYME_APARTMENT_FIELD",
-    "apartment_min_tiyin": "PAYME_APARTMENT_MIN_TIYIN",
-    "apartment_max_tiyin": "PAYME_APARTMENT_MAX_TIYIN",
     "topup_title": "PAYME_TOPUP_TITLE",
     "topup_ikpu": "PAYME_TOPUP_IKPU",
     "topup_package_code": "PAYME_TOPUP_PACKAGE_CODE",
@@ -29,7 +29,9 @@ _ENV = {
 }
 
 
-class PaymeConfig(BaseModel):
+class PaymeConfig(ApartmentLimits):
+    """The apartment top-up limits are the ones Click reads too (tolov.settings.ApartmentLimits)."""
+
     model_config = ConfigDict(frozen=True)
 
     environment: str = "dev"
@@ -39,10 +41,6 @@ class PaymeConfig(BaseModel):
     # account type (a kassa set up for invoices only, say).
     invoice_field: str = "order_id"
     apartment_field: str = "apartment_id"
-
-    # Limits of one apartment top-up (accumulative account), tiyin: 1 000 to 50 000 000 sum.
-    apartment_min_tiyin: int = Field(default=100_000, gt=0)
-    apartment_max_tiyin: int = Field(default=5_000_000_000, gt=0)
 
     # The fiscal item of an apartment top-up. Without an IKPU code and package code the top-up's
     # CheckPerformTransaction carries no `detail`: a made-up tax code would be worse than none.
@@ -70,12 +68,6 @@ class PaymeConfig(BaseModel):
         parse_ip_ranges(value)
         return value
 
-    @model_validator(mode="after")
-    def _limits_in_order(self) -> "PaymeConfig":
-        if self.apartment_min_tiyin > self.apartment_max_tiyin:
-            raise ValueError("PAYME_APARTMENT_MIN_TIYIN is above PAYME_APARTMENT_MAX_TIYIN")
-        return self
-
     @property
     def ip_check_enabled(self) -> bool:
         return self.environment == "prod" if self.ip_allowlist is None else self.ip_allowlist
@@ -88,6 +80,7 @@ class PaymeConfig(BaseModel):
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "PaymeConfig":
         env = os.environ if environ is None else environ
         values: dict[str, object] = {name: env[var] for name, var in _ENV.items() if var in env}
+        values.update(apartment_limits_from_env(env))
         if values.get("ip_allowlist") == "":
             del values["ip_allowlist"]
         if values.get("reversal_window_ms") == "":

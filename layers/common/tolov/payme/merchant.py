@@ -365,7 +365,7 @@ class Merchant:
             raise PaymeError(e.CANNOT_PERFORM, e.INVOICE_BUSY)
 
     def _check_topup(self, amount: int) -> None:
-        if not self.config.apartment_min_tiyin <= amount <= self.config.apartment_max_tiyin:
+        if not self.config.allows_topup(amount):
             raise PaymeError(e.WRONG_AMOUNT)
 
     def _holder_expired(self, invoice: InvoiceView, now: int) -> bool:
