@@ -32,7 +32,9 @@ Call = tuple[str, str, dict[str, str], bytes | None]  # method, path, headers, b
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--requests", type=int, default=300, help="timed requests per kind of call")
     parser.add_argument("--warmup", type=int, default=20, help="untimed requests per kind first")
     return parser.parse_args()
@@ -58,7 +60,12 @@ def calls(stack: StackProcess, connection: http.client.HTTPConnection) -> dict[s
     return {
         "POST /payme CheckTransaction": ("POST", "/payme", payme, check),
         "GET /invoices/{invoice_id}": ("GET", f"/invoices/{invoice_id[0]}", billing, None),
-        "GET /apartments/{apartment_id}/balance": ("GET", f"/apartments/{invoice_id[1]}/balance", billing, None),
+        "GET /apartments/{apartment_id}/balance": (
+            "GET",
+            f"/apartments/{invoice_id[1]}/balance",
+            billing,
+            None,
+        ),
     }
 
 
@@ -72,7 +79,9 @@ def _request(connection: http.client.HTTPConnection, call: Call) -> Any:
     response = connection.getresponse()
     payload = response.read()
     if response.status != 200 or response.will_close:
-        raise SystemExit(f"{method} {path} → {response.status} (will_close={response.will_close}): {payload!r}")
+        raise SystemExit(
+            f"{method} {path} → {response.status} (will_close={response.will_close}): {payload!r}"
+        )
     return json.loads(payload)
 
 
@@ -116,7 +125,9 @@ def main() -> int:
     for name, p50, p99, fastest in rows:
         print(f"{name:<42} {p50:8.2f} {p99:8.2f} {fastest:8.2f}")
     print()
-    print("Time from sending the request to the last byte of the reply, measured by the client (http.client).")
+    print(
+        "Time from sending the request to the last byte of the reply, measured by the client (http.client)."
+    )
     return 0
 
 
