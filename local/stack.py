@@ -163,6 +163,9 @@ def load_functions(template: SamTemplate, root: Path) -> dict[str, LocalFunction
 
 class LocalHttpServer(ThreadingHTTPServer):
     daemon_threads = True  # an open keep-alive connection must not hold up shutdown
+    # socketserver's default backlog of 5 reset most of a burst of new connections (a load test, a client
+    # pool opening at once); the kernel caps this at net.core.somaxconn.
+    request_queue_size = 1024
 
     def __init__(self, address: tuple[str, int], api: LocalApi) -> None:
         super().__init__(address, _ProxyRequestHandler)
