@@ -26,10 +26,12 @@ from typing import Any, cast
 from urllib.parse import quote, unquote, urlsplit
 
 from local.apigw import LocalApi, Request, Response
+from local.console import VERBOSE_ENV, function_output_to, say, verbose_from_env, warn
 from local.runtime import Functions, LocalFunction, load_function
 from local.template import DEFAULT_CONFIG, DEFAULT_TEMPLATE, LOCAL_REGION, ROOT, SamTemplate, load_config
 
 DEFAULT_SEED = ROOT / "local" / "seed.json"
+DEFAULT_LOG = ROOT / ".local-run" / "stack.log"
 READY_PREFIX = "READY"
 API_KEY_CONFIG = "BILLING_API_KEY"  # the value API Gateway's usage plan key has locally
 
@@ -64,15 +66,19 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=None,
         help="create demo apartments and invoices through the API (default file local/seed.json)",
     )
+    parser.add_argument(
+        "--log-file",
+        type=Path,
+        default=DEFAULT_LOG,
+        help="function logs, metrics, warnings, tracebacks; new each run (default .local-run/stack.log)",
+    )
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        default=verbose_from_env(os.environ.get(VERBOSE_ENV)),
+        help=f"show those on the console too (also {VERBOSE_ENV}=1)",
+    )
     return parser.parse_args(argv)
-
-
-def say(message: str = "") -> None:
-    print(message, flush=True)
-
-
-def warn(message: str) -> None:
-    print(f"warning: {message}", flush=True)
 
 
 # ---------------------------------------------------------------------------------------------- moto
@@ -355,6 +361,8 @@ def print_banner(
     provisioned: Mapping[str, list[str]],
     config: Mapping[str, str],
     config_path: Path,
+    log_file: Path,
+    verbose: bool,
 ) -> None:
     say(f"tolov local stack — {template.path}")
     say(f"  API   {api_url}")
@@ -368,6 +376,8 @@ def print_banner(
     say(f"  local credentials from {config_path} (local-only values, never real ones):")
     for key, value in config.items():
         say(f"    {key}={value}")
+    shown = "shown here too" if verbose else f"{VERBOSE_ENV}=1 shows them here too"
+    say(f"  logs  {log_file}  (function logs, metrics, warnings, tracebacks; {shown})")
     say("  Ctrl-C stops the stack.")
 
 
@@ -403,14 +413,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(line_buffering=True)  # handler output shows up at once, also when piped
     stop = StopSignal()
-    template = SamTemplate.load(args.template)
-    root = (args.root or args.template.parent).resolve()
-    config = load_config(args.config)
-    api_key = config.get(API_KEY_CONFIG)
-    if api_key is None:
-        warn(f"{API_KEY_CONFIG} is not in {args.config}: every route that needs an API key answers 403")
-
     with contextlib.ExitStack() as cleanup:  # stops whatever has started, also when startup fails
+        cleanup.enter_context(function_output_to(args.log_file, args.verbose))  # restored last
+        template = SamTemplate.load(args.template)
+        root = (args.root or args.template.parent).resolve()
+        config = load_config(args.config)
+        api_key = config.get(API_KEY_CONFIG)
+        if api_key is None:
+            warn(f"{API_KEY_CONFIG} is not in {args.config}: every route that needs an API key answers 403")
+
         moto, moto_url = start_moto(args.moto_port)
         cleanup.callback(moto.stop)
         configure_aws(moto_url)
@@ -428,7 +439,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         cleanup.callback(http.server_close)
         cleanup.callback(http.shutdown)  # callbacks run last-in first-out: shutdown, then close
 
-        print_banner(template, api_url, moto_url, provisioned, config, args.config)
+        print_banner(
+            template, api_url, moto_url, provisioned, config, args.config, args.log_file, args.verbose
+        )
         if args.seed:
             seed(api, args.seed, api_key)
         say(f"{READY_PREFIX} api={api_url} moto={moto_url}")

@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -66,6 +66,14 @@ def call(
         return response.status, response.getheaders(), response.read()
     finally:
         connection.close()
+
+
+def wait_for(condition: Callable[[], bool], explain: Callable[[], str], timeout: float = 5) -> None:
+    """Output arrives a moment after the response: the access line is printed once it has gone out."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, explain()
+        time.sleep(0.05)
 
 
 def echoed(stack: StackProcess, method: str, target: str, **kwargs: Any) -> dict[str, Any]:
@@ -209,14 +217,13 @@ def test_a_base64_response_is_decoded(echo_stack: StackProcess) -> None:
     assert body == bytes(range(256))
 
 
-def test_a_handler_exception_is_a_502_with_the_traceback_on_the_console(echo_stack: StackProcess) -> None:
+def test_a_handler_exception_is_a_502_with_the_traceback_in_the_log(echo_stack: StackProcess) -> None:
     status, _, body = call(echo_stack, "GET", "/boom")
     assert (status, json.loads(body)) == (502, {"message": "Internal server error"})
-    deadline = time.monotonic() + 5
-    while "RuntimeError: boom: raised on purpose" not in echo_stack.text():
-        assert time.monotonic() < deadline, echo_stack.text()
-        time.sleep(0.05)
-    assert "Traceback (most recent call last)" in echo_stack.text()
+    wait_for(lambda: "RuntimeError: boom: raised on purpose" in echo_stack.log_text(), echo_stack.log_text)
+    assert "Traceback (most recent call last)" in echo_stack.log_text()
+    wait_for(lambda: "GET /boom → 502 EchoFunction" in echo_stack.text(), echo_stack.text)
+    assert "Traceback" not in echo_stack.text()  # the console has the access line, the log the rest
 
 
 def test_a_malformed_response_is_a_502(echo_stack: StackProcess) -> None:
@@ -245,6 +252,53 @@ def test_handlers_reach_moto_with_the_resolved_environment(echo_stack: StackProc
         "ECHO_GREETING": "salom-from-default",
         "ECHO_NAME": "tolov-local-EchoTable",
     }
+
+
+# ---------------------------------------------------------------------------------------------- console
+
+ACCESS_LINE = re.compile(r"(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) /\S* → \d{3} \S+ \d+ ms")
+
+
+def test_the_console_has_the_banner_and_one_access_line_per_request() -> None:
+    # Seeding creates invoices (EMF metric blobs); the Payme call logs JSON; a balance has no metrics, on
+    # which Powertools warns. All of that belongs in the log, as in Lambda's CloudWatch Logs.
+    with running_stack(seed=True) as stack:
+        payme = base64.b64encode(f"Paycom:{stack.config['PAYME_KEY']}".encode()).decode()
+        rpc = json.dumps({"id": 1, "method": "CheckTransaction", "params": {"id": "a" * 24}}).encode()
+        key = [("x-api-key", stack.config["BILLING_API_KEY"])]
+        requests = [
+            ("POST", "/payme", [("Authorization", f"Basic {payme}")], rpc),
+            ("GET", "/apartments/apt-chilonzor-12-45/balance", key, None),
+            ("GET", "/nope", [], None),
+        ]
+        for method, target, headers, body in requests:
+            assert call(stack, method, target, headers, body)[0] in (200, 403)
+        wait_for(lambda: stack.text().count(" ms\n") == len(requests), stack.text)
+        banner, ready, *after = stack.text().split("READY ")
+        assert not after
+        access = ready.splitlines()[1:]
+        assert len(access) == len(requests)
+        assert all(ACCESS_LINE.fullmatch(line) for line in access), access
+        assert [line.split()[:2] for line in access] == [[m, t] for m, t, _, _ in requests]
+        assert not [line for line in stack.text().splitlines() if line.startswith("{")]  # JSON lines
+        for noise in ("CloudWatchMetrics", "Warning", "function_name", "Traceback"):
+            assert noise not in stack.text()
+        assert f"logs  {stack.log_path}" in banner
+        log = stack.log_text()
+        assert '"CloudWatchMetrics"' in log and '"InvoicesCreated"' in log
+        assert "UserWarning: No application metrics to publish" in log
+        assert '"function_name":"PaymeMerchantFunction"' in log
+        assert "POST /payme → 200 PaymeMerchantFunction" in log  # the access lines are there too, in order
+
+
+def test_verbose_shows_the_function_output_on_the_console_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VERBOSE", "1")  # what `make run VERBOSE=1` passes
+    with running_stack(template=ECHO_TEMPLATE, config=ECHO_CONFIG) as stack:
+        assert call(stack, "GET", "/boom")[0] == 502
+        wait_for(lambda: "GET /boom → 502" in stack.text(), stack.text)
+        assert "RuntimeError: boom: raised on purpose" in stack.text()
+        assert "RuntimeError: boom: raised on purpose" in stack.log_text()
+        assert "shown here too" in stack.text()
 
 
 # ---------------------------------------------------------------------------------------------- seeding
@@ -314,6 +368,7 @@ def test_a_signal_stops_the_stack_cleanly(sig: signal.Signals) -> None:
         assert f"{sig.name} received, stopping" in stack.text()
         assert "stopped" in stack.text()
         assert "Traceback" not in stack.text()
+        assert "Traceback" not in stack.log_text()
         with pytest.raises(OSError):
             call(stack, "GET", "/echo/1")
     finally:
