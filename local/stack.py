@@ -27,7 +27,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 from local.apigw import LocalApi, Request, Response
 from local.console import VERBOSE_ENV, function_output_to, say, verbose_from_env, warn
-from local.runtime import Functions, LocalFunction, load_function
+from local.runtime import Functions, LocalFunction, load_function, stamp_invocations_on_logs
 from local.template import DEFAULT_CONFIG, DEFAULT_TEMPLATE, LOCAL_REGION, ROOT, SamTemplate, load_config
 
 DEFAULT_SEED = ROOT / "local" / "seed.json"
@@ -431,6 +431,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         add_layers_to_path(template, root)
         os.environ.update(merged_environment(template, config))
         functions = Functions(load_functions(template, root))
+        stamp_invocations_on_logs()
 
         routes = template.api_routes()
         stages = {route.rest_api: template.stage_name(route.rest_api, config) for route in routes}

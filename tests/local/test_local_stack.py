@@ -24,6 +24,7 @@ import pytest
 
 from local.template import LOCAL_REGION, ROOT, SamTemplate
 from local.testing import StackProcess, running_stack, start_stack
+from tests.support import together
 
 pytestmark = pytest.mark.e2e
 
@@ -229,6 +230,26 @@ def test_a_handler_exception_is_a_502_with_the_traceback_in_the_log(echo_stack: 
 def test_a_malformed_response_is_a_502(echo_stack: StackProcess) -> None:
     status, _, body = call(echo_stack, "GET", "/malformed")
     assert (status, json.loads(body)) == (502, {"message": "Internal server error"})
+
+
+def test_each_functions_log_lines_carry_its_own_name(echo_stack: StackProcess) -> None:
+    # Two functions sharing one Powertools logger, invoked at the same time in the stack's threads.
+    targets = ["/logs/one", "/logs/two"] * 20
+    replies = together([lambda target=target: call(echo_stack, "GET", target)[:3:2] for target in targets])
+    names = {"/logs/one": b"LogOneFunction", "/logs/two": b"LogTwoFunction"}
+    assert replies == [(200, names[target]) for target in targets]
+
+    def said() -> list[dict[str, Any]]:
+        lines = [json.loads(line) for line in echo_stack.log_text().splitlines() if line.startswith("{")]
+        return [line for line in lines if line.get("message") == "said"]
+
+    wait_for(lambda: len(said()) == len(targets), echo_stack.log_text)
+    for line in said():
+        name = line["said_by"]
+        assert (line["function_name"], line["function_request_id"]) == (name, line["said_in"]), line
+        assert line["function_arn"].endswith(f":function:{name}")
+    cold = sorted(line["said_by"] for line in said() if line["cold_start"])
+    assert cold == ["LogOneFunction", "LogTwoFunction"]  # each function's first invocation, as in Lambda
 
 
 # ----------------------------------------------------------------------------------------- AWS from handlers
