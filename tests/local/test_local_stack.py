@@ -8,6 +8,7 @@ seeding, the latter with a stand-in billing handler via --root.
 import base64
 import http.client
 import json
+import os
 import re
 import signal
 import socket
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -392,6 +394,73 @@ def test_a_signal_stops_the_stack_cleanly(sig: signal.Signals) -> None:
         assert "Traceback" not in stack.log_text()
         with pytest.raises(OSError):
             call(stack, "GET", "/echo/1")
+    finally:
+        if stack.process.poll() is None:
+            stack.process.kill()
+
+
+def refused(stack: StackProcess) -> bool:
+    url = urlsplit(stack.api_url)
+    try:
+        socket.create_connection((url.hostname or "127.0.0.1", url.port or 80), timeout=0.5).close()
+    except ConnectionRefusedError:
+        return True
+    except OSError:
+        pass  # not answered in time: still in the backlog, which is not refusing
+    return False
+
+
+def test_a_stop_lets_the_request_in_flight_finish_and_refuses_new_connections() -> None:
+    stack = start_stack(template=ECHO_TEMPLATE, config=ECHO_CONFIG)
+    url = urlsplit(stack.api_url)
+    idle = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=10)
+    try:
+        idle.request("GET", "/echo/1")
+        assert idle.getresponse().read()  # and the connection stays open, idle: keep-alive
+        with ThreadPoolExecutor(1) as pool:
+            slow = pool.submit(call, stack, "GET", "/slow?seconds=3")
+            wait_for(lambda: "slow: started" in stack.log_text(), stack.log_text)
+            stack.process.send_signal(signal.SIGTERM)
+            wait_for(lambda: refused(stack), lambda: "new connections are still accepted", timeout=2.5)
+            assert not slow.done()  # refused while the slow request was still in flight
+            status, headers, body = slow.result(timeout=SHUTDOWN_BOUND_S)
+        answered = time.monotonic()
+        assert (status, json.loads(body)) == (200, {"slept": 3.0})
+        assert ("Connection", "close") in headers
+        assert stack.process.wait(SHUTDOWN_BOUND_S) == 0, stack.text()
+        assert time.monotonic() - answered < 3.0  # the idle keep-alive connection did not hold it up
+        wait_for(lambda: "stopped" in stack.text(), stack.text)
+        assert "GET /slow?seconds=3 → 200 EchoFunction" in stack.text()
+        assert "Traceback" not in stack.text() + stack.log_text()
+    finally:
+        idle.close()
+        if stack.process.poll() is None:
+            stack.process.kill()
+
+
+def cpu_seconds(pid: int) -> tuple[str, float]:
+    """The state and the user plus system CPU time of a process, also once it has exited (a zombie)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return fields[0], (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads CPU time from /proc")
+def test_the_stack_exits_without_burning_cpu_after_stopped() -> None:
+    # CPU time rather than wall time: a busy machine makes both longer, but only the first measures the cause.
+    # The real template: its handlers load the most (pydantic, Powertools, botocore models), as `make run`.
+    stack = start_stack()
+    try:
+        key = [("x-api-key", stack.config["BILLING_API_KEY"])]
+        assert call(stack, "GET", "/apartments/nowhere/balance", key)[0] == 404  # moto at work
+        stack.process.send_signal(signal.SIGTERM)
+        wait_for(lambda: "stopped" in stack.text(), stack.text, timeout=SHUTDOWN_BOUND_S)
+        _, at_stopped = cpu_seconds(stack.process.pid)
+        deadline = time.monotonic() + SHUTDOWN_BOUND_S
+        while (state := cpu_seconds(stack.process.pid))[0] != "Z":  # exited; not reaped until wait()
+            assert time.monotonic() < deadline, "still running after stopped"
+            time.sleep(0.01)
+        assert state[1] - at_stopped < 0.2  # interpreter teardown took 0.5 to 1.5 s of CPU, more after load
+        assert stack.process.wait(SHUTDOWN_BOUND_S) == 0
     finally:
         if stack.process.poll() is None:
             stack.process.kill()
