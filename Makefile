@@ -28,7 +28,7 @@ $(STAMP): requirements-dev.txt layers/common/requirements.txt constraints.txt
 venv: $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m local.stack $(if $(SEED),--seed)
+	@$(PY) -m local.stack $(if $(SEED),--seed)
 
 test: $(STAMP) lint
 	$(PY) -m pytest tests

@@ -450,7 +450,7 @@ def print_banner(
     for key, value in config.items():
         say(f"    {key}={value}")
     shown = "shown here too" if verbose else f"{VERBOSE_ENV}=1 shows them here too"
-    say(f"  logs  {log_file}  (function logs, metrics, warnings, tracebacks; {shown})")
+    say(f"  logs  {log_file}  (what the functions print; {shown})")
     say("  Ctrl-C stops the stack.")
 
 
