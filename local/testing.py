@@ -13,9 +13,11 @@
 Ports are chosen by the stack itself (port 0), so parallel test runs never collide; the stack's READY line
 says which ones it got. Startup and shutdown are bounded by timeouts and the stack's output is kept for
 failure messages. ``text()`` is the console (banner and access lines); ``log_text()`` is the stack's log
-file, where the functions' logs, metrics, warnings and tracebacks go (one temporary file per stack).
+file, where the functions' logs, metrics, warnings and tracebacks go (a temporary file per stack, removed
+when the process that started it exits).
 """
 
+import functools
 import os
 import queue
 import signal
@@ -82,7 +84,7 @@ def start_stack(
     extra_args: Sequence[str] = (),
     timeout: float = STARTUP_TIMEOUT_S,
 ) -> StackProcess:
-    descriptor, log_name = tempfile.mkstemp(prefix="tolov-stack-", suffix=".log")
+    descriptor, log_name = tempfile.mkstemp(prefix="stack-", suffix=".log", dir=_log_folder().name)
     os.close(descriptor)
     command = [
         sys.executable,
@@ -152,6 +154,12 @@ def running_stack(
         yield stack
     finally:
         stack.stop()
+
+
+@functools.cache
+def _log_folder() -> tempfile.TemporaryDirectory[str]:
+    """One temporary folder for the logs of the stacks this process starts, removed when it exits."""
+    return tempfile.TemporaryDirectory(prefix="tolov-stack-logs-")
 
 
 def _child_environment() -> dict[str, str]:
