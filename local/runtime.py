@@ -3,14 +3,17 @@
 One process stands in for every Lambda container, so the functions share os.environ and sys.modules. Their
 environments come from the same Globals, and handler modules get unique names, so neither matters in
 practice; sibling modules next to an app.py would (keep shared code in the layer, as Lambda layers intend).
+They also share the logging module: see InvocationLogKeys.
 """
 
 import importlib.util
+import logging
 import sys
 import time
 import traceback
 import uuid
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,17 +57,64 @@ class LambdaContext:
         return max(0, int((self.deadline - time.monotonic()) * 1000))
 
 
+@dataclass(frozen=True)
+class Invocation:
+    context: LambdaContext
+    cold_start: bool  # the function's first invocation: one container per function here
+
+
+_running: ContextVar[Invocation | None] = ContextVar("local_invocation", default=None)
+
+
+class InvocationLogKeys(logging.Filter):
+    """Stamps the running invocation on each log record: function_name, function_request_id and the rest.
+
+    In Lambda a function has its own process, so its Powertools Logger has its own keys. Here every
+    handler's Logger of service "tolov" is one logging.Logger with one formatter, and the keys that
+    inject_lambda_context appends to it were overwritten by whichever invocation came last, on any thread.
+    A record's own attributes win over a Powertools formatter's appended keys, and a request's handler runs
+    in the thread that logs, so these come from the invocation that wrote the line.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        invocation = _running.get()
+        if invocation is not None:
+            context = invocation.context
+            record.cold_start = invocation.cold_start
+            record.function_name = context.function_name
+            record.function_memory_size = context.memory_limit_in_mb
+            record.function_arn = context.invoked_function_arn
+            record.function_request_id = context.aws_request_id
+        return True
+
+
+def stamp_invocations_on_logs() -> None:
+    """Put InvocationLogKeys on every log handler there is: call it once the handler modules are imported."""
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    for logger in loggers:
+        for handler in getattr(logger, "handlers", []):  # a PlaceHolder in loggerDict has none
+            if not any(isinstance(f, InvocationLogKeys) for f in handler.filters):
+                handler.addFilter(InvocationLogKeys())
+
+
 @dataclass
 class LocalFunction:
     settings: FunctionSettings
     handler: Handler | None = None
     problem: str | None = None  # why there is no handler
     module_name: str = field(default="")
+    warm: bool = False  # invoked before
 
     def invoke(self, event: Event) -> Any:
         if self.handler is None:
             raise FunctionUnavailable(f"{self.settings.logical_id} is not loaded: {self.problem}")
-        return self.handler(event, LambdaContext.for_invocation(self.settings))
+        context = LambdaContext.for_invocation(self.settings)
+        running = _running.set(Invocation(context, cold_start=not self.warm))
+        self.warm = True
+        try:
+            return self.handler(event, context)
+        finally:
+            _running.reset(running)
 
 
 def load_function(settings: FunctionSettings, root: Path) -> LocalFunction:

@@ -22,14 +22,17 @@ import time
 from collections.abc import Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 from urllib.parse import quote, unquote, urlsplit
 
 from local.apigw import LocalApi, Request, Response
-from local.runtime import Functions, LocalFunction, load_function
+from local.console import VERBOSE_ENV, function_output_to, say, verbose_from_env, warn
+from local.runtime import Functions, LocalFunction, load_function, stamp_invocations_on_logs
 from local.template import DEFAULT_CONFIG, DEFAULT_TEMPLATE, LOCAL_REGION, ROOT, SamTemplate, load_config
 
 DEFAULT_SEED = ROOT / "local" / "seed.json"
+DEFAULT_LOG = ROOT / ".local-run" / "stack.log"
+DRAIN_TIMEOUT_S = 10.0  # how long a stop waits for the requests in flight
 READY_PREFIX = "READY"
 API_KEY_CONFIG = "BILLING_API_KEY"  # the value API Gateway's usage plan key has locally
 
@@ -64,15 +67,19 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=None,
         help="create demo apartments and invoices through the API (default file local/seed.json)",
     )
+    parser.add_argument(
+        "--log-file",
+        type=Path,
+        default=DEFAULT_LOG,
+        help="function logs, metrics, warnings, tracebacks; new each run (default .local-run/stack.log)",
+    )
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        default=verbose_from_env(os.environ.get(VERBOSE_ENV)),
+        help=f"show those on the console too (also {VERBOSE_ENV}=1)",
+    )
     return parser.parse_args(argv)
-
-
-def say(message: str = "") -> None:
-    print(message, flush=True)
-
-
-def warn(message: str) -> None:
-    print(f"warning: {message}", flush=True)
 
 
 # ---------------------------------------------------------------------------------------------- moto
@@ -162,16 +169,85 @@ def load_functions(template: SamTemplate, root: Path) -> dict[str, LocalFunction
 
 
 class LocalHttpServer(ThreadingHTTPServer):
-    daemon_threads = True  # an open keep-alive connection must not hold up shutdown
+    """A ThreadingHTTPServer that knows its open connections, so a stop lets the requests in flight finish."""
+
+    daemon_threads = True  # drain() waits for what matters; nothing else may hold up the exit
+    # socketserver's default backlog of 5 reset most of a burst of new connections (a load test, a client
+    # pool opening at once); the kernel caps this at net.core.somaxconn.
+    request_queue_size = 1024
 
     def __init__(self, address: tuple[str, int], api: LocalApi) -> None:
         super().__init__(address, _ProxyRequestHandler)
         self.api = api
+        self.stopping = False
+        self._changed = threading.Condition()
+        self._busy: dict[socket.socket, bool] = {}  # every open connection: is a request on it in flight?
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._changed:
+            self._busy[request] = False
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        try:
+            super().shutdown_request(request)
+        finally:
+            with self._changed:
+                self._busy.pop(request, None)
+                self._changed.notify_all()
+
+    def request_started(self, connection: socket.socket) -> None:
+        with self._changed:
+            self._busy[connection] = True
+
+    def request_finished(self, connection: socket.socket) -> bool:
+        """Marks the connection idle; True if it is to be closed now, because the stack is stopping."""
+        with self._changed:
+            if connection in self._busy:
+                self._busy[connection] = False
+            return self.stopping
+
+    def drain(self, timeout: float) -> int:
+        """Stop accepting, let the requests in flight finish within timeout seconds, close every connection.
+
+        Returns how many requests were still running at the deadline.
+        """
+        with self._changed:
+            self.stopping = True
+        self.shutdown()  # serve_forever has returned: nothing more is accepted
+        self.socket.close()  # and a new connection is refused rather than left waiting in the backlog
+        with self._changed:
+            for connection, busy in self._busy.items():
+                if not busy:
+                    _stop_reading(connection)  # an idle keep-alive connection reads end of stream
+            self._changed.wait_for(lambda: not self._busy, timeout)
+            return sum(self._busy.values())
+
+
+def _stop_reading(connection: socket.socket) -> None:
+    """Wakes a handler waiting for the next request; a request already received can still be read."""
+    with contextlib.suppress(OSError):  # the client has gone already
+        connection.shutdown(socket.SHUT_RD)
 
 
 class _ProxyRequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "tolov-local"
+    # With Nagle's algorithm on, whatever followed a small write waited for the client's delayed ACK: about
+    # 40 ms on every keep-alive request. _write also sends each response in one piece.
+    disable_nagle_algorithm = True
+
+    def parse_request(self) -> bool:
+        # Called once a request line has arrived: from here until it is answered, the request is in flight.
+        cast(LocalHttpServer, self.server).request_started(self.connection)
+        return super().parse_request()
+
+    def handle_one_request(self) -> None:
+        try:
+            super().handle_one_request()
+        finally:
+            if cast(LocalHttpServer, self.server).request_finished(self.connection):
+                self.close_connection = True
 
     def _serve(self) -> None:
         started = time.monotonic()
@@ -219,13 +295,21 @@ class _ProxyRequestHandler(BaseHTTPRequestHandler):
             self.rfile.readline()
 
     def _write(self, response: Response) -> None:
-        self.send_response(response.status)
-        for name, value in response.headers:
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(response.body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(response.body)
+        """Status line, headers and body as one bytes object, written once: one send per response."""
+        phrase = self.responses[response.status][0] if response.status in self.responses else ""
+        head = [
+            f"{self.protocol_version} {response.status} {phrase}",
+            f"Server: {self.version_string()}",
+            f"Date: {self.date_time_string()}",
+            *(f"{name}: {value}" for name, value in response.headers),
+            f"Content-Length: {len(response.body)}",
+        ]
+        if cast(LocalHttpServer, self.server).stopping:
+            self.close_connection = True
+        if self.close_connection:
+            head.append("Connection: close")
+        body = b"" if self.command == "HEAD" else response.body
+        self.wfile.write("\r\n".join(head).encode("latin-1") + b"\r\n\r\n" + body)
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # _serve prints one line per request with the function that answered
@@ -251,6 +335,13 @@ def start_http(api: LocalApi, host: str, port: int) -> tuple[LocalHttpServer, st
         raise SystemExit(f"error: cannot serve the API on {host}:{port}: {error.strerror}") from error
     threading.Thread(target=server.serve_forever, name="local-api", daemon=True).start()
     return server, f"http://{_address(server.server_address)}"
+
+
+def stop_http(server: LocalHttpServer) -> None:
+    unfinished = server.drain(DRAIN_TIMEOUT_S)
+    if unfinished:
+        warn(f"{unfinished} request(s) still running after {DRAIN_TIMEOUT_S:.0f} s; stopping without them")
+    server.server_close()
 
 
 # ---------------------------------------------------------------------------------------------- seed
@@ -343,6 +434,8 @@ def print_banner(
     provisioned: Mapping[str, list[str]],
     config: Mapping[str, str],
     config_path: Path,
+    log_file: Path,
+    verbose: bool,
 ) -> None:
     say(f"tolov local stack — {template.path}")
     say(f"  API   {api_url}")
@@ -356,6 +449,8 @@ def print_banner(
     say(f"  local credentials from {config_path} (local-only values, never real ones):")
     for key, value in config.items():
         say(f"    {key}={value}")
+    shown = "shown here too" if verbose else f"{VERBOSE_ENV}=1 shows them here too"
+    say(f"  logs  {log_file}  (what the functions print; {shown})")
     say("  Ctrl-C stops the stack.")
 
 
@@ -391,14 +486,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(line_buffering=True)  # handler output shows up at once, also when piped
     stop = StopSignal()
-    template = SamTemplate.load(args.template)
-    root = (args.root or args.template.parent).resolve()
-    config = load_config(args.config)
-    api_key = config.get(API_KEY_CONFIG)
-    if api_key is None:
-        warn(f"{API_KEY_CONFIG} is not in {args.config}: every route that needs an API key answers 403")
-
     with contextlib.ExitStack() as cleanup:  # stops whatever has started, also when startup fails
+        cleanup.enter_context(function_output_to(args.log_file, args.verbose))  # restored last
+        template = SamTemplate.load(args.template)
+        root = (args.root or args.template.parent).resolve()
+        config = load_config(args.config)
+        api_key = config.get(API_KEY_CONFIG)
+        if api_key is None:
+            warn(f"{API_KEY_CONFIG} is not in {args.config}: every route that needs an API key answers 403")
+
         moto, moto_url = start_moto(args.moto_port)
         cleanup.callback(moto.stop)
         configure_aws(moto_url)
@@ -408,15 +504,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         add_layers_to_path(template, root)
         os.environ.update(merged_environment(template, config))
         functions = Functions(load_functions(template, root))
+        stamp_invocations_on_logs()
 
         routes = template.api_routes()
         stages = {route.rest_api: template.stage_name(route.rest_api, config) for route in routes}
         api = LocalApi(routes, functions.invoke, api_key, stages)
         http, api_url = start_http(api, args.host, args.port)
-        cleanup.callback(http.server_close)
-        cleanup.callback(http.shutdown)  # callbacks run last-in first-out: shutdown, then close
+        cleanup.callback(stop_http, http)  # callbacks run last-in first-out: before moto stops
 
-        print_banner(template, api_url, moto_url, provisioned, config, args.config)
+        print_banner(
+            template, api_url, moto_url, provisioned, config, args.config, args.log_file, args.verbose
+        )
         if args.seed:
             seed(api, args.seed, api_key)
         say(f"{READY_PREFIX} api={api_url} moto={moto_url}")
@@ -425,5 +523,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def exit_now(code: int) -> NoReturn:
+    """Ends the process once main() has stopped everything in order and the output is flushed.
+
+    Interpreter teardown would then garbage-collect what moto and botocore loaded, burning a CPU for
+    seconds after "stopped" (tens of them on a busy machine); nothing of it is needed.
+    """
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())

@@ -12,15 +12,19 @@
 
 Ports are chosen by the stack itself (port 0), so parallel test runs never collide; the stack's READY line
 says which ones it got. Startup and shutdown are bounded by timeouts and the stack's output is kept for
-failure messages.
+failure messages. ``text()`` is the console (banner and access lines); ``log_text()`` is the stack's log
+file, where the functions' logs, metrics, warnings and tracebacks go (a temporary file per stack, removed
+when the process that started it exits).
 """
 
+import functools
 import os
 import queue
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -46,6 +50,7 @@ class StackProcess:
     api_url: str
     moto_url: str
     config: dict[str, str]
+    log_path: Path
     output: list[str] = field(default_factory=list)  # appended by a reader thread while the stack runs
 
     def url(self, path: str) -> str:
@@ -53,6 +58,9 @@ class StackProcess:
 
     def text(self) -> str:
         return "".join(self.output)
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
 
     def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = SHUTDOWN_TIMEOUT_S) -> int:
         """Signal the stack and wait for it; kill it if it does not exit in time. Returns the exit code."""
@@ -76,6 +84,8 @@ def start_stack(
     extra_args: Sequence[str] = (),
     timeout: float = STARTUP_TIMEOUT_S,
 ) -> StackProcess:
+    descriptor, log_name = tempfile.mkstemp(prefix="stack-", suffix=".log", dir=_log_folder().name)
+    os.close(descriptor)
     command = [
         sys.executable,
         "-m",
@@ -86,6 +96,8 @@ def start_stack(
         "0",
         "--config",
         str(config),
+        "--log-file",
+        log_name,
     ]
     if template is not None:
         command += ["--template", str(template)]
@@ -110,9 +122,11 @@ def start_stack(
     ready_lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=_read_output, args=(process, output, ready_lines), daemon=True).start()
     try:
-        ready = _wait_for_ready_line(process, output, ready_lines, timeout)
+        ready = _wait_for_ready_line(process, output, ready_lines, timeout, Path(log_name))
         fields = dict(part.split("=", 1) for part in ready.split()[1:])
-        stack = StackProcess(process, fields["api"], fields["moto"], load_config(config), output)
+        stack = StackProcess(
+            process, fields["api"], fields["moto"], load_config(config), Path(log_name), output
+        )
         _wait_for_http(stack.api_url, timeout)
     except BaseException:
         if process.poll() is None:
@@ -142,6 +156,12 @@ def running_stack(
         stack.stop()
 
 
+@functools.cache
+def _log_folder() -> tempfile.TemporaryDirectory[str]:
+    """One temporary folder for the logs of the stacks this process starts, removed when it exits."""
+    return tempfile.TemporaryDirectory(prefix="tolov-stack-logs-")
+
+
 def _child_environment() -> dict[str, str]:
     # The stack sets its own fake AWS credentials and endpoint; nothing of the developer's must leak in.
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
@@ -159,7 +179,11 @@ def _read_output(process: subprocess.Popen[str], output: list[str], ready_lines:
 
 
 def _wait_for_ready_line(
-    process: subprocess.Popen[str], output: list[str], ready_lines: queue.Queue[str], timeout: float
+    process: subprocess.Popen[str],
+    output: list[str],
+    ready_lines: queue.Queue[str],
+    timeout: float,
+    log_path: Path,
 ) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -168,8 +192,14 @@ def _wait_for_ready_line(
         except queue.Empty:
             if process.poll() is not None:
                 time.sleep(0.2)  # let the reader thread collect the last lines
-                raise StackFailed(f"the stack exited with {process.returncode}:\n{''.join(output)}") from None
-    raise StackFailed(f"the stack was not ready within {timeout}s:\n{''.join(output)}")
+                why = f"the stack exited with {process.returncode}"
+                raise StackFailed(_failure(why, output, log_path)) from None
+    raise StackFailed(_failure(f"the stack was not ready within {timeout}s", output, log_path))
+
+
+def _failure(why: str, output: list[str], log_path: Path) -> str:
+    log = log_path.read_text(encoding="utf-8", errors="replace") if log_path.exists() else ""
+    return f"{why}:\n{''.join(output)}\n--- the end of {log_path}:\n{log[-4000:]}"
 
 
 def _wait_for_http(api_url: str, timeout: float) -> None:

@@ -8,13 +8,15 @@ seeding, the latter with a stand-in billing handler via --root.
 import base64
 import http.client
 import json
+import os
 import re
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,6 +26,7 @@ import pytest
 
 from local.template import LOCAL_REGION, ROOT, SamTemplate
 from local.testing import StackProcess, running_stack, start_stack
+from tests.support import together
 
 pytestmark = pytest.mark.e2e
 
@@ -66,6 +69,14 @@ def call(
         return response.status, response.getheaders(), response.read()
     finally:
         connection.close()
+
+
+def wait_for(condition: Callable[[], bool], explain: Callable[[], str], timeout: float = 5) -> None:
+    """Output arrives a moment after the response: the access line is printed once it has gone out."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, explain()
+        time.sleep(0.05)
 
 
 def echoed(stack: StackProcess, method: str, target: str, **kwargs: Any) -> dict[str, Any]:
@@ -162,7 +173,8 @@ def test_a_keyed_route_rejects_a_missing_or_wrong_key(echo_stack: StackProcess) 
     for headers in ([], [("x-api-key", "nope")]):
         status, _, body = call(echo_stack, "POST", "/echo/42/keyed", headers, b"{}")
         assert (status, json.loads(body)) == (403, {"message": "Forbidden"})
-    assert "POST /echo/42/keyed → 403 -" in echo_stack.text()  # the handler was not invoked
+    # "-": the handler was not invoked. The access line follows the reply out, hence the wait.
+    wait_for(lambda: "POST /echo/42/keyed → 403 -" in echo_stack.text(), echo_stack.text)
 
 
 def test_a_binary_request_body_arrives_base64(echo_stack: StackProcess) -> None:
@@ -209,19 +221,38 @@ def test_a_base64_response_is_decoded(echo_stack: StackProcess) -> None:
     assert body == bytes(range(256))
 
 
-def test_a_handler_exception_is_a_502_with_the_traceback_on_the_console(echo_stack: StackProcess) -> None:
+def test_a_handler_exception_is_a_502_with_the_traceback_in_the_log(echo_stack: StackProcess) -> None:
     status, _, body = call(echo_stack, "GET", "/boom")
     assert (status, json.loads(body)) == (502, {"message": "Internal server error"})
-    deadline = time.monotonic() + 5
-    while "RuntimeError: boom: raised on purpose" not in echo_stack.text():
-        assert time.monotonic() < deadline, echo_stack.text()
-        time.sleep(0.05)
-    assert "Traceback (most recent call last)" in echo_stack.text()
+    wait_for(lambda: "RuntimeError: boom: raised on purpose" in echo_stack.log_text(), echo_stack.log_text)
+    assert "Traceback (most recent call last)" in echo_stack.log_text()
+    wait_for(lambda: "GET /boom → 502 EchoFunction" in echo_stack.text(), echo_stack.text)
+    assert "Traceback" not in echo_stack.text()  # the console has the access line, the log the rest
 
 
 def test_a_malformed_response_is_a_502(echo_stack: StackProcess) -> None:
     status, _, body = call(echo_stack, "GET", "/malformed")
     assert (status, json.loads(body)) == (502, {"message": "Internal server error"})
+
+
+def test_each_functions_log_lines_carry_its_own_name(echo_stack: StackProcess) -> None:
+    # Two functions sharing one Powertools logger, invoked at the same time in the stack's threads.
+    targets = ["/logs/one", "/logs/two"] * 20
+    replies = together([lambda target=target: call(echo_stack, "GET", target)[:3:2] for target in targets])
+    names = {"/logs/one": b"LogOneFunction", "/logs/two": b"LogTwoFunction"}
+    assert replies == [(200, names[target]) for target in targets]
+
+    def said() -> list[dict[str, Any]]:
+        lines = [json.loads(line) for line in echo_stack.log_text().splitlines() if line.startswith("{")]
+        return [line for line in lines if line.get("message") == "said"]
+
+    wait_for(lambda: len(said()) == len(targets), echo_stack.log_text)
+    for line in said():
+        name = line["said_by"]
+        assert (line["function_name"], line["function_request_id"]) == (name, line["said_in"]), line
+        assert line["function_arn"].endswith(f":function:{name}")
+    cold = sorted(line["said_by"] for line in said() if line["cold_start"])
+    assert cold == ["LogOneFunction", "LogTwoFunction"]  # each function's first invocation, as in Lambda
 
 
 # ----------------------------------------------------------------------------------------- AWS from handlers
@@ -245,6 +276,54 @@ def test_handlers_reach_moto_with_the_resolved_environment(echo_stack: StackProc
         "ECHO_GREETING": "salom-from-default",
         "ECHO_NAME": "tolov-local-EchoTable",
     }
+
+
+# ---------------------------------------------------------------------------------------------- console
+
+ACCESS_LINE = re.compile(r"(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) /\S* → \d{3} \S+ \d+ ms")
+
+
+def test_the_console_has_the_banner_and_one_access_line_per_request() -> None:
+    # Seeding creates invoices (EMF metric blobs); the Payme call logs JSON; a balance has no metrics, on
+    # which Powertools warns. All of that belongs in the log, as in Lambda's CloudWatch Logs.
+    with running_stack(seed=True) as stack:
+        payme = base64.b64encode(f"Paycom:{stack.config['PAYME_KEY']}".encode()).decode()
+        rpc = json.dumps({"id": 1, "method": "CheckTransaction", "params": {"id": "a" * 24}}).encode()
+        key = [("x-api-key", stack.config["BILLING_API_KEY"])]
+        requests = [
+            ("POST", "/payme", [("Authorization", f"Basic {payme}")], rpc),
+            ("GET", "/apartments/apt-chilonzor-12-45/balance", key, None),
+            ("GET", "/nope", [], None),
+        ]
+        for answered, (method, target, headers, body) in enumerate(requests, 1):
+            assert call(stack, method, target, headers, body)[0] in (200, 403)
+            # The access line follows the reply out: wait for it, or the next one may come first.
+            wait_for(lambda answered=answered: stack.text().count(" ms\n") == answered, stack.text)
+        banner, ready, *after = stack.text().split("READY ")
+        assert not after
+        access = ready.splitlines()[1:]
+        assert len(access) == len(requests)
+        assert all(ACCESS_LINE.fullmatch(line) for line in access), access
+        assert [line.split()[:2] for line in access] == [[m, t] for m, t, _, _ in requests]
+        assert not [line for line in stack.text().splitlines() if line.startswith("{")]  # JSON lines
+        for noise in ("CloudWatchMetrics", "Warning", "function_name", "Traceback"):
+            assert noise not in stack.text()
+        assert f"logs  {stack.log_path}" in banner
+        log = stack.log_text()
+        assert '"CloudWatchMetrics"' in log and '"InvoicesCreated"' in log
+        assert "UserWarning: No application metrics to publish" in log
+        assert '"function_name":"PaymeMerchantFunction"' in log
+        assert "POST /payme → 200 PaymeMerchantFunction" in log  # the access lines are there too, in order
+
+
+def test_verbose_shows_the_function_output_on_the_console_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VERBOSE", "1")  # what `make run VERBOSE=1` passes
+    with running_stack(template=ECHO_TEMPLATE, config=ECHO_CONFIG) as stack:
+        assert call(stack, "GET", "/boom")[0] == 502
+        wait_for(lambda: "GET /boom → 502" in stack.text(), stack.text)
+        assert "RuntimeError: boom: raised on purpose" in stack.text()
+        assert "RuntimeError: boom: raised on purpose" in stack.log_text()
+        assert "shown here too" in stack.text()
 
 
 # ---------------------------------------------------------------------------------------------- seeding
@@ -314,8 +393,76 @@ def test_a_signal_stops_the_stack_cleanly(sig: signal.Signals) -> None:
         assert f"{sig.name} received, stopping" in stack.text()
         assert "stopped" in stack.text()
         assert "Traceback" not in stack.text()
+        assert "Traceback" not in stack.log_text()
         with pytest.raises(OSError):
             call(stack, "GET", "/echo/1")
+    finally:
+        if stack.process.poll() is None:
+            stack.process.kill()
+
+
+def refused(stack: StackProcess) -> bool:
+    url = urlsplit(stack.api_url)
+    try:
+        socket.create_connection((url.hostname or "127.0.0.1", url.port or 80), timeout=0.5).close()
+    except ConnectionRefusedError:
+        return True
+    except OSError:
+        pass  # not answered in time: still in the backlog, which is not refusing
+    return False
+
+
+def test_a_stop_lets_the_request_in_flight_finish_and_refuses_new_connections() -> None:
+    stack = start_stack(template=ECHO_TEMPLATE, config=ECHO_CONFIG)
+    url = urlsplit(stack.api_url)
+    idle = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=10)
+    try:
+        idle.request("GET", "/echo/1")
+        assert idle.getresponse().read()  # and the connection stays open, idle: keep-alive
+        with ThreadPoolExecutor(1) as pool:
+            slow = pool.submit(call, stack, "GET", "/slow?seconds=3")
+            wait_for(lambda: "slow: started" in stack.log_text(), stack.log_text)
+            stack.process.send_signal(signal.SIGTERM)
+            wait_for(lambda: refused(stack), lambda: "new connections are still accepted", timeout=2.5)
+            assert not slow.done()  # refused while the slow request was still in flight
+            status, headers, body = slow.result(timeout=SHUTDOWN_BOUND_S)
+        answered = time.monotonic()
+        assert (status, json.loads(body)) == (200, {"slept": 3.0})
+        assert ("Connection", "close") in headers
+        assert stack.process.wait(SHUTDOWN_BOUND_S) == 0, stack.text()
+        assert time.monotonic() - answered < 3.0  # the idle keep-alive connection did not hold it up
+        wait_for(lambda: "stopped" in stack.text(), stack.text)
+        assert "GET /slow?seconds=3 → 200 EchoFunction" in stack.text()
+        assert "Traceback" not in stack.text() + stack.log_text()
+    finally:
+        idle.close()
+        if stack.process.poll() is None:
+            stack.process.kill()
+
+
+def cpu_seconds(pid: int) -> tuple[str, float]:
+    """The state and the user plus system CPU time of a process, also once it has exited (a zombie)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return fields[0], (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads CPU time from /proc")
+def test_the_stack_exits_without_burning_cpu_after_stopped() -> None:
+    # CPU time rather than wall time: a busy machine makes both longer, but only the first measures the cause.
+    # The real template: its handlers load the most (pydantic, Powertools, botocore models), as `make run`.
+    stack = start_stack()
+    try:
+        key = [("x-api-key", stack.config["BILLING_API_KEY"])]
+        assert call(stack, "GET", "/apartments/nowhere/balance", key)[0] == 404  # moto at work
+        stack.process.send_signal(signal.SIGTERM)
+        wait_for(lambda: "stopped" in stack.text(), stack.text, timeout=SHUTDOWN_BOUND_S)
+        _, at_stopped = cpu_seconds(stack.process.pid)
+        deadline = time.monotonic() + SHUTDOWN_BOUND_S
+        while (state := cpu_seconds(stack.process.pid))[0] != "Z":  # exited; not reaped until wait()
+            assert time.monotonic() < deadline, "still running after stopped"
+            time.sleep(0.01)
+        assert state[1] - at_stopped < 0.2  # interpreter teardown took 0.5 to 1.5 s of CPU, more after load
+        assert stack.process.wait(SHUTDOWN_BOUND_S) == 0
     finally:
         if stack.process.poll() is None:
             stack.process.kill()
