@@ -130,10 +130,10 @@ def error_code(error: PynamoDBException) -> str | None:
     return error.cause_response_code if isinstance(error.cause, ClientError) else None
 
 
-def commit(ops: Sequence[TxOp], *, caller_start: int) -> str | None:
-    """Run ops in one TransactWrite. Returns None on success, "posting" when ledger op 0 failed its
-    condition, "retry" for any other ledger conflict; raises CallerConditionFailed for a caller op
-    (index >= caller_start: with caller_start=0 every op is the caller's)."""
+def transact(ops: Sequence[TxOp]) -> frozenset[int] | None:
+    """Run ops in one TransactWrite. None when it committed; otherwise the indices of the ops whose
+    condition failed (empty when DynamoDB cancelled it for another reason, such as a conflicting
+    transaction). Any other failure, a lost reply among them, is raised."""
     transaction = _TrackedTransactWrite(connection=_connection())
     try:
         with transaction:
@@ -144,20 +144,27 @@ def commit(ops: Sequence[TxOp], *, caller_start: int) -> str | None:
         if error_code(error) != "TransactionCanceledException":
             raise
         owners = transaction.owners()
-        failed = sorted(
-            {
-                owners[i]
-                for i, reason in enumerate(error.cancellation_reasons)
-                if reason is not None and reason.code == "ConditionalCheckFailed"
-            }
+        return frozenset(
+            owners[i]
+            for i, reason in enumerate(error.cancellation_reasons)
+            if reason is not None and reason.code == "ConditionalCheckFailed"
         )
-        if 0 in failed and caller_start > 0:
-            return "posting"
-        caller_failed = [i for i in failed if i >= caller_start]
-        if caller_failed:
-            raise CallerConditionFailed(caller_failed[0] - caller_start) from None
-        return "retry"
     return None
+
+
+def commit(ops: Sequence[TxOp], *, caller_start: int) -> str | None:
+    """Run ops in one TransactWrite. Returns None on success, "posting" when ledger op 0 failed its
+    condition, "retry" for any other ledger conflict; raises CallerConditionFailed for a caller op
+    (index >= caller_start: with caller_start=0 every op is the caller's)."""
+    failed = transact(ops)
+    if failed is None:
+        return None
+    if 0 in failed and caller_start > 0:
+        return "posting"
+    caller_failed = sorted(i for i in failed if i >= caller_start)
+    if caller_failed:
+        raise CallerConditionFailed(caller_failed[0] - caller_start)
+    return "retry"
 
 
 def _put(item: Posting | Invoice | Charge, condition: Condition) -> TxOp:
