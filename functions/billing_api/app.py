@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pynamodb.exceptions import PynamoDBConnectionError, TransactWriteError
 
 from tolov.billing import errors
 from tolov.billing.invoices import Billing, NewItem
@@ -26,6 +27,7 @@ from tolov.billing.schemas import (
     invoice_out,
 )
 from tolov.settings import get_settings
+from tolov.store.models import Invoice, Posting
 
 logger = Logger()
 tracer = Tracer()
@@ -72,9 +74,26 @@ def invoice_busy(error: errors.InvoiceBusy) -> Response[dict[str, Any]]:
     return _error(HTTPStatus.CONFLICT, f"invoice {error} is paid, partly paid or has a payment in progress")
 
 
+@app.exception_handler(errors.InvoiceConflict)
+def invoice_conflict(error: errors.InvoiceConflict) -> Response[dict[str, Any]]:
+    details = [
+        {"field": f"items.{i}.service", "error": f"{service} is already billed for {error.period}"}
+        for i, service in error.taken.items()
+    ]
+    return _error(HTTPStatus.CONFLICT, str(error), invoice_id=error.invoice_id, errors=details)
+
+
 @app.exception_handler(errors.LedgerContention)
 def contention(error: errors.LedgerContention) -> Response[dict[str, Any]]:
-    return _error(HTTPStatus.SERVICE_UNAVAILABLE, "the ledger is busy, retry")
+    return _error(HTTPStatus.SERVICE_UNAVAILABLE, "the ledger is busy, retry", errors=[])
+
+
+@app.exception_handler([PynamoDBConnectionError, TransactWriteError])
+def storage_unavailable(error: Exception) -> Response[dict[str, Any]]:
+    # DynamoDB failed or its reply was lost: the write may have landed, and every write here is safe to
+    # retry (a repeated invoice is recognised), so tell the platform to retry rather than crash with a 502.
+    logger.exception("storage call failed")
+    return _error(HTTPStatus.SERVICE_UNAVAILABLE, "storage is unavailable, retry", errors=[])
 
 
 @app.get("/openapi.json")
@@ -100,7 +119,10 @@ def get_balance(apartment_id: IdPath) -> BalanceOut:
 def create_invoice(body: Annotated[InvoiceIn, Body()]) -> Response[InvoiceOut]:
     items = [NewItem(**item.model_dump()) for item in body.items]
     due = body.due_date.isoformat() if body.due_date else None
-    invoice = billing.create_invoice(body.apartment_id, body.period, items, due)
+    invoice, created = billing.put_invoice(body.apartment_id, body.period, items, due)
+    if not created:  # the same invoice again: a retry gets the invoice as it stands now
+        out = _invoice_out(invoice, billing.postings(invoice))
+        return Response(HTTPStatus.OK, content_types.APPLICATION_JSON, out)
     metrics.add_metric(name="InvoicesCreated", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="InvoicedTiyin", unit=MetricUnit.Count, value=int(invoice.amount))
     out = invoice_out(invoice, [], invoice_links(invoice, get_settings()))
@@ -109,7 +131,10 @@ def create_invoice(body: Annotated[InvoiceIn, Body()]) -> Response[InvoiceOut]:
 
 @app.get("/invoices/<invoice_id>")
 def get_invoice(invoice_id: IdPath) -> InvoiceOut:
-    invoice, postings = billing.get_invoice(invoice_id)
+    return _invoice_out(*billing.get_invoice(invoice_id))
+
+
+def _invoice_out(invoice: Invoice, postings: list[Posting]) -> InvoiceOut:
     return invoice_out(invoice, postings, invoice_links(invoice, get_settings()))
 
 

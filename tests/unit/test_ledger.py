@@ -32,7 +32,7 @@ def billing(aws: None) -> Billing:
 
 
 def debts(apartment_id: str = "a1") -> list[tuple[str, int]]:
-    return [(c.charge_key.rsplit("#", 1)[0], int(c.unpaid)) for c in Charge.query(apartment_id)]
+    return [(c.charge_key, int(c.unpaid)) for c in Charge.query(apartment_id)]
 
 
 def credit(apartment_id: str = "a1") -> int:
@@ -126,7 +126,7 @@ def test_accumulative_posting_allocates_by_period_then_service_and_keeps_credit(
     billing.create_invoice("a1", "2026-10", [item("water", 300), item("electricity", 200)])
     billing.create_invoice("a1", "2026-09", [item("gas", 100)])
     result = billing.ledger.post_to_apartment(PaymentKey("click", "p1"), "a1", 350)
-    assert [(a.charge_key.rsplit("#", 1)[0], int(a.amount)) for a in result.posting.allocations] == [
+    assert [(a.charge_key, int(a.amount)) for a in result.posting.allocations] == [
         ("2026-09#gas", 100),
         ("2026-10#electricity", 200),
         ("2026-10#water", 50),

@@ -351,7 +351,7 @@ class Ledger:
             for allocation in posting.allocations:
                 part = int(allocation.amount)
                 per_invoice[allocation.invoice_id] = per_invoice.get(allocation.invoice_id, 0) + part
-                ops.append(self._charge_unpaid_op(posting.apartment_id, allocation.charge_key, part))
+                ops.append(self._charge_unpaid_op(posting.apartment_id, allocation))
             ops.extend(self._invoice_unpaid_op(inv, payment_key, part) for inv, part in per_invoice.items())
             if int(posting.credit_added):
                 ops.append(self._apartment_credit_op(posting.apartment_id, -int(posting.credit_added)))
@@ -436,7 +436,11 @@ class Ledger:
     @staticmethod
     def _invoice_charges(invoice: Invoice) -> list[Charge]:
         keys = [(invoice.apartment_id, item.charge_key) for item in invoice.items]
-        found = {c.charge_key: c for c in Charge.batch_get(keys, consistent_read=True)}
+        found = {
+            c.charge_key: c
+            for c in Charge.batch_get(keys, consistent_read=True)
+            if c.invoice_id == invoice.invoice_id
+        }
         return [found[k] for _, k in keys if k in found]
 
     @staticmethod
@@ -454,10 +458,13 @@ class Ledger:
         return lambda t: t.update(charge, actions=actions, condition=Charge.paid_amount == paid)
 
     @staticmethod
-    def _charge_unpaid_op(apartment_id: str, charge_key: str, part: int) -> TxOp:
-        charge = Charge(apartment_id, charge_key)
+    def _charge_unpaid_op(apartment_id: str, allocation: Allocation) -> TxOp:
+        charge = Charge(apartment_id, allocation.charge_key)
+        part = int(allocation.amount)
         actions: list[Action] = [Charge.paid_amount.add(-part), Charge.unpaid.add(part)]
-        return lambda t: t.update(charge, actions=actions, condition=Charge.charge_key.exists())
+        # A charge key is a period and service, not an invoice: restore only the charge this paid.
+        paid_here = Charge.invoice_id == allocation.invoice_id
+        return lambda t: t.update(charge, actions=actions, condition=paid_here)
 
     @staticmethod
     def _invoice_paid_op(
