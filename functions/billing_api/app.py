@@ -13,10 +13,17 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyPersistenceLayerError,
+    IdempotencyValidationError,
+)
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pynamodb.exceptions import PynamoDBConnectionError, TransactWriteError
 
 from tolov.billing import errors
+from tolov.billing.idempotency import HEADER as IDEMPOTENCY_KEY
+from tolov.billing.idempotency import IdempotentPosts
 from tolov.billing.invoices import Billing, NewItem
 from tolov.billing.json_api import JsonResolver, MalformedBody
 from tolov.billing.links import invoice_links
@@ -38,6 +45,7 @@ logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 app = JsonResolver()
+app.use(middlewares=[IdempotentPosts(get_settings().idempotency_table)])
 billing = Billing()
 
 IdPath = Annotated[Id, Path()]
@@ -84,6 +92,24 @@ def unsupported_content_type(error: RequestUnsupportedContentType) -> Response[d
 def route_not_found(error: NotFoundError) -> Response[dict[str, Any]]:
     event = app.current_event
     return _error(HTTPStatus.NOT_FOUND, f"no route {event.http_method} {event.path}")
+
+
+@app.exception_handler(IdempotencyValidationError)
+def idempotency_key_reused(error: IdempotencyValidationError) -> Response[dict[str, Any]]:
+    reason = "was used with another body on this route"
+    return _error(HTTPStatus.UNPROCESSABLE_ENTITY, f"{IDEMPOTENCY_KEY} {reason}", (IDEMPOTENCY_KEY, reason))
+
+
+@app.exception_handler(IdempotencyAlreadyInProgressError)
+def idempotency_key_in_flight(error: IdempotencyAlreadyInProgressError) -> Response[dict[str, Any]]:
+    reason = "a request with this key is still in progress; retry later"
+    return _error(HTTPStatus.CONFLICT, f"{IDEMPOTENCY_KEY}: {reason}", (IDEMPOTENCY_KEY, reason))
+
+
+@app.exception_handler(IdempotencyPersistenceLayerError)
+def idempotency_store_unavailable(error: IdempotencyPersistenceLayerError) -> Response[dict[str, Any]]:
+    logger.exception("idempotency store failed")
+    return _error(HTTPStatus.SERVICE_UNAVAILABLE, "storage is unavailable, retry")
 
 
 @app.exception_handler(errors.ApartmentNotFound)
