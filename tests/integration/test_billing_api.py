@@ -57,6 +57,8 @@ def test_sample_events_drive_the_handler(aws: None) -> None:
     assert (status, body["apartment_id"], body["credit"]) == (201, "apt-12", 0)
     status, body = invoke("billing_api", sample_event("billing/create_invoice.json"))
     assert status == 201 and body["amount"] == 420000 + 3 * 90000 and body["due_date"] == "2026-12-10"
+    # The sample carries an Idempotency-Key: sent again, it gets the first reply again.
+    assert invoke("billing_api", sample_event("billing/create_invoice.json")) == (201, body)
 
 
 def test_put_apartment_creates_then_updates(aws: None) -> None:
