@@ -8,22 +8,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.integration.test_billing_api import ITEMS
 from tests.support import FakeContext, load_handler, rest_event
 
-INVOICE = {
-    "apartment_id": "apt-12",
-    "period": "2026-11",
-    "items": [
-        {
-            "service": "gas",
-            "title": "Gas",
-            "amount": 150000,
-            "ikpu": "10402001001000000",
-            "package_code": "1503617",
-            "vat_percent": 12,
-        }
-    ],
-}
+INVOICE = {"apartment_id": "apt-12", "period": "2026-11", "items": ITEMS}
 # (method, resource, path parameters, a body the route accepts)
 ROUTES: list[tuple[str, str, dict[str, str] | None, Any]] = [
     ("PUT", "/apartments/{apartment_id}", {"apartment_id": "apt-12"}, {"label": "L", "resident_id": "r"}),

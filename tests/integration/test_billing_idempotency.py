@@ -10,18 +10,11 @@ import boto3
 import pytest
 
 from local.template import SamTemplate
+from tests.integration.test_billing_api import ITEMS
 from tests.support import invoke, load_handler, rest_event
 from tolov.store.models import Invoice
 
-ITEM = {
-    "service": "gas",
-    "title": "Gas",
-    "amount": 150000,
-    "count": 2,
-    "ikpu": "10402001001000000",
-    "package_code": "1503617",
-    "vat_percent": 12,
-}
+ITEM = ITEMS[0]
 INVOICE = {"apartment_id": "apt-7", "period": "2026-11", "items": [ITEM]}
 
 
@@ -127,9 +120,7 @@ def test_a_cancel_replays_its_first_reply(apartment: str) -> None:
     status, first = post("/invoices/{invoice_id}/cancel", key="c-1", invoice_id=invoice["invoice_id"])
     assert status == 200
     # A different body on a route that takes none is still another body for the key.
-    status, _ = post(
-        "/invoices/{invoice_id}/cancel", {"x": 1}, key="c-1", invoice_id=invoice["invoice_id"]
-    )
+    status, _ = post("/invoices/{invoice_id}/cancel", {"x": 1}, key="c-1", invoice_id=invoice["invoice_id"])
     assert status == 422
     assert post("/invoices/{invoice_id}/cancel", key="c-1", invoice_id=invoice["invoice_id"]) == (200, first)
 

@@ -5,29 +5,11 @@ from typing import Any
 import pytest
 
 from tests.support import replies_lost, together
+from tests.unit.test_ledger import item
 from tolov.billing import errors
 from tolov.billing.invoices import Billing, NewItem
 from tolov.billing.ledger import _connection
 from tolov.store.models import Charge, Invoice
-
-
-def item(service: str, amount: int, count: int = 1, title: str | None = None) -> NewItem:
-    return NewItem(
-        service=service,
-        title=title or service.title(),
-        amount=amount,
-        count=count,
-        ikpu="10305001001000000",
-        package_code="1503617",
-        vat_percent=12,
-    )
-
-
-@pytest.fixture
-def billing(aws: None) -> Billing:
-    b = Billing()
-    b.put_apartment("a1", "Flat 1", "r1")
-    return b
 
 
 def invoices() -> list[Invoice]:

@@ -12,23 +12,16 @@ from tolov.billing.ledger import PaymentKey, PostingResult, allocate
 from tolov.store.models import Apartment, Charge, Invoice, Posting
 
 
-def item(service: str, amount: int, count: int = 1) -> NewItem:
+def item(service: str, amount: int, count: int = 1, title: str | None = None) -> NewItem:
     return NewItem(
         service=service,
-        title=service.title(),
+        title=title or service.title(),
         amount=amount,
         count=count,
         ikpu="10305001001000000",
         package_code="1503617",
         vat_percent=12,
     )
-
-
-@pytest.fixture
-def billing(aws: None) -> Billing:
-    b = Billing()
-    b.put_apartment("a1", "Flat 1", "r1")
-    return b
 
 
 def debts(apartment_id: str = "a1") -> list[tuple[str, int]]:
