@@ -117,3 +117,11 @@ def test_a_write_that_landed_whose_reply_was_lost_is_recognised_as_ours(billing:
     assert created  # the invoice id is the one this call drew: it is ours
     assert [i.invoice_id for i in invoices()] == [invoice.invoice_id]
     assert billing.balance("a1").debt == 1000
+
+
+def test_a_cancel_whose_reply_was_lost_is_recognised(billing: Billing) -> None:
+    invoice, _ = billing.put_invoice("a1", "2026-10", [item("water", 700)])
+    with replies_lost(_connection().client, "TransactWriteItems") as dropped:
+        cancelled = billing.cancel_invoice(invoice.invoice_id)
+    assert dropped == [1] and cancelled.status == "cancelled"
+    assert charges() == [] and Invoice.get(invoice.invoice_id).status == "cancelled"
