@@ -52,10 +52,10 @@ IdPath = Annotated[Id, Path()]
 
 
 def _error(
-    status: HTTPStatus, message: str, *errors: tuple[str, str], **extra: Any
+    status: HTTPStatus, message: str, *fields: tuple[str, str], **extra: Any
 ) -> Response[dict[str, Any]]:
     """The documented error shape: {"message", "errors": [{"field", "error"}], ...extra}."""
-    details = [{"field": field, "error": error} for field, error in errors]
+    details = [{"field": field, "error": error} for field, error in fields]
     return Response(
         status_code=status,
         content_type=content_types.APPLICATION_JSON,
