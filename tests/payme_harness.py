@@ -70,6 +70,7 @@ class Harness:
     repo: DynamoRepository
     ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     apartments: set[str] = field(default_factory=set)
+    invoices_made: dict[str, int] = field(default_factory=dict)
 
     def call(
         self, method: str, params: dict[str, Any], *, headers: dict[str, str] | None = None
@@ -96,10 +97,17 @@ class Harness:
         return apartment_id
 
     def invoice(
-        self, *items: NewItem, apartment_id: str = "apt-1", period: str = "2026-09"
+        self, *items: NewItem, apartment_id: str = "apt-1", period: str | None = None
     ) -> tuple[str, int]:
+        """A new invoice; without a period, the month after the apartment's last one from 2026-09 on
+        (a service is billed once per period, so a second invoice of the same items needs its own)."""
         if apartment_id not in self.apartments:
             self.apartment(apartment_id)
+        made = self.invoices_made.get(apartment_id, 0)
+        self.invoices_made[apartment_id] = made + 1
+        if period is None:
+            year, month = divmod(2026 * 12 + 8 + made, 12)
+            period = f"{year}-{month + 1:02d}"
         invoice = self.billing.create_invoice(apartment_id, period, list(items) or [water(), gas()])
         return invoice.invoice_id, int(invoice.amount) - int(invoice.paid_amount)
 

@@ -4,11 +4,14 @@ import copy
 import importlib.util
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+from botocore.exceptions import ReadTimeoutError
 
 ROOT = Path(__file__).resolve().parent.parent
 _loaded: dict[str, ModuleType] = {}
@@ -84,3 +87,37 @@ def together(calls: list[Callable[[], Any]]) -> list[Any]:
 
     with ThreadPoolExecutor(len(calls)) as pool:
         return list(pool.map(run, calls))
+
+
+@contextmanager
+def replies_lost(
+    client: Any,
+    operation: str,
+    times: int = 1,
+    *,
+    retried: bool = True,
+    on_drop: Callable[[], None] | None = None,
+) -> Iterator[list[int]]:
+    """The next `times` calls of a DynamoDB `operation` on the botocore `client` reach the service and take
+    effect; then their replies are lost to a read timeout, as when the network fails after the write.
+    retried: the loss happens on the wire, so botocore retries the call as it retries any timeout;
+    otherwise it happens after botocore's last attempt and the caller sees the error.
+    on_drop runs at each loss (to look at what had landed). Yields [replies lost so far]."""
+    dropped = [0]
+
+    def drop(event_name: str, **_: Any) -> None:
+        if event_name.endswith(f".dynamodb.{operation}") and dropped[0] < times:
+            dropped[0] += 1
+            if on_drop is not None:
+                on_drop()
+            raise ReadTimeoutError(endpoint_url="https://dynamodb")
+
+    # botocore calls the handlers of a more specific event name first: registered for every before-send,
+    # in the last section, this runs after moto's stubber has applied the request.
+    event = "before-send" if retried else "after-call"
+    unique_id = f"replies-lost-{id(dropped)}"
+    client.meta.events.register_last(event, drop, unique_id=unique_id)
+    try:
+        yield dropped
+    finally:
+        client.meta.events.unregister(event, unique_id=unique_id)

@@ -80,3 +80,32 @@ def test_errors_are_json_with_the_field(stack: StackProcess) -> None:
         == 404
     )
     assert api(stack, "GET", "/nowhere").status_code == 403
+
+
+def test_a_repeat_is_200_and_an_idempotency_key_replays_the_first_reply(stack: StackProcess) -> None:
+    api(stack, "PUT", "/apartments/e2e-2", {"label": "Flat 2", "resident_id": "r-2"})
+    body = {"apartment_id": "e2e-2", "period": "2026-11", "items": [ITEM]}
+    headers = {"x-api-key": stack.config["BILLING_API_KEY"], "idempotency-key": "e2e-key-1"}
+    first = requests.post(stack.url("/invoices"), json=body, headers=headers, timeout=10)
+    assert first.status_code == 201, first.text
+    replay = requests.post(stack.url("/invoices"), json=body, headers=headers, timeout=10)
+    assert (replay.status_code, replay.json()) == (201, first.json())
+    repeat = api(stack, "POST", "/invoices", body)
+    assert (repeat.status_code, repeat.json()) == (200, first.json())
+    other = api(stack, "POST", "/invoices", {**body, "items": [{**ITEM, "count": 3}]})
+    assert other.status_code == 409 and other.json()["invoice_id"] == first.json()["invoice_id"]
+
+
+def test_unreadable_bodies_are_client_errors_in_the_documented_shape(stack: StackProcess) -> None:
+    key = {"x-api-key": stack.config["BILLING_API_KEY"]}
+    latin = requests.post(
+        stack.url("/invoices"),
+        data=b"\xff\xfe{",
+        headers={**key, "Content-Type": "application/json"},
+        timeout=10,
+    )
+    assert latin.status_code == 400 and set(latin.json()) == {"message", "errors"}, latin.text
+    text = requests.post(
+        stack.url("/invoices"), data="{}", headers={**key, "Content-Type": "text/plain"}, timeout=10
+    )
+    assert text.status_code == 415 and [e["field"] for e in text.json()["errors"]] == ["Content-Type"]

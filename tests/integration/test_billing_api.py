@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from tests.support import invoke, rest_event, sample_event
+from tests.support import invoke, replies_lost, rest_event, sample_event, together
 
 ITEMS = [
     {
@@ -57,6 +57,8 @@ def test_sample_events_drive_the_handler(aws: None) -> None:
     assert (status, body["apartment_id"], body["credit"]) == (201, "apt-12", 0)
     status, body = invoke("billing_api", sample_event("billing/create_invoice.json"))
     assert status == 201 and body["amount"] == 420000 + 3 * 90000 and body["due_date"] == "2026-12-10"
+    # The sample carries an Idempotency-Key: sent again, it gets the first reply again.
+    assert invoke("billing_api", sample_event("billing/create_invoice.json")) == (201, body)
 
 
 def test_put_apartment_creates_then_updates(aws: None) -> None:
@@ -184,3 +186,91 @@ def test_openapi_document_lists_the_routes(aws: None) -> None:
     status, doc = call("GET", "/openapi.json")
     assert status == 200
     assert {"/invoices", "/invoices/{invoice_id}", "/apartments/{apartment_id}/balance"} <= set(doc["paths"])
+
+
+# ---------------------------------------------------------------------------------------------- retries
+
+
+def invoices_in_table() -> list[str]:
+    from tolov.store.models import Invoice
+
+    return [invoice.invoice_id for invoice in Invoice.scan()]
+
+
+def test_a_repeated_invoice_answers_200_with_the_first(aws: None) -> None:
+    put_apartment()
+    status, first = create_invoice()
+    assert status == 201
+    status, again = create_invoice()
+    assert status == 200 and again == first
+    assert invoices_in_table() == [first["invoice_id"]]
+    _, balance = call("GET", "/apartments/{apartment_id}/balance", {"apartment_id": "apt-12"})
+    assert balance["debt"] == first["amount"] == 690000
+
+
+def test_billing_a_billed_service_again_with_other_content_is_409_naming_the_invoice(aws: None) -> None:
+    put_apartment()
+    _, first = create_invoice()
+    changed = [ITEMS[0], {**ITEMS[1], "count": 4}]
+    status, reply = create_invoice(items=changed)
+    assert status == 409
+    assert reply["invoice_id"] == first["invoice_id"]
+    assert first["invoice_id"] in reply["message"]
+    assert reply["errors"] == [
+        {"field": "items.0.service", "error": "cold_water is already billed for 2026-11"},
+        {"field": "items.1.service", "error": "electricity is already billed for 2026-11"},
+    ]
+    new_service = {**ITEMS[1], "service": "gas"}
+    status, reply = create_invoice(items=[new_service, ITEMS[0]])
+    assert status == 409 and reply["invoice_id"] == first["invoice_id"]
+    assert [e["field"] for e in reply["errors"]] == ["items.1.service"]
+    assert invoices_in_table() == [first["invoice_id"]]
+
+
+def test_a_cancelled_invoice_can_be_billed_again(aws: None) -> None:
+    put_apartment()
+    _, first = create_invoice()
+    call("POST", "/invoices/{invoice_id}/cancel", {"invoice_id": first["invoice_id"]})
+    status, again = create_invoice()
+    assert status == 201 and again["invoice_id"] != first["invoice_id"]
+    _, balance = call("GET", "/apartments/{apartment_id}/balance", {"apartment_id": "apt-12"})
+    assert balance["debt"] == 690000
+    assert {c["invoice_id"] for c in balance["charges"]} == {again["invoice_id"]}
+
+
+def test_two_identical_posts_at_once_make_one_invoice(aws: None) -> None:
+    put_apartment()
+    replies = together([create_invoice] * 6)
+    assert sorted(status for status, _ in replies) == [200] * 5 + [201]
+    assert len({body["invoice_id"] for _, body in replies}) == 1
+    assert len(invoices_in_table()) == 1
+
+
+def test_a_lost_reply_to_a_write_that_landed_answers_with_that_invoice(aws: None) -> None:
+    """botocore resends the TransactWriteItems whose reply timed out; the resend meets the invoice the
+    first one wrote, which is ours (201), and nothing is written twice."""
+    from tolov.billing.ledger import _connection
+
+    put_apartment()
+    landed: list[list[str]] = []
+    with replies_lost(
+        _connection().client, "TransactWriteItems", on_drop=lambda: landed.append(invoices_in_table())
+    ) as dropped:
+        status, invoice = create_invoice()
+    assert dropped == [1] and len(landed[0]) == 1  # the invoice was written before its reply was lost
+    assert status == 201 and invoice["invoice_id"] == landed[0][0]
+    assert invoices_in_table() == [invoice["invoice_id"]]
+
+
+def test_a_reply_lost_for_good_answers_503_and_the_platforms_retry_gets_the_invoice(aws: None) -> None:
+    from tolov.billing.ledger import _connection
+
+    put_apartment()
+    with replies_lost(_connection().client, "TransactWriteItems", retried=False) as dropped:
+        status, reply = create_invoice()
+    assert dropped == [1]
+    assert status == 503 and set(reply) == {"message", "errors"}
+    (written,) = invoices_in_table()
+    status, invoice = create_invoice()
+    assert status == 200 and invoice["invoice_id"] == written
+    assert invoices_in_table() == [written]

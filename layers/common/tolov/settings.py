@@ -55,6 +55,7 @@ class Settings(ApartmentLimits):
     postings_table: str = "PostingsTable"
     transactions_table: str = "TransactionsTable"
     autopay_table: str = "AutopayTable"
+    idempotency_table: str = "IdempotencyTable"  # the billing API's Idempotency-Key replies
 
     payme_merchant_id: str = ""
     payme_checkout_url: str = "https://checkout.paycom.uz"

@@ -110,3 +110,10 @@ def test_without_credentials_over_http(stack: StackProcess) -> None:
     for headers in ({}, {"Authorization": "Basic " + base64.b64encode(b"Paycom:nope").decode()}):
         reply = requests.post(stack.url("/payme"), data=body, headers=headers, timeout=10)
         assert reply.status_code == 200 and reply.json()["error"]["code"] == -32504
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "PATCH"])
+def test_a_request_that_is_not_a_post_is_http_200_json_rpc_32300(stack: StackProcess, method: str) -> None:
+    reply = requests.request(method, stack.url("/payme"), headers={"Authorization": GOOD_AUTH}, timeout=10)
+    assert reply.status_code == 200
+    assert reply.json()["error"]["code"] == -32300

@@ -199,3 +199,23 @@ def test_the_handler_loads_no_click_code() -> None:
 def test_a_non_dict_event_still_gets_a_reply(handler: Handler) -> None:
     response = handler.app.lambda_handler(["not", "an", "event"], LambdaContext())
     assert response["statusCode"] == 200 and json.loads(response["body"])["error"]["code"] == -32700
+
+
+@pytest.mark.parametrize("http_method", ["GET", "PUT", "DELETE", "HEAD"])
+def test_a_request_that_is_not_a_post_is_answered_32300_with_http_200(
+    handler: Handler, http_method: str
+) -> None:
+    event = load_event("CheckTransaction")
+    event["httpMethod"] = http_method
+    event["requestContext"]["httpMethod"] = http_method
+    reply = handler.invoke(event)  # asserts HTTP 200 and a JSON-RPC body
+    assert reply["error"]["code"] == -32300 and set(reply["error"]["message"]) == {"ru", "uz", "en"}
+    event.update(body=None)
+    assert handler.invoke(event)["error"]["code"] == -32300
+
+
+def test_the_payme_route_takes_every_method() -> None:
+    from local.template import SamTemplate
+
+    routes = [r for r in SamTemplate.load().api_routes() if r.function == "PaymeMerchantFunction"]
+    assert [(r.method, r.path, r.api_key_required) for r in routes] == [("ANY", "/payme", False)]

@@ -246,3 +246,27 @@ def test_inside_the_allow_list_the_usual_answers(guarded: Harness) -> None:
     valid = json.dumps({"id": 4, "method": "CheckTransaction", "params": {"id": PID}})
     assert handle_from(guarded, valid, "185.234.113.7")["error"]["code"] == -31003
     assert handle_from(guarded, valid, "185.234.113.7", headers={})["error"]["code"] == -32504
+
+
+@pytest.mark.parametrize("http_method", ["GET", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "get"])
+def test_a_request_that_is_not_a_post_is_32300(harness: Harness, http_method: str) -> None:
+    valid = json.dumps({"id": 9, "method": "CheckTransaction", "params": {"id": PID}})
+    for body, headers, request_id in ((valid, auth_header(), 9), (None, {}, None), ("{garbage", None, None)):
+        reply = harness.merchant.handle(PaymeRequest(body, headers, http_method=http_method)).reply
+        assert reply["id"] == request_id and "result" not in reply
+        assert reply["error"]["code"] == -32300
+        assert set(reply["error"]["message"]) == {"ru", "uz", "en"}
+
+
+def test_a_post_in_any_case_is_served(harness: Harness) -> None:
+    valid = json.dumps({"id": 9, "method": "CheckTransaction", "params": {"id": PID}})
+    for http_method in ("POST", "post", None):
+        reply = harness.merchant.handle(PaymeRequest(valid, auth_header(), http_method=http_method)).reply
+        assert reply["error"]["code"] == -31003  # the transaction is unknown: the request was read
+
+
+def test_outside_the_allow_list_a_get_is_32504_too(guarded: Harness) -> None:
+    reply = guarded.merchant.handle(PaymeRequest(None, {}, "10.0.0.1", http_method="GET")).reply
+    assert reply["error"]["code"] == -32504
+    inside = guarded.merchant.handle(PaymeRequest(None, {}, "185.234.113.7", http_method="GET")).reply
+    assert inside["error"]["code"] == -32300

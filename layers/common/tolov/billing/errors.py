@@ -27,6 +27,17 @@ class AmountMismatch(BillingError):
         self.expected = expected
 
 
+class InvoiceConflict(BillingError):
+    """Services of the new invoice are already billed for its period, and not by an identical invoice."""
+
+    def __init__(self, invoice_id: str, period: str, taken: dict[int, str]) -> None:
+        services = ", ".join(taken.values())
+        super().__init__(f"{services} already billed for {period} (invoice {invoice_id})")
+        self.invoice_id = invoice_id  # the invoice holding the first of them
+        self.period = period
+        self.taken = taken  # position among the items given -> service
+
+
 class InvoiceLocked(BillingError):
     """Another payment attempt currently reserves the invoice."""
 

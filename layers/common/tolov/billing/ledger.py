@@ -130,10 +130,10 @@ def error_code(error: PynamoDBException) -> str | None:
     return error.cause_response_code if isinstance(error.cause, ClientError) else None
 
 
-def commit(ops: Sequence[TxOp], *, caller_start: int) -> str | None:
-    """Run ops in one TransactWrite. Returns None on success, "posting" when ledger op 0 failed its
-    condition, "retry" for any other ledger conflict; raises CallerConditionFailed for a caller op
-    (index >= caller_start: with caller_start=0 every op is the caller's)."""
+def transact(ops: Sequence[TxOp]) -> frozenset[int] | None:
+    """Run ops in one TransactWrite. None when it committed; otherwise the indices of the ops whose
+    condition failed (empty when DynamoDB cancelled it for another reason, such as a conflicting
+    transaction). Any other failure, a lost reply among them, is raised."""
     transaction = _TrackedTransactWrite(connection=_connection())
     try:
         with transaction:
@@ -144,20 +144,27 @@ def commit(ops: Sequence[TxOp], *, caller_start: int) -> str | None:
         if error_code(error) != "TransactionCanceledException":
             raise
         owners = transaction.owners()
-        failed = sorted(
-            {
-                owners[i]
-                for i, reason in enumerate(error.cancellation_reasons)
-                if reason is not None and reason.code == "ConditionalCheckFailed"
-            }
+        return frozenset(
+            owners[i]
+            for i, reason in enumerate(error.cancellation_reasons)
+            if reason is not None and reason.code == "ConditionalCheckFailed"
         )
-        if 0 in failed and caller_start > 0:
-            return "posting"
-        caller_failed = [i for i in failed if i >= caller_start]
-        if caller_failed:
-            raise CallerConditionFailed(caller_failed[0] - caller_start) from None
-        return "retry"
     return None
+
+
+def commit(ops: Sequence[TxOp], *, caller_start: int) -> str | None:
+    """Run ops in one TransactWrite. Returns None on success, "posting" when ledger op 0 failed its
+    condition, "retry" for any other ledger conflict; raises CallerConditionFailed for a caller op
+    (index >= caller_start: with caller_start=0 every op is the caller's)."""
+    failed = transact(ops)
+    if failed is None:
+        return None
+    if 0 in failed and caller_start > 0:
+        return "posting"
+    caller_failed = sorted(i for i in failed if i >= caller_start)
+    if caller_failed:
+        raise CallerConditionFailed(caller_failed[0] - caller_start)
+    return "retry"
 
 
 def _put(item: Posting | Invoice | Charge, condition: Condition) -> TxOp:
@@ -344,7 +351,7 @@ class Ledger:
             for allocation in posting.allocations:
                 part = int(allocation.amount)
                 per_invoice[allocation.invoice_id] = per_invoice.get(allocation.invoice_id, 0) + part
-                ops.append(self._charge_unpaid_op(posting.apartment_id, allocation.charge_key, part))
+                ops.append(self._charge_unpaid_op(posting.apartment_id, allocation))
             ops.extend(self._invoice_unpaid_op(inv, payment_key, part) for inv, part in per_invoice.items())
             if int(posting.credit_added):
                 ops.append(self._apartment_credit_op(posting.apartment_id, -int(posting.credit_added)))
@@ -429,7 +436,11 @@ class Ledger:
     @staticmethod
     def _invoice_charges(invoice: Invoice) -> list[Charge]:
         keys = [(invoice.apartment_id, item.charge_key) for item in invoice.items]
-        found = {c.charge_key: c for c in Charge.batch_get(keys, consistent_read=True)}
+        found = {
+            c.charge_key: c
+            for c in Charge.batch_get(keys, consistent_read=True)
+            if c.invoice_id == invoice.invoice_id
+        }
         return [found[k] for _, k in keys if k in found]
 
     @staticmethod
@@ -447,10 +458,13 @@ class Ledger:
         return lambda t: t.update(charge, actions=actions, condition=Charge.paid_amount == paid)
 
     @staticmethod
-    def _charge_unpaid_op(apartment_id: str, charge_key: str, part: int) -> TxOp:
-        charge = Charge(apartment_id, charge_key)
+    def _charge_unpaid_op(apartment_id: str, allocation: Allocation) -> TxOp:
+        charge = Charge(apartment_id, allocation.charge_key)
+        part = int(allocation.amount)
         actions: list[Action] = [Charge.paid_amount.add(-part), Charge.unpaid.add(part)]
-        return lambda t: t.update(charge, actions=actions, condition=Charge.charge_key.exists())
+        # A charge key is a period and service, not an invoice: restore only the charge this paid.
+        paid_here = Charge.invoice_id == allocation.invoice_id
+        return lambda t: t.update(charge, actions=actions, condition=paid_here)
 
     @staticmethod
     def _invoice_paid_op(

@@ -5,6 +5,7 @@ from typing import Any
 Message = dict[str, str]
 
 # Protocol errors
+TRANSPORT_ERROR = -32300  # the HTTP method is not POST
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
 METHOD_NOT_FOUND = -32601
@@ -28,6 +29,9 @@ def _msg(ru: str, uz: str, en: str) -> Message:
 
 
 MESSAGES: dict[int, Message] = {
+    TRANSPORT_ERROR: _msg(
+        "Неверный HTTP-метод: нужен POST", "HTTP metodi noto'g'ri: POST kerak", "The HTTP method must be POST"
+    ),
     PARSE_ERROR: _msg("Ошибка разбора JSON", "JSON o'qib bo'lmadi", "Parse error"),
     INVALID_REQUEST: _msg("Неверный запрос", "So'rov noto'g'ri", "Invalid request"),
     METHOD_NOT_FOUND: _msg("Метод не найден", "Metod topilmadi", "Method not found"),

@@ -4,7 +4,8 @@ Pure protocol: storage and the ledger are behind `Repository`, the key behind `K
 an injectable clock. Every reply, whatever arrived, is a JSON-RPC object carrying the request's id
 (null when it cannot be read); the function returns it with HTTP 200.
 
-Order of checks: source address (-32504 when the allow list is on), unparseable body (-32700),
+Order of checks: source address (-32504 when the allow list is on), HTTP method (-32300 for anything
+but POST: a transport error, told before credentials since it reveals nothing), unparseable body (-32700),
 credentials (-32504, before anything about the request is looked at, so an unauthenticated caller
 learns nothing and changes nothing), request shape (-32600), method (-32601), the method's own rules.
 """
@@ -66,6 +67,7 @@ class PaymeRequest:
     body: str | bytes | None
     headers: Mapping[str, str] | None = None
     source_ip: str | None = None
+    http_method: str | None = None  # None when the caller does not know it (then it is taken as POST)
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,8 @@ class Merchant:
         # An address outside the allow list gets the answer for bad credentials, whatever it sent.
         if self.allowed_ips is not None and not ip_allowed(request.source_ip, self.allowed_ips):
             return _error(request_id, PaymeError(e.INSUFFICIENT_PRIVILEGE))
+        if request.http_method is not None and request.http_method.upper() != "POST":
+            return _error(request_id, PaymeError(e.TRANSPORT_ERROR))
         if body is _UNREADABLE:
             return _error(None, PaymeError(e.PARSE_ERROR))
         try:

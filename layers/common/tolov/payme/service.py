@@ -37,12 +37,14 @@ def request_from_api_gateway(event: Mapping[str, Any]) -> PaymeRequest:
     context = event.get("requestContext")
     identity = context.get("identity") if isinstance(context, Mapping) else None
     source_ip = identity.get("sourceIp") if isinstance(identity, Mapping) else None
+    http_method = event.get("httpMethod")
     return PaymeRequest(
         body=body if isinstance(body, str | bytes) else None,
         headers={k: v for k, v in headers.items() if isinstance(v, str)}
         if isinstance(headers, Mapping)
         else None,
         source_ip=source_ip if isinstance(source_ip, str) else None,
+        http_method=http_method if isinstance(http_method, str) else None,
     )
 
 

@@ -87,7 +87,8 @@ class Charge(Model):
         table_name = _table("CHARGES_TABLE", "ChargesTable")
 
     apartment_id = UnicodeAttribute(hash_key=True)
-    # period#service#invoice_id: the sort order is the allocation order (oldest period, then service).
+    # period#service: one charge per apartment, period and service (a cancelled invoice's are deleted);
+    # the sort order is the allocation order (oldest period, then service).
     charge_key = UnicodeAttribute(range_key=True)
     invoice_id = UnicodeAttribute()
     period = UnicodeAttribute()
