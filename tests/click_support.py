@@ -186,10 +186,12 @@ def click_stack(
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()
-    handler = load_handler("click_shop")
-    handler.shop.cache_clear()
+    wirings = [load_handler("click_shop").shop, load_handler("click_reversal").workers]
+    for wiring in wirings:
+        wiring.reset()
     try:
         yield ClickStack(queue_url=queue_url, billing=Billing())
     finally:
-        handler.shop.cache_clear()
+        for wiring in wirings:
+            wiring.reset()
         get_settings.cache_clear()

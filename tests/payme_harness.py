@@ -14,10 +14,10 @@ import pytest
 from aws_lambda_powertools.utilities import parameters
 
 from tolov.billing.invoices import Billing, NewItem
-from tolov.payme.config import PaymeConfig, get_payme_config
+from tolov.payme.dynamo import DynamoRepository
 from tolov.payme.keys import KeyStore, SecretKeyStore
-from tolov.payme.merchant import Merchant, PaymeRequest
-from tolov.payme.store import DynamoRepository
+from tolov.payme.merchant_api import Merchant, PaymeRequest
+from tolov.settings import ApartmentLimits, PaymeSettings, get_settings
 
 LOCAL_KEY = "local-payme-key"
 SECRET_ID = "PaymeKeySecret"  # the local stand-in names secrets by their logical id
@@ -42,7 +42,7 @@ class Clock:
         self.now += ms
 
 
-def config(**overrides: Any) -> PaymeConfig:
+def config(**overrides: Any) -> PaymeSettings:
     values: dict[str, Any] = {
         "key_secret_arn": SECRET_ID,
         "topup_ikpu": "10305008002000000",
@@ -51,7 +51,7 @@ def config(**overrides: Any) -> PaymeConfig:
         "topup_vat_percent": 12,
     }
     values.update(overrides)
-    return PaymeConfig(**values)
+    return PaymeSettings(**values)
 
 
 def water(amount: int = 25_000_00, count: int = 1) -> NewItem:
@@ -123,10 +123,16 @@ class Harness:
         return self.call("CreateTransaction", params)
 
 
-def make_harness(clock: Clock | None = None, keys: KeyStore | None = None, **overrides: Any) -> Harness:
+def make_harness(
+    clock: Clock | None = None,
+    keys: KeyStore | None = None,
+    limits: ApartmentLimits | None = None,
+    **overrides: Any,
+) -> Harness:
     clock = clock or Clock()
     repo = DynamoRepository(clock)
-    merchant = Merchant(repo, keys or SecretKeyStore(SECRET_ID), config(**overrides), clock=clock)
+    keys = keys or SecretKeyStore(SECRET_ID)
+    merchant = Merchant(repo, keys, config(**overrides), limits or ApartmentLimits(), clock=clock)
     return Harness(clock, merchant, repo.billing, repo)
 
 
@@ -192,8 +198,8 @@ class Handler:
 def handler(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Handler]:
     for name, value in HANDLER_ENV.items():
         monkeypatch.setenv(name, value)
-    get_payme_config.cache_clear()
+    get_settings.cache_clear()
     parameters.clear_caches()
     yield Handler(load_app())
-    get_payme_config.cache_clear()
+    get_settings.cache_clear()
     parameters.clear_caches()

@@ -11,7 +11,8 @@ import pytest
 
 from local.template import SamTemplate
 from tests.integration.test_billing_api import ITEMS
-from tests.support import invoke, load_handler, rest_event
+from tests.support import invoke, rest_event
+from tolov.billing.invoices import Billing
 from tolov.store.models import Invoice
 
 ITEM = ITEMS[0]
@@ -135,16 +136,15 @@ def test_an_empty_or_overlong_key_is_422(apartment: str, key: str) -> None:
 @pytest.fixture
 def held_route(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[threading.Event, threading.Event]]:
     """POST /invoices blocks inside the route until released: a first request that is still in flight."""
-    billing = load_handler("billing_api").billing
     entered, release = threading.Event(), threading.Event()
-    original = billing.put_invoice
+    original = Billing.put_invoice
 
-    def held(*args: Any, **kwargs: Any) -> Any:
+    def held(self: Billing, *args: Any, **kwargs: Any) -> Any:
         entered.set()
         assert release.wait(10)
-        return original(*args, **kwargs)
+        return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(billing, "put_invoice", held)
+    monkeypatch.setattr(Billing, "put_invoice", held)
     yield entered, release
     release.set()
 

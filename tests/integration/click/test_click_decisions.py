@@ -13,14 +13,15 @@ import pytest
 
 from tests.click_support import SERVICE_ID, complete_form, item, next_trans_id, prepare_form
 from tolov.billing.invoices import Billing
-from tolov.billing.ledger import Ledger, PaymentKey
+from tolov.billing.keys import PaymentKey
+from tolov.billing.ledger import Ledger
+from tolov.click.attempt import ReversalRequest, TxState
+from tolov.click.dynamo import DynamoClickRepository
 from tolov.click.errors import ShopError
-from tolov.click.repository import ReversalRequest, TxState
 from tolov.click.request import Action
-from tolov.click.shop import ClickResult, ClickShop
-from tolov.click.store import ClickCounter, ClickPrepareAlias, ClickTransaction, DynamoClickRepository
+from tolov.click.shop_api import ClickResult, ClickShop
 from tolov.money import sum_str_to_tiyin
-from tolov.store.models import Invoice, Posting
+from tolov.store.models import ClickCounter, ClickPrepareAlias, ClickTransaction, Invoice, Posting
 
 INVOICE_SUM = "15000.00"  # 1_500_000 tiyin
 

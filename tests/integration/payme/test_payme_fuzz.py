@@ -207,7 +207,7 @@ def test_random_method_sequences_keep_transactions_and_ledger_in_step(handler: H
 
 
 def assert_consistent(payme_ids: list[str], invoice_id: str) -> None:
-    from tolov.payme.store import DynamoRepository
+    from tolov.payme.dynamo import DynamoRepository
 
     repo = DynamoRepository()
     holders = 0

@@ -139,11 +139,11 @@ def test_change_password_persists_the_new_key(handler: Handler) -> None:
 def test_prod_lets_in_only_payme_addresses(
     handler: Handler, monkeypatch: pytest.MonkeyPatch, source_ip: str, code: int
 ) -> None:
-    from tolov.payme.config import get_payme_config
+    from tolov.settings import get_settings
 
     monkeypatch.setenv("TOLOV_ENV", "prod")
-    get_payme_config.cache_clear()
-    handler.app._merchant = None
+    get_settings.cache_clear()
+    handler.app.merchant.reset()
     event = load_event("CheckTransaction")
     event["requestContext"]["identity"]["sourceIp"] = source_ip
     event["headers"]["X-Forwarded-For"] = "185.234.113.1"  # a header anyone can send; not trusted
@@ -159,11 +159,11 @@ def test_dev_does_not_check_the_address(handler: Handler) -> None:
 def test_missing_configuration_is_a_system_error_reply(
     handler: Handler, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tolov.payme.config import get_payme_config
+    from tolov.settings import get_settings
 
     monkeypatch.delenv("PAYME_KEY_SECRET_ARN")
-    get_payme_config.cache_clear()
-    handler.app._merchant = None
+    get_settings.cache_clear()
+    handler.app.merchant.reset()
     assert handler.invoke(load_event("CheckTransaction"))["error"]["code"] == -32400
 
 
@@ -192,7 +192,7 @@ def test_the_handler_loads_no_click_code() -> None:
         check=True,
     )
     modules = result.stdout.split()
-    assert "tolov.payme.merchant" in modules
+    assert "tolov.payme.merchant_api" in modules
     assert not [m for m in modules if m.startswith("tolov.click")], modules
 
 

@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 
 from tests.payme_harness import Harness, auth_header
 from tolov.billing.ledger import Ledger
-from tolov.payme.merchant import PaymeRequest
+from tolov.payme.merchant_api import PaymeRequest
 
 PID = "5305e3bab097f420a62ced0b"
 
@@ -216,7 +216,7 @@ def test_outcome_carries_the_failure_for_the_log(harness: Harness, failing_dynam
 def guarded(aws: None) -> Harness:
     from tests.payme_harness import Clock, make_harness
 
-    return make_harness(Clock(), ip_allowlist=True)
+    return make_harness(Clock(), ip_check_enabled=True)
 
 
 def handle_from(
