@@ -2,7 +2,7 @@
 
 template.yaml sets the variables (Globals and each function's own); local/local.env the local ones.
 Frozen dataclasses rather than pydantic: the Payme function needs nothing else of pydantic, and importing
-it costs a cold start tens of milliseconds (docs/performance.md). A bad value fails loudly at load, naming
+it costs a cold start about 54 ms (150 ms where nothing is compiled). A bad value fails loudly at load, naming
 the variable, so a misconfigured stage is seen at its first request and never half-works.
 
 Secrets are not configuration: only their ids are here; get_secret() reads them through Powertools'
