@@ -33,7 +33,6 @@ class Tables:
     charges: str = "ChargesTable"
     postings: str = "PostingsTable"
     transactions: str = "TransactionsTable"
-    autopay: str = "AutopayTable"
     idempotency: str = "IdempotencyTable"  # the billing API's Idempotency-Key replies
 
 
@@ -100,7 +99,6 @@ class ClickSettings:
 
 @dataclass(frozen=True)
 class Settings:
-    environment: str = "dev"
     region: str = "us-east-1"
     # PynamoDB does not read AWS_ENDPOINT_URL itself; the local stack and the tests set it.
     dynamodb_endpoint: str | None = None
@@ -235,7 +233,6 @@ _TABLE_VARIABLES: dict[str, str] = {
     "charges": "CHARGES_TABLE",
     "postings": "POSTINGS_TABLE",
     "transactions": "TRANSACTIONS_TABLE",
-    "autopay": "AUTOPAY_TABLE",
     "idempotency": "IDEMPOTENCY_TABLE",
 }
 
@@ -246,7 +243,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     defaults = Tables()
     tables = Tables(**{a: env.text(v, getattr(defaults, a)) for a, v in _TABLE_VARIABLES.items()})
     return Settings(
-        environment=environment,
         region=env.text("AWS_REGION", "") or env.text("AWS_DEFAULT_REGION", "") or Settings.region,
         dynamodb_endpoint=env.text("AWS_ENDPOINT_URL_DYNAMODB", "")
         or env.text("AWS_ENDPOINT_URL", "")
