@@ -100,7 +100,9 @@ def test_no_code_splits_a_payment_key_by_hand() -> None:
     assert hand_made == []
 
 
-@pytest.mark.parametrize("handler", sorted((ROOT / "functions").glob("*/app.py")), ids=lambda p: p.parent.name)
+@pytest.mark.parametrize(
+    "handler", sorted((ROOT / "functions").glob("*/app.py")), ids=lambda p: p.parent.name
+)
 def test_handlers_are_thin(handler: Path) -> None:
     """Parse, call the core, reply: the work lives in the layer, where it is tested without Lambda."""
     assert len(handler.read_text().splitlines()) <= 60

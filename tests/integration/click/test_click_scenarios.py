@@ -1,4 +1,5 @@
-"""Click's two acceptance runs (docs.click.uz, click-api-testing: the legacy tester and the Postman suite), step by step, through ClickShopFunction in-process.
+"""Click's two acceptance runs (docs.click.uz, click-api-testing: the legacy tester and the Postman
+suite), step by step, through ClickShopFunction in-process.
 
 Both tools reuse one merchant_trans_id for every step, so it names an apartment (accumulative
 account), as testers are told to do; the invoice variant is covered in test_click_decisions.py.
