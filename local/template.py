@@ -282,7 +282,7 @@ class SamTemplate:
         routes = []
         for rest_api, sam_routes in collector:
             api_auth = (view.resources.get(rest_api, {}).get("Properties") or {}).get("Auth") or {}
-            for sam_route in sam_routes:
+            for sam_route in (r for r in sam_routes if r.event_type == Route.API):  # REST, not HttpApi
                 function = view.functions[str(sam_route.function_name)]
                 any_method = sorted(sam_route.methods) == sorted(Route.ANY_HTTP_METHODS)
                 method = "ANY" if any_method else sam_route.methods[0]

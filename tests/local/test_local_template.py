@@ -345,3 +345,25 @@ def test_a_value_the_local_stack_cannot_resolve_is_an_error() -> None:
     text = NAMING_TEMPLATE.replace("!GetAtt Queue.QueueName", "!GetAtt Table.NoSuchAttribute")
     with pytest.raises(ValueError, match="NoSuchAttribute"):
         SamTemplate(parse_template(text)).function_environment("Fn", {"REQUIRED": "given"})
+
+
+def test_only_rest_api_events_become_routes() -> None:
+    template = SamTemplate(
+        parse_template(
+            """
+            Resources:
+              Fn:
+                Type: AWS::Serverless::Function
+                Properties:
+                  CodeUri: functions/fn/
+                  Handler: app.handler
+                  Events:
+                    Rest: {Type: Api, Properties: {Path: /rest, Method: get}}
+                    Http: {Type: HttpApi, Properties: {Path: /http, Method: get}}
+                    Queue: {Type: SQS, Properties: {Queue: arn:aws:sqs:us-east-1:123456789012:q}}
+            """
+        )
+    )
+    assert [(r.method, r.path, r.event, r.rest_api) for r in template.api_routes()] == [
+        ("GET", "/rest", "Rest", None)
+    ]
