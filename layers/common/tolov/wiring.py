@@ -11,10 +11,14 @@ from threading import Lock
 
 
 class Wiring[T]:
-    def __init__(self, build: Callable[[], T]) -> None:
+    def __init__(self, build: Callable[[], T], *, eager: bool = True) -> None:
+        """eager=False builds on the first get(): for what only some requests need (the billing API's
+        autopay routes and their Subscribe client), so the others do not pay for it at init."""
         self._build = build
         self._lock = Lock()
         self._built: T | None = None
+        if not eager:
+            return
         try:
             self._built = build()
         except Exception:

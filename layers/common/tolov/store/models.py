@@ -296,6 +296,9 @@ class AutopayPeriodRecord(_Model):
     phase = UnicodeAttribute(null=True)  # pending (pay not known to have failed) | declined (cancel it)
     declines = NumberAttribute(default=0)  # runs declined for insufficient funds
     decided_run = UnicodeAttribute(null=True)  # the run date whose outcome is already recorded
+    # Where the autopay's due date goes once this period's outcome is recorded (applied idempotently).
+    next_due = UnicodeAttribute(null=True)
+    next_period = UnicodeAttribute(null=True)
     lease_owner = UnicodeAttribute(null=True)
     lease_until = NumberAttribute(null=True)
     updated_at = NumberAttribute()
