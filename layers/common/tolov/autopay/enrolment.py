@@ -100,10 +100,13 @@ class Enrolment:
                 self.store.create(autopay, shard_of(autopay_id, self.shards))
                 return AutopayView(autopay, []), True
             except TransactionExists as taken:
-                holder = self.store.get(str(taken.args[0]))
+                holder_id = str(taken.args[0])
+                if holder_id == autopay_id:  # our own write landed and its reply was lost
+                    return self._view(autopay), True
+                holder = self.store.get(holder_id)
                 if holder is not None and self._same(holder, card_token, day_of_month, max_amount):
                     return self._view(holder), False
-                raise ActiveAutopayExists(str(taken.args[0])) from None
+                raise ActiveAutopayExists(holder_id) from None
             except StateChanged:
                 continue  # the holder was deactivated between our write and our read: try again
         raise StoreUnavailable("the apartment's active autopay kept changing")
