@@ -121,7 +121,9 @@ class FakeSubscribe:
 
     def lose_reply_next(self, method: str, times: int = 1) -> None:
         with self._lock:
-            self._faults.setdefault(method, []).extend([("after", SubscribeUnavailable(None, "lost"))] * times)
+            self._faults.setdefault(method, []).extend(
+                [("after", SubscribeUnavailable(None, "lost"))] * times
+            )
 
     def set_state(self, receipt_id: str, state: int) -> None:
         with self._lock:
@@ -337,7 +339,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             return None
         except SubscribeError as error:
-            return self._reply({"id": body.get("id"), "error": {"code": error.code, "message": error.message}})
+            return self._reply(
+                {"id": body.get("id"), "error": {"code": error.code, "message": error.message}}
+            )
         return self._reply({"jsonrpc": "2.0", "id": body.get("id"), "result": result})
 
     def _reply(self, payload: dict[str, Any]) -> None:

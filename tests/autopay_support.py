@@ -84,7 +84,9 @@ class World:
     queue: ListQueue
 
     # ------------------------------------------------------------------ setting up
-    def apartment(self, apartment_id: str = "apt-1", debt: Sequence[NewItem] = (), period: str = "2026-09") -> str:
+    def apartment(
+        self, apartment_id: str = "apt-1", debt: Sequence[NewItem] = (), period: str = "2026-09"
+    ) -> str:
         self.billing.put_apartment(apartment_id, f"Flat {apartment_id}", "res-1")
         if debt:
             self.billing.create_invoice(apartment_id, period, list(debt))
@@ -114,12 +116,16 @@ class World:
     def period(self, autopay_id: str, period: str) -> PeriodCharge | None:
         return self.store.period(autopay_id, period)
 
-    def request(self, autopay_id: str, run_date: str | None = None, period: str | None = None) -> ChargeRequest:
+    def request(
+        self, autopay_id: str, run_date: str | None = None, period: str | None = None
+    ) -> ChargeRequest:
         autopay = self.autopay(autopay_id)
         day = run_date or autopay.due_date or ""
         return ChargeRequest(autopay_id, period or autopay.due_period or day[:7], date.fromisoformat(day))
 
-    def charge(self, autopay_id: str, run_date: str | None = None, period: str | None = None) -> ChargeOutcome:
+    def charge(
+        self, autopay_id: str, run_date: str | None = None, period: str | None = None
+    ) -> ChargeOutcome:
         request = self.request(autopay_id, run_date, period)
         self.clock.to(request.run_date.isoformat())
         return self.charger.charge(request)
@@ -159,7 +165,17 @@ def build_world(*, fake: FakeSubscribe | None = None, **autopay: Any) -> World:
         store, fake, vault, ledger, events, payme, settings.limits, settings.autopay, clock=clock
     )
     return World(
-        settings, clock, fake, Billing(ledger=ledger), ledger, store, vault, events, enrolment, charger, ListQueue()
+        settings,
+        clock,
+        fake,
+        Billing(ledger=ledger),
+        ledger,
+        store,
+        vault,
+        events,
+        enrolment,
+        charger,
+        ListQueue(),
     )
 
 

@@ -133,7 +133,9 @@ def test_a_lost_pay_reply_is_resolved_by_the_receipt_never_by_a_new_one(world: W
     assert len(world.fake.paid()) == 1 and world.debt() == 0
 
 
-def test_a_crash_between_pay_and_record_posts_once_on_redelivery(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_crash_between_pay_and_record_posts_once_on_redelivery(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     autopay_id = enrolled(world)
     paid = world.store.paid
     calls = []

@@ -40,7 +40,9 @@ def test_periods_roll_over_the_year() -> None:
 def test_a_retry_is_the_next_run_in_the_same_period_until_the_next_cycle() -> None:
     # Retries of 2027-01-28 fall in February and stay in the January period.
     assert next_run(date(2027, 1, 31), "2027-01", 28) == Due("2027-02-01", "2027-01")
-    assert next_run(date(2027, 2, 27), "2027-01", 28) == Due("2027-02-28", "2027-02")  # that is the next cycle
+    assert next_run(date(2027, 2, 27), "2027-01", 28) == Due(
+        "2027-02-28", "2027-02"
+    )  # that is the next cycle
 
 
 def test_a_run_date_is_today_or_before_in_tashkent() -> None:
