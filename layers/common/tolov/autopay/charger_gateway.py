@@ -81,7 +81,12 @@ def answer(
 
 
 def charge_record(edge: ChargerEdge, record: SQSRecord) -> None:
-    request = ChargeRequest.from_message(json.loads(record.body))  # unreadable: retried, then the DLQ
+    try:
+        request = ChargeRequest.from_message(json.loads(record.body))
+    except ValueError:  # never readable: retried until the DLQ keeps it for a look
+        metrics.add_metric(name="AutopayBadMessage", unit=MetricUnit.Count, value=1)
+        logger.error("autopay charge message unreadable", extra={"message_id": record.message_id})
+        raise
     fields = {"autopay_id": request.autopay_id, "period": request.period, "run_date": str(request.run_date)}
     try:
         outcome = edge.charger.charge(request)
