@@ -106,8 +106,8 @@ class FakeSubscribe:
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     # ------------------------------------------------------------------ the test's controls
-    def add_card(self, number: str = OK_CARD, **fields: Any) -> str:
-        token = f"tok-{secrets.token_hex(12)}"
+    def add_card(self, number: str = OK_CARD, *, token: str | None = None, **fields: Any) -> str:
+        token = token or f"tok-{secrets.token_hex(12)}"
         with self._lock:
             self.cards[token] = FakeCard(number, token, **fields)
         return token
