@@ -158,7 +158,6 @@ def test_a_crash_between_pay_and_record_posts_once_on_redelivery(
 def test_a_charger_killed_mid_charge_is_resumed_once_its_lease_expires(world: World) -> None:
     autopay_id = enrolled(world)
     world.clock.to("2026-10-05")
-    world.store.open_period(autopay_id, "2026-10", world.clock())
     world.store.take_lease(autopay_id, "2026-10", "dead-charger", world.clock(), world.clock() + 150_000)
     with pytest.raises(TryLater) as later:
         world.charger.charge(world.request(autopay_id))

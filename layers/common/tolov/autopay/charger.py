@@ -18,6 +18,7 @@ conditional writes of the adapter keep the rest exactly once. Declines are handl
 import contextlib
 import secrets
 from collections.abc import Callable
+from dataclasses import replace
 from enum import StrEnum
 from typing import Any
 
@@ -29,6 +30,7 @@ from tolov.autopay.repository import (
     DECLINED,
     OPEN,
     PAID,
+    PENDING,
     Autopay,
     AutopayStore,
     Deactivation,
@@ -115,29 +117,32 @@ class Charger:
             self._publish(autopay)
         if not autopay.active:
             return ChargeOutcome.INACTIVE
-        charge = self.store.period(autopay.autopay_id, request.period)
-        if charge is None:
-            if not self._due(autopay, request):
-                return ChargeOutcome.SETTLED  # a message of a period or run this autopay is past
-            charge = self.store.open_period(autopay.autopay_id, request.period, self.clock())
-        if self._settled(charge, request):
-            self._advance_recorded(autopay, charge)
-            return ChargeOutcome.SETTLED
+        if not self._due(autopay, request):
+            # A message of a period or run the autopay has moved past (or not reached): only a period
+            # that exists and is not decided may have work left (a receipt still to resolve).
+            existing = self.store.period(autopay.autopay_id, request.period)
+            if existing is None or self._settled(existing, request):
+                if existing is not None:
+                    self._advance_recorded(autopay, existing)
+                return ChargeOutcome.SETTLED
         owner, now = self.lease_owner(), self.clock()
         try:
-            self.store.take_lease(
+            charge = self.store.take_lease(
                 autopay.autopay_id, request.period, owner, now, now + self.settings.lease_ms
             )
         except StateChanged:
+            decided = self.store.period(autopay.autopay_id, request.period)
+            if decided is not None and decided.status != OPEN:
+                self._advance_recorded(autopay, decided)
+                return ChargeOutcome.SETTLED
             raise TryLater("busy") from None  # another charger has this period now
         try:
-            return self._charge(autopay, request)
+            return self._charge(autopay, charge, request)
         finally:
             with contextlib.suppress(StoreUnavailable):  # an unreleased lease expires on its own
                 self.store.release_lease(autopay.autopay_id, request.period, owner)
 
-    def _charge(self, autopay: Autopay, request: ChargeRequest) -> ChargeOutcome:
-        charge = self._period(autopay, request.period)
+    def _charge(self, autopay: Autopay, charge: PeriodCharge, request: ChargeRequest) -> ChargeOutcome:
         if charge.receipt_id is not None:
             outcome = self._resolve(autopay, charge, request)
             if outcome is not None:
@@ -246,7 +251,8 @@ class Charger:
         except StateChanged:
             self._cancel(receipt.id)  # another charger got the period first: ours is never paid
             raise TryLater("busy") from None
-        return self._pay(autopay, self._period(autopay, charge.period), request)
+        attached = replace(charge, receipt_id=receipt.id, receipt_at=now, amount=amount, phase=PENDING)
+        return self._pay(autopay, attached, request)
 
     # ------------------------------------------------------------------ outcomes
     def _paid(self, autopay: Autopay, charge: PeriodCharge, amount: int) -> ChargeOutcome:

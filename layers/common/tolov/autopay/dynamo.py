@@ -249,29 +249,27 @@ class DynamoAutopayStore:
         except PeriodRow.DoesNotExist:
             return None
 
-    def open_period(self, autopay_id: str, period: str, now: int) -> PeriodCharge:
-        row = PeriodRow(autopay_id, period_sk(period), period=period, status=OPEN, declines=0, updated_at=now)
-        try:
-            conditional(lambda: row.save(condition=PeriodRow.sk.does_not_exist()))
-        except ConditionFailed:
-            stored = self.period(autopay_id, period)
-            if stored is None:
-                raise StateChanged(autopay_id) from None
-            return stored
-        return _period(row)
-
-    def take_lease(self, autopay_id: str, period: str, owner: str, now: int, until: int) -> None:
+    def take_lease(self, autopay_id: str, period: str, owner: str, now: int, until: int) -> PeriodCharge:
         row = PeriodRow(autopay_id, period_sk(period))
         free = (
             PeriodRow.lease_until.does_not_exist()
             | (PeriodRow.lease_until < now)
             | (PeriodRow.lease_owner == owner)
         )
-        actions: list[Action] = [PeriodRow.lease_owner.set(owner), PeriodRow.lease_until.set(until)]
+        actions: list[Action] = [
+            PeriodRow.period.set(PeriodRow.period | period),  # if_not_exists: the first lease opens it
+            PeriodRow.status.set(PeriodRow.status | OPEN),
+            PeriodRow.declines.set(PeriodRow.declines | 0),
+            PeriodRow.updated_at.set(now),
+            PeriodRow.lease_owner.set(owner),
+            PeriodRow.lease_until.set(until),
+        ]
+        condition = PeriodRow.sk.does_not_exist() | ((PeriodRow.status == OPEN) & free)
         try:
-            conditional(lambda: row.update(actions=actions, condition=(PeriodRow.status == OPEN) & free))
+            conditional(lambda: row.update(actions=actions, condition=condition))
         except ConditionFailed:
             raise StateChanged(autopay_id) from None
+        return _period(row)  # update() read the item back as it now is
 
     def release_lease(self, autopay_id: str, period: str, owner: str) -> None:
         row = PeriodRow(autopay_id, period_sk(period))

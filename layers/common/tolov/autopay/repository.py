@@ -129,13 +129,10 @@ class AutopayStore(Protocol):
     # ------------------------------------------------------------------ periods
     def period(self, autopay_id: str, period: str) -> PeriodCharge | None: ...
 
-    def open_period(self, autopay_id: str, period: str, now: int) -> PeriodCharge:
-        """The period's charge, created open if it did not exist."""
-        ...
-
-    def take_lease(self, autopay_id: str, period: str, owner: str, now: int, until: int) -> None:
-        """Only one charger works on a period at a time. StateChanged while another holds a live lease
-        (or the period is no longer open)."""
+    def take_lease(self, autopay_id: str, period: str, owner: str, now: int, until: int) -> PeriodCharge:
+        """Only one charger works on a period at a time: the period's charge as it stands, opened if new,
+        leased to owner until `until`. StateChanged while another holds a live lease (or the period is no
+        longer open)."""
         ...
 
     def release_lease(self, autopay_id: str, period: str, owner: str) -> None: ...
