@@ -74,6 +74,26 @@ def rest_event(
     return event
 
 
+def sqs_event(messages: list[dict[str, Any]], queue: str = "AutopayChargeQueue") -> dict[str, Any]:
+    """The event Lambda's SQS event source hands a function for messages received with ReceiveMessage."""
+    arn = f"arn:aws:sqs:us-east-1:123456789012:{queue}"
+    records = [
+        {
+            "messageId": m["MessageId"],
+            "receiptHandle": m["ReceiptHandle"],
+            "body": m["Body"],
+            "attributes": m.get("Attributes", {}),
+            "messageAttributes": {},
+            "md5OfBody": m["MD5OfBody"],
+            "eventSource": "aws:sqs",
+            "eventSourceARN": arn,
+            "awsRegion": "us-east-1",
+        }
+        for m in messages
+    ]
+    return {"Records": records}
+
+
 def invoke(function_dir: str, event: dict[str, Any]) -> tuple[int, Any]:
     reply = load_handler(function_dir).lambda_handler(event, FakeContext())
     body = reply.get("body")

@@ -13,7 +13,7 @@ from pynamodb.models import Model
 
 from tests.autopay_fakes import OK_CARD
 from tests.autopay_support import World, water
-from tests.support import FakeContext, load_handler
+from tests.support import FakeContext, load_handler, sqs_event
 from tolov.autopay.charge_queue import SqsChargeQueue
 from tolov.autopay.schedule import Scheduler, shard_names
 from tolov.autopay.subscribe import SubscribeError
@@ -121,25 +121,6 @@ def charger_handler(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[A
     handler.charger.reset()
     yield handler
     handler.charger.reset()
-
-
-def sqs_event(messages: list[dict[str, Any]]) -> dict[str, Any]:
-    arn = "arn:aws:sqs:us-east-1:123456789012:AutopayChargeQueue"
-    records = [
-        {
-            "messageId": m["MessageId"],
-            "receiptHandle": m["ReceiptHandle"],
-            "body": m["Body"],
-            "attributes": m.get("Attributes", {}),
-            "messageAttributes": {},
-            "md5OfBody": m["MD5OfBody"],
-            "eventSource": "aws:sqs",
-            "eventSourceARN": arn,
-            "awsRegion": "us-east-1",
-        }
-        for m in messages
-    ]
-    return {"Records": records}
 
 
 def failure_events_queue() -> str:

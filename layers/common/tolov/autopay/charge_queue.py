@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tolov.observability import logger
+from tolov.wiring import AwsClient
 
 SEND_ROUNDS = 3
 
@@ -14,14 +15,7 @@ class SqsChargeQueue:
         if not queue_url:
             raise RuntimeError("AUTOPAY_QUEUE_URL is not set")
         self.queue_url = queue_url
-        self._client = client
-
-    def _sqs(self) -> Any:
-        if self._client is None:
-            import boto3
-
-            self._client = boto3.client("sqs")
-        return self._client
+        self._sqs = AwsClient("sqs", client)
 
     def delay(self, receipt_handle: str, seconds: int) -> None:
         """Hide a received message for `seconds` more: the backoff before its next delivery."""

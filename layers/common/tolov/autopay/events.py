@@ -3,6 +3,8 @@
 import json
 from typing import Any, Protocol
 
+from tolov.wiring import AwsClient
+
 SOURCE = "tolov.autopay"
 FAILED = "autopay.failed"
 
@@ -16,14 +18,7 @@ class EventBridgeEvents:
         if not bus_name:
             raise RuntimeError("EVENT_BUS_NAME is not set")
         self.bus_name = bus_name
-        self._client = client
-
-    def _events(self) -> Any:
-        if self._client is None:
-            import boto3
-
-            self._client = boto3.client("events")
-        return self._client
+        self._events = AwsClient("events", client)
 
     def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
         entry = {

@@ -3,23 +3,18 @@ context, so a ciphertext copied onto another autopay does not decrypt. Plain tok
 
 from typing import Any
 
+from tolov.wiring import AwsClient
+
 
 class CardVault:
     def __init__(self, key_id: str, client: Any | None = None) -> None:
         if not key_id:
             raise RuntimeError("AUTOPAY_KMS_KEY_ID is not set")
         self.key_id = key_id
-        self._client = client
+        self._kms = AwsClient("kms", client)
 
     def __repr__(self) -> str:
         return f"CardVault({self.key_id!r})"
-
-    def _kms(self) -> Any:
-        if self._client is None:
-            import boto3
-
-            self._client = boto3.client("kms")
-        return self._client
 
     @staticmethod
     def _context(autopay_id: str) -> dict[str, str]:
