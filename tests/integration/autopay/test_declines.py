@@ -149,7 +149,9 @@ def test_a_cards_check_that_does_not_answer_decides_nothing(aws: None) -> None:
 
 
 @pytest.mark.parametrize("code", [-31002, -31302])
-def test_processing_unavailable_is_retried_through_the_queue(world: World, code: int) -> None:
+def test_processing_unavailable_is_retried_through_the_queue_with_a_new_receipt(
+    world: World, code: int
+) -> None:
     world.apartment("apt-1", [water()])
     autopay_id = world.enrol("apt-1").autopay.autopay_id
     world.fake.fail_next("receipts.pay", SubscribeError(code))
@@ -158,8 +160,12 @@ def test_processing_unavailable_is_retried_through_the_queue(world: World, code:
     assert later.value.kind == "unavailable"
     [attempt] = world.store.attempts(autopay_id, 10)
     assert (attempt.outcome, attempt.error_code) == (Outcome.FAILED, code)
+    [first] = world.fake.receipts
     assert world.charge(autopay_id, "2026-10-05") is ChargeOutcome.PAID
-    assert world.fake.count("receipts.create") == 1
+    # Not paid for certain: that receipt is cancelled, never paid again (its Merchant API transaction may
+    # be cancelled already), and a new one pays the period.
+    assert world.fake.receipts[first].state == CANCELLED and world.fake.count("receipts.create") == 2
+    assert len(world.fake.paid()) == 1 and world.autopay(autopay_id).active
 
 
 def test_processing_unavailable_at_create_stores_no_receipt(world: World) -> None:
@@ -192,6 +198,8 @@ def test_our_own_side_refused_is_an_alarm_and_never_deactivates(world: World, me
         assert (later.value.kind, later.value.code) == ("our_side", code)
     assert world.autopay(autopay_id).active and world.events.published == []
     assert world.charge(autopay_id, "2026-10-05") is ChargeOutcome.PAID
+    assert len(world.fake.paid()) == 1
+    assert all(r.state == CANCELLED for r in world.fake.receipts.values() if r.state != 4)
 
 
 def test_an_unpublished_failure_event_is_published_by_the_next_delivery(world: World) -> None:

@@ -10,6 +10,7 @@ from tests.autopay_fakes import FakeSubscribe
 from tests.autopay_support import World, build_world, merchant_endpoint, water
 from tests.support import together
 from tolov.autopay.charger import ChargeOutcome, TryLater
+from tolov.autopay.subscribe import SubscribeError
 from tolov.billing.keys import PaymentKey
 from tolov.payme.dynamo import DynamoRepository
 
@@ -56,6 +57,43 @@ def test_charger_first_then_a_late_perform_records_its_state_only(world: World) 
     assert performed["result"]["state"] == 2, performed
     assert call("PerformTransaction", {"id": receipt.id})["result"] == performed["result"]  # a repeat
     assert payme_state(receipt.id) == 2 and postings_moved(world) == (0, 0)
+
+
+def test_an_unknown_outcome_whose_merchant_transaction_was_cancelled_gets_a_new_receipt(aws: None) -> None:
+    """The cashbox cancelled our transaction for the receipt when the debit failed; the charger, not knowing
+    the outcome, pays the same receipt again, which our /payme now refuses (-31008): that refusal is certain,
+    so the receipt is retired and the next delivery pays a new one."""
+    _, call = merchant_endpoint()
+    world = build_world(fake=FakeSubscribe(merchant=call))
+    world.apartment("apt-1", [water()])
+    autopay_id = world.enrol("apt-1", balance=1).autopay.autopay_id
+    pay = world.fake.receipts_pay
+
+    def fails_after_cancelling(receipt_id: str, token: str, **kwargs: Any) -> Any:
+        if world.fake.count("receipts.pay") == 0:  # the first pay: the debit fails, then -32400
+            world.fake.calls.append(("receipts.pay", {"id": receipt_id}))
+            call("CheckPerformTransaction", {"amount": DEBT, "account": {"apartment_id": "apt-1"}})
+            receipt = world.fake.receipts[receipt_id]
+            account = {"apartment_id": "apt-1"}
+            call(
+                "CreateTransaction",
+                {"id": receipt_id, "time": receipt.create_time, "amount": DEBT, "account": account},
+            )
+            call("CancelTransaction", {"id": receipt_id, "reason": 2})
+            raise SubscribeError(-32400)
+        return pay(receipt_id, token)
+
+    world.fake.receipts_pay = fails_after_cancelling  # type: ignore[method-assign]
+    with pytest.raises(TryLater) as later:
+        world.charge(autopay_id)
+    assert later.value.kind == "unknown_outcome"
+    world.fake.card_by_number("8600495473316478").balance = 10**9
+    with pytest.raises(TryLater) as later:
+        world.charge(autopay_id, "2026-10-05")  # the same receipt again: our /payme refuses it
+    assert (later.value.kind, later.value.code) == ("our_side", -31623)
+    assert world.charge(autopay_id, "2026-10-05") is ChargeOutcome.PAID
+    states = [r.state for r in world.fake.receipts.values()]
+    assert states == [50, 4] and world.debt() == 0 and world.credit() == 0
 
 
 @pytest.mark.parametrize("round_", range(4))
@@ -105,6 +143,6 @@ def test_our_merchant_api_refusing_the_receipt_is_our_side_never_a_decline(aws: 
         world.charge(autopay_id)
     assert (later.value.kind, later.value.code) == ("our_side", -31623)
     assert world.autopay(autopay_id).active and world.fake.paid() == [] and world.events.published == []
-    world.fake.merchant = call  # our endpoint is back: the same receipt is paid
+    world.fake.merchant = call  # our endpoint is back; the refused receipt is cancelled, a new one paid
     assert world.charge(autopay_id, "2026-10-05") is ChargeOutcome.PAID
-    assert world.fake.count("receipts.create") == 1 and world.debt() == 0
+    assert [r.state for r in world.fake.receipts.values()] == [50, 4] and world.debt() == 0

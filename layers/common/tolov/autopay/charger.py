@@ -27,10 +27,10 @@ from tolov.autopay.enrolment import Vault
 from tolov.autopay.events import FAILED, Events
 from tolov.autopay.fiscal import receipt_detail
 from tolov.autopay.repository import (
-    DECLINED,
     OPEN,
     PAID,
     PENDING,
+    REFUSED,
     Autopay,
     AutopayStore,
     Deactivation,
@@ -173,8 +173,8 @@ class Charger:
             raise TryLater("in_flight")
         if receipt.state != CREATED:
             raise TryLater("unexpected")
-        if charge.phase == DECLINED:
-            # Declined by an earlier run: it is never paid again, and is cancelled before a new one.
+        if charge.phase == REFUSED:
+            # Refused before (declined, or failed for certain): never paid again, cancelled before a new one.
             if self._cancel(receipt_id):
                 self._forget(charge)
                 return None
@@ -207,10 +207,13 @@ class Charger:
             return self._no_funds(autopay, charge, request, error.code)
         if kind is Decline.CARD_UNUSABLE:
             return self._card_failed(autopay, charge, request, error.code)
-        # Not a decline: the receipt stays, and the next delivery reads its state before anything else.
-        self._note(
-            charge, Outcome.IN_FLIGHT if kind is Decline.UNKNOWN_OUTCOME else Outcome.FAILED, error.code
-        )
+        if kind is Decline.UNKNOWN_OUTCOME:
+            # It may be paid: the receipt stays, and the next delivery reads its state before anything.
+            self._note(charge, Outcome.IN_FLIGHT, error.code)
+        else:
+            # Not paid, for certain, and not the card's fault. The receipt is not paid again (Payme may have
+            # cancelled its Merchant API transaction, which would refuse it): a new one next time.
+            self._note(charge, Outcome.FAILED, error.code, refused=True)
         raise _later(error)
 
     def _funds_or_card(self, token: str) -> Decline:
@@ -360,9 +363,11 @@ class Charger:
         if charge.next_due is not None:
             self._advance(autopay, charge.period, charge.next_due)
 
-    def _note(self, charge: PeriodCharge, outcome: Outcome, code: int | None) -> None:
+    def _note(
+        self, charge: PeriodCharge, outcome: Outcome, code: int | None, *, refused: bool = False
+    ) -> None:
         with contextlib.suppress(StateChanged):
-            self.store.note(charge, outcome, code, self.clock())
+            self.store.note(charge, outcome, code, self.clock(), refused=refused)
 
     def _forget(self, charge: PeriodCharge) -> None:
         try:

@@ -14,11 +14,11 @@ from typing import Any
 from tolov.autopay.repository import (
     ACTIVE,
     CLOSED,
-    DECLINED,
     INACTIVE,
     OPEN,
     PAID,
     PENDING,
+    REFUSED,
     Attempt,
     Autopay,
     Deactivation,
@@ -310,7 +310,15 @@ class DynamoAutopayStore:
         attempt = AutopayAttemptRecord(charge.autopay_id, attempt_sk(charge.receipt_at, charge.receipt_id))
         return _update(attempt, actions, AutopayAttemptRecord.sk.exists())
 
-    def note(self, charge: PeriodCharge, outcome: Outcome, error_code: int | None, now: int) -> None:
+    def note(
+        self,
+        charge: PeriodCharge,
+        outcome: Outcome,
+        error_code: int | None,
+        now: int,
+        *,
+        refused: bool = False,
+    ) -> None:
         actions: list[Action] = [
             AutopayAttemptRecord.outcome.set(outcome.value),
             AutopayAttemptRecord.at.set(now),
@@ -320,13 +328,11 @@ class DynamoAutopayStore:
         ]
         # Only while the period still holds this receipt undecided: a note never overwrites an outcome.
         period = PeriodRow(charge.autopay_id, period_sk(charge.period))
+        pending = _holds(charge) & (PeriodRow.phase == PENDING)
         ops = [
-            lambda t: t.condition_check(
-                PeriodRow,
-                period.autopay_id,
-                period.sk,
-                condition=_holds(charge) & (PeriodRow.phase == PENDING),
-            ),
+            _update(period, [PeriodRow.phase.set(REFUSED)], pending)
+            if refused
+            else lambda t: t.condition_check(PeriodRow, period.autopay_id, period.sk, condition=pending),
             self._attempt_op(charge, actions),
         ]
         if transact(ops) is not None:
@@ -366,7 +372,7 @@ class DynamoAutopayStore:
     ) -> None:
         period = PeriodRow(charge.autopay_id, period_sk(charge.period))
         actions: list[Action] = [
-            PeriodRow.phase.set(DECLINED),
+            PeriodRow.phase.set(REFUSED),
             PeriodRow.declines.set(charge.declines + 1),
             PeriodRow.decided_run.set(run_date),
             PeriodRow.updated_at.set(now),

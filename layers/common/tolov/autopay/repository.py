@@ -24,7 +24,9 @@ class Outcome(StrEnum):
 ACTIVE = "active"
 INACTIVE = "inactive"
 OPEN, PAID, CLOSED = "open", "paid", "closed"  # a period's status
-PENDING, DECLINED = "pending", "declined"  # its receipt's phase
+# Its receipt's phase: pending (may still be paid), or refused (Payme refused to pay it, by a decline or a
+# definite failure: never paid again; cancelled before the period gets another).
+PENDING, REFUSED = "pending", "refused"
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,7 @@ class PeriodCharge:
     receipt_id: str | None = None
     receipt_at: int | None = None
     amount: int | None = None
-    phase: str | None = None  # pending | declined
+    phase: str | None = None  # pending | refused
     declines: int = 0
     decided_run: str | None = None  # the latest run date whose outcome is recorded
     next_due: Due | None = None
@@ -142,8 +144,17 @@ class AutopayStore(Protocol):
         when the period already holds one or is not open."""
         ...
 
-    def note(self, charge: PeriodCharge, outcome: Outcome, error_code: int | None, now: int) -> None:
-        """Update the outcome shown for the period's current receipt (in_flight, failed)."""
+    def note(
+        self,
+        charge: PeriodCharge,
+        outcome: Outcome,
+        error_code: int | None,
+        now: int,
+        *,
+        refused: bool = False,
+    ) -> None:
+        """Update the outcome shown for the period's current (pending) receipt: in_flight, failed; with
+        refused, the receipt is also never to be paid again (a definite failure). StateChanged otherwise."""
         ...
 
     def paid(self, charge: PeriodCharge, amount: int, next_due: Due, now: int) -> None:
