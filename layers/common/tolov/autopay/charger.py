@@ -4,7 +4,8 @@ The period's charge is a small state machine in AutopayTable. Its receipt id is 
 receipts.pay; from then on every delivery resolves that receipt by receipts.get and never creates another
 while it may still be paid:
 
-    state 0            pay that same receipt (a receipt an earlier run saw declined is cancelled instead)
+    state 0            pay that same receipt; one Payme refused before (a decline, or a failure that was
+                       certain, not an unknown outcome) is cancelled instead
     1 2 3 5 6 20 21 30 in flight: TryLater, the queue delivers the message again after a backoff
     4                  paid: posted to the apartment's ledger under PaymentKey("payme", receipt id), the key
                        Payme's PerformTransaction for that receipt uses, so whichever path comes first posts
