@@ -9,10 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from tolov.payme.keys import KeyRing
+from typing import Any
 
 from botocore.exceptions import ReadTimeoutError
 
@@ -124,18 +121,3 @@ def replies_lost(
         yield dropped
     finally:
         client.meta.events.unregister(event, unique_id=unique_id)
-
-
-class StaticKeyStore:
-    """An in-memory Payme key store (the product reads the key from Secrets Manager)."""
-
-    def __init__(self, key: str) -> None:
-        from tolov.payme.keys import KeyRing
-
-        self._ring = KeyRing(key)
-
-    def ring(self, *, fresh: bool = False) -> "KeyRing":
-        return self._ring
-
-    def replace(self, ring: "KeyRing") -> None:
-        self._ring = ring
