@@ -7,7 +7,7 @@ tests check the production code against the specification rather than against it
 import hashlib
 import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -174,9 +174,14 @@ class ClickStack:
 
 @contextmanager
 def click_stack(
-    local_config: dict[str, str], monkeypatch: pytest.MonkeyPatch, **overrides: str
+    local_config: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    unset: Sequence[str] = (),
+    **overrides: str,
 ) -> Iterator[ClickStack]:
-    """Inside mock_aws: the function's environment from template.yaml, the reversal queue, fresh caches."""
+    """Inside mock_aws: the function's environment from template.yaml with `overrides` and without the
+    `unset` variables, the reversal queue, fresh caches and new containers wired with that environment."""
     from tolov.settings import get_settings
 
     env = function_environment("ClickShopFunction", local_config)
@@ -185,13 +190,12 @@ def click_stack(
     env.update(overrides)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
+    for name in unset:
+        monkeypatch.delenv(name, raising=False)
     get_settings.cache_clear()
-    wirings = [load_handler("click_shop").shop, load_handler("click_reversal").workers]
-    for wiring in wirings:
-        wiring.reset()
+    load_handler("click_shop", fresh=True)  # new containers, wired with this environment
+    load_handler("click_reversal", fresh=True)
     try:
         yield ClickStack(queue_url=queue_url, billing=Billing())
     finally:
-        for wiring in wirings:
-            wiring.reset()
         get_settings.cache_clear()

@@ -1,18 +1,17 @@
 """Shared pieces of the Payme tests: a movable clock, a merchant on moto, seeded accounts, calls."""
 
 import base64
-import importlib.util
 import itertools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities import parameters
 
+from tests.support import ROOT, FakeContext, load_handler
 from tolov.billing.invoices import Billing, NewItem
 from tolov.payme.dynamo import DynamoRepository
 from tolov.payme.keys import KeyStore, SecretKeyStore
@@ -144,9 +143,7 @@ def harness(aws: None) -> Iterator[Harness]:
 
 
 # ---------------------------------------------------------------------- the Lambda handler
-ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events" / "payme"
-APP = ROOT / "functions" / "payme_merchant" / "app.py"
 
 HANDLER_ENV = {
     "PAYME_KEY_SECRET_ARN": SECRET_ID,
@@ -154,15 +151,6 @@ HANDLER_ENV = {
     "PAYME_TOPUP_IKPU": "10305008002000000",
     "PAYME_TOPUP_PACKAGE_CODE": "1503873",
 }
-
-
-def load_app() -> ModuleType:
-    """functions/payme_merchant/app.py under a name of its own (every function folder has an app.py)."""
-    spec = importlib.util.spec_from_file_location("payme_merchant_app", APP)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def load_event(method: str, **params: Any) -> dict[str, Any]:
@@ -174,19 +162,23 @@ def load_event(method: str, **params: Any) -> dict[str, Any]:
     return event
 
 
-class LambdaContext:
-    function_name = "PaymeMerchantFunction"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:PaymeMerchantFunction"
-    aws_request_id = "00000000-0000-4000-8000-000000000000"
-
-
 @dataclass
 class Handler:
     app: ModuleType
 
+    @classmethod
+    def new_container(cls) -> "Handler":
+        """The function as a new container runs it: its wiring built from the environment as it is now."""
+        return cls(load_handler("payme_merchant", fresh=True))
+
+    def respond(self, event: Any) -> dict[str, Any]:
+        """The handler's raw response to any event."""
+        response: dict[str, Any] = self.app.lambda_handler(event, FakeContext("PaymeMerchantFunction"))
+        return response
+
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
-        response = self.app.lambda_handler(event, LambdaContext())
+        """The JSON-RPC reply, checked to come as Payme requires: HTTP 200, JSON, a result or an error."""
+        response = self.respond(event)
         assert response["statusCode"] == 200
         assert response["headers"]["Content-Type"].startswith("application/json")
         reply: dict[str, Any] = json.loads(response["body"])
@@ -200,6 +192,6 @@ def handler(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Handler]:
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()
     parameters.clear_caches()
-    yield Handler(load_app())
+    yield Handler.new_container()
     get_settings.cache_clear()
     parameters.clear_caches()

@@ -11,7 +11,7 @@ import boto3
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from tests.payme_harness import LOCAL_KEY, SECRET_ID, Handler, LambdaContext, gas, load_event, water
+from tests.payme_harness import LOCAL_KEY, SECRET_ID, Handler, gas, load_event, water
 from tests.payme_sandbox import METHODS
 from tolov.billing.invoices import Billing
 from tolov.billing.ledger import Ledger
@@ -77,7 +77,7 @@ def event_for(
 
 
 def invoke(handler: Handler, event: dict[str, Any]) -> dict[str, Any]:
-    response = handler.app.lambda_handler(event, LambdaContext())
+    response = handler.respond(event)
     assert response["statusCode"] == 200
     reply = json.loads(response["body"])
     assert reply["jsonrpc"] == "2.0" and "id" in reply

@@ -3,7 +3,7 @@
 import json
 from typing import Any
 
-from tests.payme_harness import Handler, LambdaContext, gas, load_event, water
+from tests.payme_harness import Handler, gas, load_event, water
 from tests.payme_sandbox import Sandbox, scenario_1, scenario_2
 from tolov.billing.ledger import Ledger
 
@@ -14,7 +14,7 @@ def transport(handler: Handler) -> Any:
         event["body"] = body
         event["headers"]["Authorization"] = authorization
         event["multiValueHeaders"]["Authorization"] = [authorization]
-        response = handler.app.lambda_handler(event, LambdaContext())
+        response = handler.respond(event)
         return response["statusCode"], json.loads(response["body"])
 
     return send
