@@ -1,6 +1,8 @@
-"""Shared pieces of the Payme tests: a movable clock, a merchant on moto, seeded accounts, calls."""
+"""Shared pieces of the Payme tests: a movable clock, a merchant on moto or on the in-memory fakes,
+seeded accounts, calls; the Lambda handler with the sample events."""
 
 import base64
+import datetime as dt
 import itertools
 import json
 from collections.abc import Iterator
@@ -11,6 +13,7 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities import parameters
 
+from tests.fakes import FakeLedger, FakePaymeRepository, StaticKeyStore
 from tests.support import ROOT, FakeContext, load_handler
 from tolov.billing.invoices import Billing, NewItem
 from tolov.payme.dynamo import DynamoRepository
@@ -63,10 +66,13 @@ def gas(amount: int = 15_000_00, count: int = 1) -> NewItem:
 
 @dataclass
 class Harness:
+    """A merchant and what it stands on: DynamoDB on moto (repo.ledger a Ledger, billing a Billing) or the
+    in-memory fakes (both a FakeLedger), read alike through the Repository protocol and these methods."""
+
     clock: Clock
     merchant: Merchant
-    billing: Billing
-    repo: DynamoRepository
+    billing: Billing | FakeLedger
+    repo: DynamoRepository | FakePaymeRepository
     ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     apartments: set[str] = field(default_factory=set)
     invoices_made: dict[str, int] = field(default_factory=dict)
@@ -89,6 +95,11 @@ class Harness:
         reply = self.call(method, params)
         assert "result" not in reply, reply
         return reply["error"]  # type: ignore[no-any-return]
+
+    def posting(self, payme_id: str) -> Any:
+        """The ledger's posting of this Payme transaction (a Posting or a FakePosting), or None."""
+        posting: Any = self.repo.ledger.posting(f"payme#{payme_id}")
+        return posting
 
     def apartment(self, apartment_id: str = "apt-1", label: str = "Chilonzor 9-12-34") -> str:
         self.billing.put_apartment(apartment_id, label, "resident-1")
@@ -126,20 +137,71 @@ def make_harness(
     clock: Clock | None = None,
     keys: KeyStore | None = None,
     limits: ApartmentLimits | None = None,
+    *,
+    fake: bool = False,
     **overrides: Any,
 ) -> Harness:
+    """On moto (inside the `aws` fixture; the key in Secrets Manager), or with fake=True on the in-memory
+    fakes (the key in memory), which need no AWS at all."""
     clock = clock or Clock()
-    repo = DynamoRepository(clock)
-    keys = keys or SecretKeyStore(SECRET_ID)
+    repo: DynamoRepository | FakePaymeRepository
+    billing: Billing | FakeLedger
+    if fake:
+        ledger = FakeLedger(clock)
+        repo, billing = FakePaymeRepository(ledger), ledger
+        keys = keys or StaticKeyStore(LOCAL_KEY)
+    else:
+        repo = DynamoRepository(clock)
+        billing = repo.billing
+        keys = keys or SecretKeyStore(SECRET_ID)
     merchant = Merchant(repo, keys, config(**overrides), limits or ApartmentLimits(), clock=clock)
-    return Harness(clock, merchant, repo.billing, repo)
+    return Harness(clock, merchant, billing, repo)
 
 
 @pytest.fixture
 def harness(aws: None) -> Iterator[Harness]:
+    """The merchant on moto."""
     parameters.clear_caches()  # a key changed by one test must not leak into the next
     yield make_harness()
     parameters.clear_caches()
+
+
+@pytest.fixture(name="harness")
+def harness_on_fakes() -> Harness:
+    """`harness` in a module that imports this fixture: the merchant on the in-memory fakes, no moto."""
+    return make_harness(fake=True)
+
+
+# ---------------------------------------------------------------------- GetStatement's days
+DAY = 86_400_000
+MIDNIGHT = int(dt.datetime(2026, 9, 22, tzinfo=dt.UTC).timestamp() * 1000)  # day 2 starts
+
+
+def ms(day: int, hh: int = 0, mm: int = 0, ss: int = 0, milli: int = 0) -> int:
+    return MIDNIGHT + (day - 2) * DAY + ((hh * 60 + mm) * 60 + ss) * 1000 + milli
+
+
+def populate_statement(h: Harness) -> dict[str, int]:
+    """Transactions on both sides of two midnights, in every state: Payme id -> Payme time."""
+    times = {
+        "a" * 24: ms(1, 23, 59, 59, 999),
+        "b" * 24: ms(2, 0, 0, 0, 0),
+        "c" * 24: ms(2, 12),
+        "d" * 24: ms(2, 23, 59, 59, 999),
+        "e" * 24: ms(3, 0, 0, 0, 0),
+        "f" * 24: ms(3, 0, 0, 0, 1),
+    }
+    h.apartment()
+    for payme_id, time in times.items():
+        h.clock.now = time + 1000
+        assert "result" in h.create(payme_id, 500_000, {"apartment_id": "apt-1"}, time=time)
+        if payme_id[0] in "cd":
+            h.clock.advance(1000)
+            h.result("PerformTransaction", {"id": payme_id})
+        if payme_id[0] in "de":
+            h.clock.advance(1000)
+            h.result("CancelTransaction", {"id": payme_id, "reason": 5 if payme_id[0] == "d" else 3})
+    return times
 
 
 # ---------------------------------------------------------------------- the Lambda handler
