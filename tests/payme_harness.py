@@ -172,6 +172,14 @@ def harness_on_fakes() -> Harness:
     return make_harness(fake=True)
 
 
+def served_methods() -> list[str]:
+    """The methods the Merchant API core serves: the keys of its method table."""
+    merchant = Merchant(
+        FakePaymeRepository(FakeLedger()), StaticKeyStore(LOCAL_KEY), config(), ApartmentLimits()
+    )
+    return sorted(merchant.methods)
+
+
 # ---------------------------------------------------------------------- GetStatement's days
 DAY = 86_400_000
 MIDNIGHT = int(dt.datetime(2026, 9, 22, tzinfo=dt.UTC).timestamp() * 1000)  # day 2 starts
