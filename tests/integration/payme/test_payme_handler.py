@@ -212,10 +212,3 @@ def test_a_request_that_is_not_a_post_is_answered_32300_with_http_200(
     assert reply["error"]["code"] == -32300 and set(reply["error"]["message"]) == {"ru", "uz", "en"}
     event.update(body=None)
     assert handler.invoke(event)["error"]["code"] == -32300
-
-
-def test_the_payme_route_takes_every_method() -> None:
-    from local.template import SamTemplate
-
-    routes = [r for r in SamTemplate.load().api_routes() if r.function == "PaymeMerchantFunction"]
-    assert [(r.method, r.path, r.api_key_required) for r in routes] == [("ANY", "/payme", False)]
