@@ -1,1 +1,1 @@
-"""template.yaml: routes, configuration and least privilege per function; sam validate, cfn-lint, sam build."""
+"""template.yaml: routes, configuration and least privilege per function and the SAM checks."""
