@@ -30,11 +30,16 @@ venv: $(STAMP)
 run: $(STAMP)
 	@$(PY) -m local.stack $(if $(SEED),--seed)
 
+# Tests run in parallel, one pytest-xdist worker per core (PYTEST_WORKERS=0: all in this process);
+# every moto account, local stack and port is a test's own.
+PYTEST_WORKERS ?= auto
+PYTEST := $(PY) -m pytest -n $(PYTEST_WORKERS)
+
 test: $(STAMP) lint
-	$(PY) -m pytest tests
+	$(PYTEST) tests
 
 test-fast: $(STAMP)
-	$(PY) -m pytest tests -m "not e2e and not checks"
+	$(PYTEST) tests -m "not e2e and not checks"
 
 lint: $(STAMP)
 	$(PY) -m ruff check layers functions local tests bench

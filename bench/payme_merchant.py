@@ -117,7 +117,7 @@ class Bench:
         expect: int | None = None,
     ) -> dict[str, Any]:
         """One timed call; `expect` is the error code it must answer (None: a result)."""
-        from tolov.payme.merchant import PaymeRequest
+        from tolov.payme.merchant_api import PaymeRequest
 
         self.request_id += 1
         body = json.dumps({"method": method, "params": params, "id": self.request_id})
@@ -232,7 +232,7 @@ def breakdown(calls: list[Call], service: str) -> str:
 
 def cpu_per_method(bench: Bench, repeats: int) -> dict[str, float]:
     """Replay each method's recorded AWS responses `repeats` times; median thread CPU per call, µs."""
-    from tolov.payme.merchant import PaymeRequest
+    from tolov.payme.merchant_api import PaymeRequest
 
     cpu: dict[str, float] = {}
     for label, samples in bench.samples.items():
@@ -287,15 +287,18 @@ def main() -> None:
     import requests
 
     from local.template import load_config, provision
-    from tolov.payme.config import PaymeConfig
+    from tolov.payme.dynamo import DynamoRepository
     from tolov.payme.keys import SecretKeyStore
-    from tolov.payme.merchant import Merchant
-    from tolov.payme.store import DynamoRepository
+    from tolov.payme.merchant_api import Merchant
+    from tolov.settings import ApartmentLimits, PaymeSettings
 
     config = load_config()
     provision(config, endpoint_url=url)
     merchant = Merchant(
-        DynamoRepository(), SecretKeyStore("PaymeKeySecret"), PaymeConfig(key_secret_arn="PaymeKeySecret")
+        DynamoRepository(),
+        SecretKeyStore("PaymeKeySecret"),
+        PaymeSettings(key_secret_arn="PaymeKeySecret"),
+        ApartmentLimits(),
     )
     bench = Bench(merchant)
 

@@ -28,7 +28,15 @@ from urllib.parse import quote, unquote, urlsplit
 from local.apigw import LocalApi, Request, Response
 from local.console import VERBOSE_ENV, function_output_to, say, verbose_from_env, warn
 from local.runtime import Functions, LocalFunction, load_function, stamp_invocations_on_logs
-from local.template import DEFAULT_CONFIG, DEFAULT_TEMPLATE, LOCAL_REGION, ROOT, SamTemplate, load_config
+from local.template import (
+    DEFAULT_CONFIG,
+    DEFAULT_TEMPLATE,
+    LOCAL_REGION,
+    ROOT,
+    ApiRoute,
+    SamTemplate,
+    load_config,
+)
 
 DEFAULT_SEED = ROOT / "local" / "seed.json"
 DEFAULT_LOG = ROOT / ".local-run" / "stack.log"
@@ -130,10 +138,10 @@ def configure_aws(endpoint_url: str) -> None:
 # ---------------------------------------------------------------------------------------------- functions
 
 
-def add_layers_to_path(template: SamTemplate, root: Path) -> list[Path]:
+def add_layers_to_path(template: SamTemplate, root: Path, config: Mapping[str, str]) -> list[Path]:
     """Lambda puts layer content on sys.path; SAM builds ContentUri into python/, locally it is used as is."""
     added = []
-    for layer in template.layer_dirs():
+    for layer in template.layer_dirs(config):
         path = (root / layer).resolve()
         if str(path) not in sys.path:
             sys.path.insert(0, str(path))
@@ -145,7 +153,7 @@ def merged_environment(template: SamTemplate, config: Mapping[str, str]) -> dict
     """One process hosts every function, so their environments are merged; a clash is worth knowing about."""
     merged: dict[str, str] = {}
     owner: dict[str, str] = {}
-    for function in template.function_ids():
+    for function in template.function_ids(config):
         for key, value in template.function_environment(function, config).items():
             if key in merged and merged[key] != value:
                 warn(f"{key} is {merged[key]!r} for {owner[key]}, {value!r} for {function}; using the first")
@@ -155,10 +163,10 @@ def merged_environment(template: SamTemplate, config: Mapping[str, str]) -> dict
     return merged
 
 
-def load_functions(template: SamTemplate, root: Path) -> dict[str, LocalFunction]:
+def load_functions(template: SamTemplate, root: Path, config: Mapping[str, str]) -> dict[str, LocalFunction]:
     functions = {}
-    for function_id in template.function_ids():
-        function = load_function(template.function_settings(function_id), root)
+    for function_id in template.function_ids(config):
+        function = load_function(template.function_settings(function_id, config), root)
         if function.problem:
             warn(f"{function_id}: {function.problem.rstrip()} — its routes answer 502 until it loads")
         functions[function_id] = function
@@ -429,6 +437,7 @@ def _invoice_id(response: Response | None) -> str | None:
 
 def print_banner(
     template: SamTemplate,
+    routes: Sequence[ApiRoute],
     api_url: str,
     moto_url: str,
     provisioned: Mapping[str, list[str]],
@@ -439,7 +448,7 @@ def print_banner(
 ) -> None:
     say(f"tolov local stack — {template.path}")
     say(f"  API   {api_url}")
-    for route in template.api_routes():
+    for route in routes:
         key = "  [x-api-key]" if route.api_key_required else ""
         say(f"    {route.method:<7} {route.path:<40} {route.function}{key}")
     say(f"  moto  {moto_url}  (DynamoDB, SQS, Secrets Manager, EventBridge; region {LOCAL_REGION})")
@@ -501,19 +510,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         provisioned = template.provision(config, endpoint_url=moto_url)
 
         # Handlers read their configuration at import time, as in Lambda: environment before import.
-        add_layers_to_path(template, root)
+        add_layers_to_path(template, root, config)
         os.environ.update(merged_environment(template, config))
-        functions = Functions(load_functions(template, root))
+        functions = Functions(load_functions(template, root, config))
         stamp_invocations_on_logs()
 
-        routes = template.api_routes()
+        routes = template.api_routes(config)
         stages = {route.rest_api: template.stage_name(route.rest_api, config) for route in routes}
         api = LocalApi(routes, functions.invoke, api_key, stages)
         http, api_url = start_http(api, args.host, args.port)
         cleanup.callback(stop_http, http)  # callbacks run last-in first-out: before moto stops
 
         print_banner(
-            template, api_url, moto_url, provisioned, config, args.config, args.log_file, args.verbose
+            template, routes, api_url, moto_url, provisioned, config, args.config, args.log_file, args.verbose
         )
         if args.seed:
             seed(api, args.seed, api_key)

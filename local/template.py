@@ -1,23 +1,37 @@
-"""template.yaml as the single source of truth for the local stack.
+"""template.yaml as the single source of truth for the local stack, read by SAM CLI's template providers.
 
-Locally every resource is named by its logical id (the table ``ApartmentsTable`` is called
-``ApartmentsTable``), so ``!Ref`` of a resource resolves to its logical id. Parameters take the local
-config value of the same name in UPPER_SNAKE (``PaymeMerchantId`` ← ``PAYME_MERCHANT_ID``) and fall back
-to the parameter's Default, which makes ``Environment`` ``dev`` unless local.env says otherwise.
+SAM CLI reads the template the way ``sam local start-api`` does, minus Docker: it merges Globals, adds the
+implicit API and resolves Parameters, Conditions, !If, !Sub, !Ref and !GetAtt. Parameters take the local
+config value of the same name in UPPER_SNAKE (``PaymeMerchantId`` ← ``PAYME_MERCHANT_ID``) and fall back to
+the parameter's Default, which makes ``Environment`` ``dev`` unless local.env says otherwise.
+
+What stays here is what SAM has no Docker-free form for: resources as moto has them (every one named by its
+logical id; a queue's !Ref is its URL, !GetAtt X.Arn an ARN of X's service) and provision(), which creates
+the template's tables, secrets and queues in moto.
 
 Nothing here names a table, secret, function or route: adding one to template.yaml needs no change here.
 """
 
+import copy
+import functools
 import re
 import secrets
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, cast
 
 import boto3
-import yaml
 from botocore.exceptions import ClientError
+from samcli.lib.providers.api_collector import ApiCollector
+from samcli.lib.providers.provider import Function, Stack
+from samcli.lib.providers.sam_api_provider import SamApiProvider
+from samcli.lib.providers.sam_function_provider import SamFunctionProvider
+from samcli.lib.providers.sam_layer_provider import SamLayerProvider
+from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
+from samcli.local.apigw.route import Route
+from samcli.yamlhelper import yaml_parse
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TEMPLATE = ROOT / "template.yaml"
@@ -26,8 +40,6 @@ DEFAULT_CONFIG = ROOT / "local" / "local.env"
 LOCAL_REGION = "us-east-1"
 LOCAL_ACCOUNT_ID = "123456789012"  # moto's default account
 LOCAL_STACK_NAME = "tolov-local"
-# SAM names the stage of the implicit API (events without RestApiId) "Prod".
-IMPLICIT_API_STAGE = "Prod"
 
 Config = Mapping[str, str]
 
@@ -43,6 +55,7 @@ _TABLE_KEYS = (
 )
 _INDEX_KEYS = ("IndexName", "KeySchema", "Projection", "ProvisionedThroughput", "OnDemandThroughput")
 
+# SAM's defaults name the stack "local" and the URL suffix "localhost"; moto and the handlers expect AWS's.
 _PSEUDO_PARAMETERS = {
     "AWS::Region": LOCAL_REGION,
     "AWS::AccountId": LOCAL_ACCOUNT_ID,
@@ -52,7 +65,8 @@ _PSEUDO_PARAMETERS = {
     "AWS::URLSuffix": "amazonaws.com",
 }
 
-# ARNs for !GetAtt X.Arn of the resource types the local stack knows how to name.
+# ARNs for !GetAtt X.Arn of the resource types the local stack knows how to name, and their other attributes.
+# SAM's resolver would give any other resource's Arn the shape of a Lambda function's.
 _ARN_FORMATS = {
     "AWS::DynamoDB::Table": "arn:aws:dynamodb:{region}:{account}:table/{name}",
     "AWS::SQS::Queue": "arn:aws:sqs:{region}:{account}:{name}",
@@ -61,51 +75,6 @@ _ARN_FORMATS = {
     "AWS::SecretsManager::Secret": "arn:aws:secretsmanager:{region}:{account}:secret:{name}",
     "AWS::Serverless::Function": "arn:aws:lambda:{region}:{account}:function:{name}",
 }
-
-
-class _NoValue:
-    """AWS::NoValue: the property is removed."""
-
-
-NO_VALUE = _NoValue()
-
-
-# ---------------------------------------------------------------------------------------------- YAML
-
-
-class CfnLoader(yaml.SafeLoader):
-    """A safe YAML loader that reads CloudFormation short tags as their long-form data.
-
-    ``!Ref X`` becomes ``{"Ref": "X"}``, ``!GetAtt A.B`` becomes ``{"Fn::GetAtt": ["A", "B"]}`` and any
-    other ``!Name v`` becomes ``{"Fn::Name": v}``, which is what CloudFormation itself does.
-    """
-
-
-def _construct_short_tag(loader: CfnLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    value: Any
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    elif isinstance(node, yaml.MappingNode):
-        value = loader.construct_mapping(node, deep=True)
-    else:
-        raise yaml.constructor.ConstructorError(None, None, f"cannot read !{suffix}", node.start_mark)
-    if suffix in ("Ref", "Condition"):
-        return {suffix: value}
-    if suffix == "GetAtt" and isinstance(value, str):
-        value = value.split(".", 1)
-    return {f"Fn::{suffix}": value}
-
-
-CfnLoader.add_multi_constructor("!", _construct_short_tag)
-
-
-def parse_template(text: str) -> dict[str, Any]:
-    data = yaml.load(text, Loader=CfnLoader)  # CfnLoader is a SafeLoader
-    if not isinstance(data, dict):
-        raise ValueError("template is not a YAML mapping")
-    return data
 
 
 # ---------------------------------------------------------------------------------------------- config
@@ -137,7 +106,7 @@ def upper_snake(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).upper()
 
 
-# ---------------------------------------------------------------------------------------------- routes
+# ---------------------------------------------------------------------------------------------- model
 
 
 @dataclass(frozen=True)
@@ -165,22 +134,32 @@ class FunctionSettings:
     timeout_s: int
 
 
+@dataclass(frozen=True)
+class _SamView:
+    """The template as SAM CLI's providers give it for one set of parameter values."""
+
+    stacks: list[Stack]
+    resources: dict[str, dict[str, Any]]  # resolved, Globals merged, by logical id
+    functions: dict[str, Function]  # by logical id, in template order
+
+
 # ---------------------------------------------------------------------------------------------- template
 
 
 class SamTemplate:
-    """A parsed template.yaml with the local naming rules."""
+    """template.yaml as written (``data``, ``resources``) and as SAM CLI reads it, with the local names."""
 
     def __init__(self, data: dict[str, Any], path: Path | None = None) -> None:
         self.data = data
         self.path = path
+        self._views: dict[tuple[tuple[str, str], ...], _SamView] = {}
 
     @classmethod
     def load(cls, path: str | Path = DEFAULT_TEMPLATE) -> "SamTemplate":
         path = Path(path)
         return cls(parse_template(path.read_text(encoding="utf-8")), path)
 
-    # ------------------------------------------------------------------ lookups
+    # ------------------------------------------------------------------ the template as written
 
     @property
     def resources(self) -> dict[str, dict[str, Any]]:
@@ -190,46 +169,81 @@ class SamTemplate:
     def resources_of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
         return {name: res for name, res in self.resources.items() if res.get("Type") == resource_type}
 
-    def _globals(self, section: str) -> dict[str, Any]:
-        value: dict[str, Any] = (self.data.get("Globals") or {}).get(section) or {}
-        return value
+    # ------------------------------------------------------------------ the template as SAM reads it
 
-    def function_settings(self, logical_id: str) -> FunctionSettings:
-        resource = self.resources_of_type("AWS::Serverless::Function").get(logical_id)
-        if resource is None:
-            raise KeyError(f"no AWS::Serverless::Function {logical_id!r} in the template")
-        merged = {**self._globals("Function"), **(resource.get("Properties") or {})}
-        code_uri, handler = merged.get("CodeUri"), merged.get("Handler")
-        if not isinstance(code_uri, str) or not isinstance(handler, str):
-            raise ValueError(f"{logical_id}: the local stack needs a local CodeUri and a Handler")
-        module, _, attr = handler.rpartition(".")
-        if not module:
-            raise ValueError(f"{logical_id}: Handler {handler!r} is not module.function")
-        handler_file = PurePosixPath(code_uri.strip("/")) / (module.replace(".", "/") + ".py")
-        return FunctionSettings(
-            logical_id=logical_id,
-            handler_file=str(handler_file),
-            handler_attr=attr,
-            memory_mb=int(merged.get("MemorySize", 128)),
-            timeout_s=int(merged.get("Timeout", 3)),
+    def _sam(self, config: Config | None) -> _SamView:
+        config, parameters = config or {}, {}
+        for name, parameter in (self.data.get("Parameters") or {}).items():
+            if upper_snake(name) in config:
+                parameters[name] = config[upper_snake(name)]
+            elif "Default" not in parameter:  # SAM would resolve its !Ref to the parameter's name
+                raise ValueError(f"parameter {name}: no Default and no {upper_snake(name)} in the config")
+        key = tuple(sorted(parameters.items()))
+        if key not in self._views:
+            self._views[key] = self._read(parameters)
+        return self._views[key]
+
+    def _read(self, parameters: Mapping[str, str]) -> _SamView:
+        # SAM's resolver looks up what a logical id resolves to among its parameter values (the
+        # logical_id_translator of IntrinsicsSymbolTable), so the resources' local names go in with them.
+        symbols = {
+            name: _local_symbol(name, str(resource.get("Type")))
+            for name, resource in self.resources.items()
+            if resource.get("Type") in _ARN_FORMATS
+        }
+        with warnings.catch_warnings():
+            # SAM CLI validates through samtranslator's deprecated validator: its warnings, not ours.
+            warnings.filterwarnings("ignore", category=DeprecationWarning, module="samcli|samtranslator")
+            stacks, _ = SamLocalStackProvider.get_stacks(
+                template_dictionary=copy.deepcopy(self.data),
+                parameter_overrides={**_PSEUDO_PARAMETERS, **symbols, **parameters},
+            )
+            root = SamLocalStackProvider.find_root_stack(stacks)
+            resources = root.resources
+            functions = SamFunctionProvider(
+                stacks, use_raw_codeuri=True, ignore_code_extraction_warnings=True
+            )
+        # The resolver also renames a resource by its !Ref (a queue by its URL): back to logical ids.
+        logical_ids = {str(symbol["Ref"]): name for name, symbol in symbols.items()}
+        return _SamView(
+            stacks=stacks,
+            resources={logical_ids.get(key, key): resource for key, resource in resources.items()},
+            functions={function.name: function for function in functions.get_all()},
         )
+
+    def _resolved_of_type(self, resource_type: str, config: Config | None) -> dict[str, dict[str, Any]]:
+        resources = self._sam(config).resources
+        return {name: res for name, res in resources.items() if res.get("Type") == resource_type}
+
+    def function_ids(self, config: Config | None = None) -> list[str]:
+        return list(self._sam(config).functions)
+
+    def function_settings(self, logical_id: str, config: Config | None = None) -> FunctionSettings:
+        return _settings(self._function(logical_id, config))
+
+    def _function(self, logical_id: str, config: Config | None) -> Function:
+        function = self._sam(config).functions.get(logical_id)
+        if function is None:
+            raise KeyError(f"no AWS::Serverless::Function {logical_id!r} in the template")
+        return function
+
+    def layer_dirs(self, config: Config | None = None) -> list[str]:
+        """ContentUri of every local layer, relative to the code root (e.g. layers/common)."""
+        layers = SamLayerProvider(self._sam(config).stacks, use_raw_codeuri=True).get_all()
+        return [layer.codeuri.strip("/") for layer in layers if isinstance(layer.codeuri, str)]
 
     # ------------------------------------------------------------------ tables and secrets
 
     def table_specs(self, config: Config | None = None) -> list[dict[str, Any]]:
         """create_table kwargs for every AWS::DynamoDB::Table, TableName = logical id."""
-        resolver = _Resolver(self, config or {})
         specs = []
-        for name, resource in self.resources_of_type("AWS::DynamoDB::Table").items():
+        for name, resource in self._resolved_of_type("AWS::DynamoDB::Table", config).items():
             props = resource.get("Properties") or {}
-            spec: dict[str, Any] = {"TableName": name}
-            for key in _TABLE_KEYS:
-                if key in props:
-                    spec[key] = resolver.resolve(props[key])
+            spec: dict[str, Any] = {"TableName": name, **{k: props[k] for k in _TABLE_KEYS if k in props}}
             for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
                 if key in spec:
                     spec[key] = [{k: v for k, v in index.items() if k in _INDEX_KEYS} for index in spec[key]]
-            stream = resolver.resolve(props.get("StreamSpecification"))
+            stream = props.get("StreamSpecification")
             if stream:
                 # CloudFormation implies StreamEnabled by the presence of the specification.
                 view_type = stream["StreamViewType"]
@@ -243,9 +257,8 @@ class SamTemplate:
         The value comes from the config key named in ``Metadata.LocalValueFrom``; without it, from a
         literal ``SecretString`` property; otherwise a random value, as GenerateSecretString would.
         """
-        resolver = _Resolver(self, config)
         specs = []
-        for name, resource in self.resources_of_type("AWS::SecretsManager::Secret").items():
+        for name, resource in self._resolved_of_type("AWS::SecretsManager::Secret", config).items():
             source = (resource.get("Metadata") or {}).get("LocalValueFrom")
             literal = (resource.get("Properties") or {}).get("SecretString")
             if source is not None:
@@ -253,7 +266,7 @@ class SamTemplate:
                     raise ValueError(f"{name}: Metadata.LocalValueFrom {source!r} is missing from the config")
                 value = config[source]
             elif literal is not None:
-                value = str(resolver.resolve(literal))
+                value = str(literal)
             else:
                 value = secrets.token_hex(16)
             specs.append({"Name": name, "SecretString": value})
@@ -261,78 +274,54 @@ class SamTemplate:
 
     # ------------------------------------------------------------------ API
 
-    def api_routes(self) -> list[ApiRoute]:
+    def api_routes(self, config: Config | None = None) -> list[ApiRoute]:
+        """The routes SAM's Api provider finds, with what its Route does not carry: the API key and event."""
+        view = self._sam(config)
+        collector = ApiCollector()
+        SamApiProvider().extract_resources(view.stacks, collector, disable_authorizer=True)
         routes = []
-        for function, resource in self.resources_of_type("AWS::Serverless::Function").items():
-            events = (resource.get("Properties") or {}).get("Events") or {}
-            api_events = {k: v for k, v in events.items() if v.get("Type") == "Api"}
-            if not api_events:
-                continue
-            settings = self.function_settings(function)
-            for event_name, event in api_events.items():
-                props = event.get("Properties") or {}
-                rest_api = _ref_target(props.get("RestApiId"))
+        for rest_api, sam_routes in collector:
+            api_auth = (view.resources.get(rest_api, {}).get("Properties") or {}).get("Auth") or {}
+            for sam_route in (r for r in sam_routes if r.event_type == Route.API):  # REST, not HttpApi
+                function = view.functions[str(sam_route.function_name)]
+                any_method = sorted(sam_route.methods) == sorted(Route.ANY_HTTP_METHODS)
+                method = "ANY" if any_method else sam_route.methods[0]
+                event, props = _api_event(function, rest_api, sam_route.path, method)
+                # The event's Auth overrides its API's, into which SAM has merged Globals.Api.Auth.
+                auth = {**api_auth, **(props.get("Auth") or {})}
+                settings = _settings(function)
                 routes.append(
                     ApiRoute(
-                        method=str(props["Method"]).upper(),
-                        path=str(props["Path"]),
-                        function=function,
-                        api_key_required=self._api_key_required(props, rest_api),
+                        method=method,
+                        path=sam_route.path,
+                        function=function.name,
+                        api_key_required=bool(auth.get("ApiKeyRequired", False)),
                         handler_file=settings.handler_file,
                         handler_attr=settings.handler_attr,
-                        event=event_name,
-                        rest_api=rest_api,
+                        event=event,
+                        rest_api=None if rest_api == SamApiProvider.IMPLICIT_API_RESOURCE_ID else rest_api,
                     )
                 )
         return routes
 
-    def _api_key_required(self, event_props: Mapping[str, Any], rest_api: str | None) -> bool:
-        """Event Auth overrides the Api's Auth, which overrides Globals.Api.Auth (SAM's precedence)."""
-        candidates: list[Any] = [event_props.get("Auth")]
-        if rest_api is not None:
-            api = self.resources.get(rest_api) or {}
-            candidates.append((api.get("Properties") or {}).get("Auth"))
-        candidates.append(self._globals("Api").get("Auth"))
-        for auth in candidates:
-            if isinstance(auth, Mapping) and "ApiKeyRequired" in auth:
-                return bool(auth["ApiKeyRequired"])
-        return False
-
     def stage_name(self, rest_api: str | None, config: Config | None = None) -> str:
-        if rest_api is None:
-            return IMPLICIT_API_STAGE
-        props = (self.resources.get(rest_api) or {}).get("Properties") or {}
-        stage = props.get("StageName", self._globals("Api").get("StageName", IMPLICIT_API_STAGE))
-        return str(_Resolver(self, config or {}).resolve(stage))
+        api = self._sam(config).resources.get(rest_api or SamApiProvider.IMPLICIT_API_RESOURCE_ID, {})
+        return str((api.get("Properties") or {}).get("StageName", "Prod"))  # SAM's implicit API: Prod
 
     # ------------------------------------------------------------------ environment
 
     def function_environment(self, logical_id: str, config: Config) -> dict[str, str]:
         """The function's environment as Lambda sets it: Globals then the function's own, resolved."""
-        resource = self.resources_of_type("AWS::Serverless::Function").get(logical_id)
-        if resource is None:
-            raise KeyError(f"no AWS::Serverless::Function {logical_id!r} in the template")
-        own = ((resource.get("Properties") or {}).get("Environment") or {}).get("Variables") or {}
-        inherited = (self._globals("Function").get("Environment") or {}).get("Variables") or {}
-        resolver = _Resolver(self, config)
+        function = self._function(logical_id, config)
+        variables = (function.environment or {}).get("Variables") or {}
         environment = {}
-        for key, raw in {**inherited, **own}.items():
-            value = resolver.resolve(raw)
-            if value is not NO_VALUE:
-                environment[key] = _env_string(value)
+        for key, value in variables.items():
+            if value is None:  # AWS::NoValue: the variable is removed
+                continue
+            if isinstance(value, dict | list):
+                raise ValueError(f"{logical_id}: {key} is {value!r}, which the local stack cannot resolve")
+            environment[key] = _env_string(value)
         return environment
-
-    def function_ids(self) -> list[str]:
-        return list(self.resources_of_type("AWS::Serverless::Function"))
-
-    def layer_dirs(self) -> list[str]:
-        """ContentUri of every local layer, relative to the code root (e.g. layers/common)."""
-        dirs = []
-        for resource in self.resources_of_type("AWS::Serverless::LayerVersion").values():
-            content_uri = (resource.get("Properties") or {}).get("ContentUri")
-            if isinstance(content_uri, str):
-                dirs.append(content_uri.strip("/"))
-        return dirs
 
     # ------------------------------------------------------------------ provisioning
 
@@ -357,17 +346,61 @@ class SamTemplate:
             if _create_unless_exists(secretsmanager.create_secret, secret, "ResourceExistsException"):
                 created["secrets"].append(secret["Name"])
         # Queues get moto's default attributes: redrive and timeouts only matter to Lambda's poller.
-        queues = self.resources_of_type("AWS::SQS::Queue")
-        for name in queues:
+        for name in self._resolved_of_type("AWS::SQS::Queue", config):
             if name not in sqs.list_queues(QueueNamePrefix=name).get("QueueUrls", [""])[0]:
                 sqs.create_queue(QueueName=name)
                 created["queues"].append(name)
         return created
 
 
-def queue_url(name: str) -> str:
-    """The URL an SQS queue has locally: moto accepts AWS's URL form and finds the queue by its name."""
-    return f"https://sqs.{LOCAL_REGION}.amazonaws.com/{LOCAL_ACCOUNT_ID}/{name}"
+def parse_template(text: str) -> dict[str, Any]:
+    """The template as written, short tags in long form (``!Ref X`` → ``{"Ref": "X"}``), as SAM reads it."""
+    data = yaml_parse(text)
+    if not isinstance(data, dict):
+        raise ValueError("template is not a YAML mapping")
+    return data
+
+
+def _local_symbol(name: str, resource_type: str) -> dict[str, str]:
+    """What !Ref and !GetAtt of a resource give locally, in the form of SAM's logical_id_translator."""
+    arn = _ARN_FORMATS[resource_type].format(region=LOCAL_REGION, account=LOCAL_ACCOUNT_ID, name=name)
+    symbol = {"Ref": name, "Arn": arn, "Name": name}
+    if resource_type == "AWS::SQS::Queue":
+        # !Ref of a queue is its URL; moto accepts AWS's URL form and finds the queue by its name.
+        url = f"https://sqs.{LOCAL_REGION}.amazonaws.com/{LOCAL_ACCOUNT_ID}/{name}"
+        symbol.update(Ref=url, QueueName=name)
+    elif resource_type == "AWS::SNS::Topic":
+        symbol["TopicName"] = name
+    elif resource_type == "AWS::DynamoDB::Table":
+        symbol["StreamArn"] = f"{arn}/stream/local"
+    return symbol
+
+
+def _settings(function: Function) -> FunctionSettings:
+    if not isinstance(function.codeuri, str) or not isinstance(function.handler, str):
+        raise ValueError(f"{function.name}: the local stack needs a local CodeUri and a Handler")
+    module, _, attr = function.handler.rpartition(".")
+    if not module:
+        raise ValueError(f"{function.name}: Handler {function.handler!r} is not module.function")
+    handler_file = PurePosixPath(function.codeuri.strip("/")) / (module.replace(".", "/") + ".py")
+    return FunctionSettings(
+        logical_id=function.name,
+        handler_file=str(handler_file),
+        handler_attr=attr,
+        memory_mb=int(function.memory or 128),
+        timeout_s=int(function.timeout or 3),
+    )
+
+
+def _api_event(function: Function, rest_api: str, path: str, method: str) -> tuple[str, dict[str, Any]]:
+    """The name and properties of the function's Api event behind a route; none for a route from OpenAPI."""
+    events = cast(dict[str, Any], function.events or {})  # a mapping, whatever SAM's annotation says
+    for name, event in events.items():
+        props = event.get("Properties") or {}
+        found = (props.get("RestApiId"), props.get("Path"), str(props.get("Method", "")).upper())
+        if event.get("Type") == "Api" and found == (rest_api, path, method):
+            return name, props
+    return "", {}
 
 
 def _create_unless_exists(create: Callable[..., Any], kwargs: Mapping[str, Any], exists_code: str) -> bool:
@@ -381,12 +414,6 @@ def _create_unless_exists(create: Callable[..., Any], kwargs: Mapping[str, Any],
     return True
 
 
-def _ref_target(value: Any) -> str | None:
-    if isinstance(value, Mapping) and "Ref" in value:
-        return str(value["Ref"])
-    return None if value is None else str(value)
-
-
 def _env_string(value: Any) -> str:
     """Lambda environment values are strings; CloudFormation writes booleans in lower case."""
     if isinstance(value, bool):
@@ -394,154 +421,34 @@ def _env_string(value: Any) -> str:
     return str(value)
 
 
-# ---------------------------------------------------------------------------------------------- intrinsics
-
-
-class _Resolver:
-    """Evaluates the intrinsic functions the local stack needs, with local names and config."""
-
-    _SUB_VARIABLE = re.compile(r"\$\{([^}]+)\}")
-
-    def __init__(self, template: SamTemplate, config: Config) -> None:
-        self.template = template
-        self.config = config
-
-    def resolve(self, value: Any) -> Any:
-        if isinstance(value, list):
-            return [item for item in (self.resolve(v) for v in value) if item is not NO_VALUE]
-        if not isinstance(value, dict):
-            return value
-        if len(value) == 1:
-            ((key, argument),) = value.items()
-            if key == "Ref":
-                return self.ref(str(argument))
-            if key.startswith("Fn::") or key == "Condition":
-                return self._function(key, argument)
-        resolved = {k: self.resolve(v) for k, v in value.items()}
-        return {k: v for k, v in resolved.items() if v is not NO_VALUE}
-
-    def _function(self, name: str, arg: Any) -> Any:
-        match name:
-            case "Fn::Sub":
-                return self.sub(arg)
-            case "Fn::GetAtt":
-                resource, attribute = arg if isinstance(arg, list) else str(arg).split(".", 1)
-                return self.get_att(str(resource), str(attribute))
-            case "Fn::If":
-                condition, if_true, if_false = arg
-                return self.resolve(if_true if self.condition(condition) else if_false)
-            case "Fn::Equals":
-                left, right = (self.resolve(v) for v in arg)
-                return str(left) == str(right)
-            case "Fn::Not":
-                return not self._truth(arg[0])
-            case "Fn::And":
-                return all(self._truth(v) for v in arg)
-            case "Fn::Or":
-                return any(self._truth(v) for v in arg)
-            case "Condition":
-                return self.condition(str(arg))
-            case "Fn::Join":
-                delimiter, items = arg
-                return str(delimiter).join(str(v) for v in self.resolve(items))
-            case "Fn::Select":
-                index, items = arg
-                return self.resolve(items)[int(self.resolve(index))]
-            case "Fn::Split":
-                delimiter, text = arg
-                return str(self.resolve(text)).split(str(delimiter))
-        raise ValueError(f"the local stack does not evaluate {name}")
-
-    def _truth(self, value: Any) -> bool:
-        return bool(self.resolve(value))
-
-    def condition(self, name: str) -> bool:
-        conditions = self.template.data.get("Conditions") or {}
-        if name not in conditions:
-            raise KeyError(f"unknown condition {name!r}")
-        return bool(self.resolve(conditions[name]))
-
-    def ref(self, name: str) -> Any:
-        if name == "AWS::NoValue":
-            return NO_VALUE
-        if name in _PSEUDO_PARAMETERS:
-            return _PSEUDO_PARAMETERS[name]
-        parameters = self.template.data.get("Parameters") or {}
-        if name in parameters:
-            local = self.config.get(upper_snake(name))
-            if local is not None:
-                return local
-            if "Default" not in parameters[name]:
-                raise ValueError(f"parameter {name}: no Default and no {upper_snake(name)} in the config")
-            return parameters[name]["Default"]
-        if name in self.template.resources:
-            if self.template.resources[name].get("Type") == "AWS::SQS::Queue":
-                return queue_url(name)  # !Ref of a queue is its URL
-            return name  # every resource is named by its logical id locally
-        raise KeyError(f"!Ref {name}: no such parameter or resource")
-
-    def get_att(self, resource: str, attribute: str) -> str:
-        resource_type = (self.template.resources.get(resource) or {}).get("Type")
-        if resource_type is None:
-            raise KeyError(f"!GetAtt {resource}.{attribute}: no such resource")
-        arn_format = _ARN_FORMATS.get(resource_type)
-        if arn_format is None:
-            raise ValueError(f"!GetAtt {resource}.{attribute}: {resource_type} has no local ARN")
-        arn = arn_format.format(region=LOCAL_REGION, account=LOCAL_ACCOUNT_ID, name=resource)
-        if attribute == "Arn":
-            return arn
-        if attribute == "StreamArn" and resource_type == "AWS::DynamoDB::Table":
-            return f"{arn}/stream/local"
-        if attribute in ("Name", "QueueName", "TopicName"):
-            return resource
-        raise ValueError(f"!GetAtt {resource}.{attribute} is not known locally")
-
-    def sub(self, argument: Any) -> str:
-        if isinstance(argument, list):
-            text, variables = argument[0], {k: self.resolve(v) for k, v in argument[1].items()}
-        else:
-            text, variables = argument, {}
-
-        def replace(match: re.Match[str]) -> str:
-            name = match.group(1)
-            if name.startswith("!"):  # ${!Literal} is the escape for a literal ${Literal}
-                return "${" + name[1:] + "}"
-            if name in variables:
-                return str(variables[name])
-            if "." in name:
-                resource, attribute = name.split(".", 1)
-                return self.get_att(resource, attribute)
-            return str(self.ref(name))
-
-        return self._SUB_VARIABLE.sub(replace, str(text))
-
-
 # ---------------------------------------------------------------------------------------------- shortcuts
 
 
-def load_template(path: str | Path = DEFAULT_TEMPLATE) -> SamTemplate:
-    return SamTemplate.load(path)
+@functools.cache
+def _default_template() -> SamTemplate:
+    """template.yaml, read once: SAM takes tens of milliseconds a read, and test fixtures read it often."""
+    return SamTemplate.load()
 
 
 def table_specs(template: SamTemplate | None = None) -> list[dict[str, Any]]:
-    return (template or load_template()).table_specs()
+    return (template or _default_template()).table_specs()
 
 
 def secret_specs(config: Config, template: SamTemplate | None = None) -> list[dict[str, str]]:
-    return (template or load_template()).secret_specs(config)
+    return (template or _default_template()).secret_specs(config)
 
 
 def api_routes(template: SamTemplate | None = None) -> list[ApiRoute]:
-    return (template or load_template()).api_routes()
+    return (template or _default_template()).api_routes()
 
 
 def function_environment(
     logical_id: str, config: Config, template: SamTemplate | None = None
 ) -> dict[str, str]:
-    return (template or load_template()).function_environment(logical_id, config)
+    return (template or _default_template()).function_environment(logical_id, config)
 
 
 def provision(
     config: Config, endpoint_url: str | None = None, template: SamTemplate | None = None
 ) -> dict[str, list[str]]:
-    return (template or load_template()).provision(config, endpoint_url)
+    return (template or _default_template()).provision(config, endpoint_url)

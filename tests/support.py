@@ -1,4 +1,5 @@
-"""Helpers shared by tests: load a function's handler, build API Gateway events from events/."""
+"""Helpers shared by tests: load a function's handler, a Lambda context, API Gateway events from events/,
+threads released together, replies lost on the wire."""
 
 import copy
 import importlib.util
@@ -7,6 +8,7 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -17,11 +19,18 @@ ROOT = Path(__file__).resolve().parent.parent
 _loaded: dict[str, ModuleType] = {}
 
 
-def load_handler(function_dir: str) -> ModuleType:
-    """Import functions/<dir>/app.py once under a unique name (every handler module is called app)."""
-    if function_dir not in _loaded:
-        path = ROOT / "functions" / function_dir / "app.py"
-        spec = importlib.util.spec_from_file_location(f"handler_{function_dir}", path)
+def handler_path(function_dir: str) -> Path:
+    return ROOT / "functions" / function_dir / "app.py"
+
+
+def load_handler(function_dir: str, *, fresh: bool = False) -> ModuleType:
+    """functions/<dir>/app.py, imported under a name of its own (every handler module is called app).
+
+    Imported once per test process, as a warm container keeps it. fresh=True executes it again, as a new
+    container would: its wiring is then built from the environment as it is now (a test that changed
+    the settings asks for that). Later calls return the newest."""
+    if fresh or function_dir not in _loaded:
+        spec = importlib.util.spec_from_file_location(f"handler_{function_dir}", handler_path(function_dir))
         assert spec and spec.loader
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
@@ -33,11 +42,17 @@ def sample_event(name: str) -> dict[str, Any]:
     return copy.deepcopy(json.loads((ROOT / "events" / name).read_text()))
 
 
+@dataclass(frozen=True)
 class FakeContext:
-    function_name = "test"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:test"
-    aws_request_id = "00000000-0000-0000-0000-000000000000"
+    """The attributes of a Lambda context that Powertools reads."""
+
+    function_name: str = "test"
+    memory_limit_in_mb: int = 512
+    aws_request_id: str = "00000000-0000-4000-8000-000000000000"
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
 
     @staticmethod
     def get_remaining_time_in_millis() -> int:

@@ -1,74 +1,20 @@
-"""Refund debited Click payments the ledger refused (ClickReversalQueue) through the Merchant API reversal.
+"""ClickReversalQueue consumer: refunds debited Click payments the ledger refused."""
 
-Partial batch failure: a message whose reversal failed (Click error, timeout) is retried by SQS and ends in
-the dead-letter queue after maxReceiveCount; the others are acknowledged. Logs and messages carry ids and
-amounts only, never the secret.
-"""
-
-import json
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tolov.click.merchant import ClickMerchantClient
-from tolov.click.repository import ReversalRequest
-from tolov.click.reversal import ReversalOutcome, ReversalWorker
-from tolov.click.store import DynamoClickRepository
-from tolov.settings import get_secret, get_settings
+from tolov.click.reversal_gateway import answer, build_workers
+from tolov.observability import logger, metrics, tracer
+from tolov.settings import get_settings
+from tolov.wiring import Wiring
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
-# Every record failing is reported like any partial failure (each is retried), not as a crashed invocation.
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-store = DynamoClickRepository()
-
-
-def _worker() -> ReversalWorker:
-    # Built per batch: the secret comes from the 5-minute cache, so a rotated key is picked up.
-    settings = get_settings()
-    client = ClickMerchantClient(
-        service_id=int(settings.click_service_id),
-        merchant_user_id=settings.click_merchant_user_id,
-        secret_key=get_secret(settings.click_secret_key_secret_arn),
-        base_url=settings.click_merchant_api_url,
-    )
-    return ReversalWorker(store, client)
-
-
-def _reverse(worker: ReversalWorker, record: SQSRecord) -> None:
-    request = ReversalRequest.from_message(json.loads(record.body))
-    details = request.message()
-    try:
-        outcome, note = worker.process(request)
-    except Exception:
-        metrics.add_metric(name="ClickReversalFailed", unit=MetricUnit.Count, value=1)
-        failed = {"event": "ClickReversalFailed", **details}
-        logger.exception("click reversal failed; SQS will retry", extra=failed)
-        raise
-    if outcome is ReversalOutcome.REFUSED:
-        metrics.add_metric(name="ClickReversalRefused", unit=MetricUnit.Count, value=1)
-        refused = {"event": "ClickReversalRefused", "note": note, **details}
-        logger.error("click reversal refused; check by hand", extra=refused)
-        return
-    if outcome is ReversalOutcome.REVERSED:
-        metrics.add_metric(name="ClickReversed", unit=MetricUnit.Count, value=1)
-    logger.info("click reversal", extra={"event": f"Click{outcome.name.title().replace('_', '')}", **details})
+workers = Wiring(lambda: build_workers(get_settings()))
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    worker = _worker()
-    return process_partial_response(
-        event=event,
-        record_handler=lambda record: _reverse(worker, record),
-        processor=processor,
-        context=context,
-    )
+    return answer(workers, event, context)

@@ -166,7 +166,8 @@ def test_cancel_unpaid_invoice_removes_its_debt(aws: None) -> None:
 
 
 def test_cancel_is_refused_while_a_payment_holds_or_has_paid(aws: None) -> None:
-    from tolov.billing.ledger import Ledger, PaymentKey
+    from tolov.billing.keys import PaymentKey
+    from tolov.billing.ledger import Ledger
 
     put_apartment()
     _, held = create_invoice(period="2026-10")
@@ -249,7 +250,7 @@ def test_two_identical_posts_at_once_make_one_invoice(aws: None) -> None:
 def test_a_lost_reply_to_a_write_that_landed_answers_with_that_invoice(aws: None) -> None:
     """botocore resends the TransactWriteItems whose reply timed out; the resend meets the invoice the
     first one wrote, which is ours (201), and nothing is written twice."""
-    from tolov.billing.ledger import _connection
+    from tolov.store.models import connection as _connection
 
     put_apartment()
     landed: list[list[str]] = []
@@ -263,7 +264,7 @@ def test_a_lost_reply_to_a_write_that_landed_answers_with_that_invoice(aws: None
 
 
 def test_a_reply_lost_for_good_answers_503_and_the_platforms_retry_gets_the_invoice(aws: None) -> None:
-    from tolov.billing.ledger import _connection
+    from tolov.store.models import connection as _connection
 
     put_apartment()
     with replies_lost(_connection().client, "TransactWriteItems", retried=False) as dropped:

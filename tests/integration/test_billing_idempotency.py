@@ -9,9 +9,9 @@ from typing import Any
 import boto3
 import pytest
 
-from local.template import SamTemplate
 from tests.integration.test_billing_api import ITEMS
-from tests.support import invoke, load_handler, rest_event
+from tests.support import invoke, rest_event
+from tolov.billing.invoices import Billing
 from tolov.store.models import Invoice
 
 ITEM = ITEMS[0]
@@ -135,16 +135,15 @@ def test_an_empty_or_overlong_key_is_422(apartment: str, key: str) -> None:
 @pytest.fixture
 def held_route(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[threading.Event, threading.Event]]:
     """POST /invoices blocks inside the route until released: a first request that is still in flight."""
-    billing = load_handler("billing_api").billing
     entered, release = threading.Event(), threading.Event()
-    original = billing.put_invoice
+    original = Billing.put_invoice
 
-    def held(*args: Any, **kwargs: Any) -> Any:
+    def held(self: Billing, *args: Any, **kwargs: Any) -> Any:
         entered.set()
         assert release.wait(10)
-        return original(*args, **kwargs)
+        return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(billing, "put_invoice", held)
+    monkeypatch.setattr(Billing, "put_invoice", held)
     yield entered, release
     release.set()
 
@@ -171,24 +170,3 @@ def test_without_the_header_nothing_is_recorded(apartment: str) -> None:
     assert post("/invoices", INVOICE)[0] == 201
     assert post("/invoices", INVOICE)[0] == 200
     assert records() == []
-
-
-def test_the_template_declares_the_table_and_grants_only_what_powertools_calls() -> None:
-    template = SamTemplate.load()
-    table = template.resources["IdempotencyTable"]["Properties"]
-    assert table["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
-    assert table["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
-    assert table["BillingMode"] == "PAY_PER_REQUEST"
-    assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
-    assert table["SSESpecification"] == {"SSEEnabled": True}
-    function = template.resources["BillingApiFunction"]["Properties"]
-    assert function["Environment"]["Variables"]["IDEMPOTENCY_TABLE"] == {"Ref": "IdempotencyTable"}
-    grants = [
-        (sorted(s["Action"]), s["Resource"]) for p in function["Policies"] for s in p.get("Statement", [])
-    ]
-    assert grants == [
-        (
-            ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
-            {"Fn::GetAtt": ["IdempotencyTable", "Arn"]},
-        )
-    ]

@@ -287,3 +287,83 @@ def test_function_settings_apply_globals(template: SamTemplate) -> None:
 
 def test_layers_are_the_layer_content_uris(template: SamTemplate) -> None:
     assert template.layer_dirs() == ["layers/common"]
+
+
+NAMING_TEMPLATE = """
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  Required: {Type: String}
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: functions/fn/
+      Handler: app.handler
+      Environment:
+        Variables:
+          TABLE_ARN: !GetAtt Table.Arn
+          STREAM_ARN: !GetAtt Table.StreamArn
+          INDEX_ARN: !Sub "${Table.Arn}/index/by_day"
+          QUEUE_URL: !Ref Queue
+          QUEUE_ARN: !GetAtt Queue.Arn
+          QUEUE_NAME: !GetAtt Queue.QueueName
+          SECRET: !Ref Secret
+          REQUIRED: !Ref Required
+  Table:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      AttributeDefinitions: [{AttributeName: pk, AttributeType: S}]
+      KeySchema: [{AttributeName: pk, KeyType: HASH}]
+  Queue: {Type: AWS::SQS::Queue}
+  Secret: {Type: AWS::SecretsManager::Secret}
+"""
+
+
+def test_references_resolve_to_the_names_and_arns_moto_gives() -> None:
+    template = SamTemplate(parse_template(NAMING_TEMPLATE))
+    env = template.function_environment("Fn", {"REQUIRED": "given"})
+    assert env == {
+        "TABLE_ARN": "arn:aws:dynamodb:us-east-1:123456789012:table/Table",
+        "STREAM_ARN": "arn:aws:dynamodb:us-east-1:123456789012:table/Table/stream/local",
+        "INDEX_ARN": "arn:aws:dynamodb:us-east-1:123456789012:table/Table/index/by_day",
+        "QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/Queue",
+        "QUEUE_ARN": "arn:aws:sqs:us-east-1:123456789012:Queue",
+        "QUEUE_NAME": "Queue",
+        "SECRET": "Secret",
+        "REQUIRED": "given",
+    }
+    assert [spec["TableName"] for spec in template.table_specs({"REQUIRED": "given"})] == ["Table"]
+
+
+def test_a_parameter_without_default_or_config_value_is_an_error() -> None:
+    template = SamTemplate(parse_template(NAMING_TEMPLATE))
+    with pytest.raises(ValueError, match="REQUIRED"):
+        template.function_environment("Fn", {})
+
+
+def test_a_value_the_local_stack_cannot_resolve_is_an_error() -> None:
+    text = NAMING_TEMPLATE.replace("!GetAtt Queue.QueueName", "!GetAtt Table.NoSuchAttribute")
+    with pytest.raises(ValueError, match="NoSuchAttribute"):
+        SamTemplate(parse_template(text)).function_environment("Fn", {"REQUIRED": "given"})
+
+
+def test_only_rest_api_events_become_routes() -> None:
+    template = SamTemplate(
+        parse_template(
+            """
+            Resources:
+              Fn:
+                Type: AWS::Serverless::Function
+                Properties:
+                  CodeUri: functions/fn/
+                  Handler: app.handler
+                  Events:
+                    Rest: {Type: Api, Properties: {Path: /rest, Method: get}}
+                    Http: {Type: HttpApi, Properties: {Path: /http, Method: get}}
+                    Queue: {Type: SQS, Properties: {Queue: arn:aws:sqs:us-east-1:123456789012:q}}
+            """
+        )
+    )
+    assert [(r.method, r.path, r.event, r.rest_api) for r in template.api_routes()] == [
+        ("GET", "/rest", "Rest", None)
+    ]

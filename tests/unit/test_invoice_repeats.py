@@ -8,8 +8,8 @@ from tests.support import replies_lost, together
 from tests.unit.test_ledger import item
 from tolov.billing import errors
 from tolov.billing.invoices import Billing, NewItem
-from tolov.billing.ledger import _connection
 from tolov.store.models import Charge, Invoice
+from tolov.store.models import connection as _connection
 
 
 def invoices() -> list[Invoice]:

@@ -4,11 +4,16 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from pynamodb.attributes import UnicodeAttribute
+from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
 
 from tests.support import together
 from tolov.billing import errors
 from tolov.billing.invoices import Billing, NewItem
-from tolov.billing.ledger import PaymentKey, PostingResult, allocate
+from tolov.billing.keys import PaymentKey
+from tolov.billing.ledger import Ledger, PostingResult, allocate
+from tolov.store.engine import CallerConditionFailed
 from tolov.store.models import Apartment, Charge, Invoice, Posting
 
 
@@ -179,7 +184,7 @@ def test_reversal_of_spent_credit_becomes_debt(billing: Billing) -> None:
 def test_a_failing_caller_condition_writes_nothing(billing: Billing) -> None:
     invoice = billing.create_invoice("a1", "2026-10", [item("water", 300)])
     guard = lambda t: t.condition_check(Apartment, "a1", condition=Apartment.label == "not this")  # noqa: E731
-    with pytest.raises(errors.CallerConditionFailed) as failed:
+    with pytest.raises(CallerConditionFailed) as failed:
         billing.ledger.post_to_invoice(PaymentKey("payme", "t1"), invoice.invoice_id, 300, caller_ops=[guard])
     assert failed.value.index == 0
     assert Posting.count() == 0 and Invoice.get(invoice.invoice_id).status == "open"
@@ -277,3 +282,86 @@ def test_a_live_reservation_of_another_provider_is_never_taken_over(aws: None) -
         PaymentKey("click", "2"), invoice.invoice_id, 700, require_lock=True
     ).created
     assert Invoice.get(invoice.invoice_id).active_payment_at is None
+
+
+# ---------------------------------------------------------------------- defects found building the providers
+class _Row(Model):
+    """A stand-in for a provider's own row in the caller's part of a ledger transaction."""
+
+    class Meta:
+        table_name = "TransactionsTable"
+        region = "us-east-1"
+
+    tx_key = UnicodeAttribute(hash_key=True)
+    state = UnicodeAttribute()
+
+
+def _moves(row: _Row, expected: str, new: str) -> Callable[[TransactWrite], None]:
+    def op(t: TransactWrite) -> None:
+        t.update(row, actions=[_Row.state.set(new)], condition=_Row.state == expected)
+
+    return op
+
+
+def test_release_of_an_invoice_we_no_longer_hold_reports_our_failed_condition(billing: Billing) -> None:
+    """Another attempt took the invoice and retired ours: our release fails on our own condition."""
+    invoice = billing.create_invoice("a1", "2026-05", [item("water", 5000)])
+    ledger = Ledger()
+    ledger.lock_invoice(PaymentKey("click", "2"), invoice.invoice_id, 5000)
+    row = _Row("click#1", state="cancelled")  # already retired by whoever took the invoice
+    row.save()
+    with pytest.raises(CallerConditionFailed):
+        ledger.release_invoice(
+            PaymentKey("click", "1"), invoice.invoice_id, caller_ops=[_moves(row, "prepared", "x")]
+        )
+    assert _Row.get("click#1").state == "cancelled"
+    assert Invoice.get(invoice.invoice_id).active_payment == "click#2"
+
+
+def test_release_without_reservation_reports_caller_condition(billing: Billing) -> None:
+    """A cancel racing another cancel: the invoice is no longer held, our state condition fails.
+    Before the fix this spun ATTEMPTS times and raised LedgerContention."""
+    invoice = billing.create_invoice("a1", "2026-10", [item("water", 5000)])
+    row = _Row("payme#y", state="-1")
+    row.save()
+    with pytest.raises(CallerConditionFailed):
+        billing.ledger.release_invoice(
+            PaymentKey("payme", "y"), invoice.invoice_id, caller_ops=[_moves(row, "1", "-1")]
+        )
+
+
+def test_supersede_replaces_an_attempt_of_the_same_provider_only(billing: Billing) -> None:
+    invoice = billing.create_invoice("a1", "2026-05", [item("water", 5000)])
+    ledger = Ledger()
+    ledger.lock_invoice(PaymentKey("click", "1"), invoice.invoice_id, 5000)
+    previous = ledger.lock_invoice(PaymentKey("click", "2"), invoice.invoice_id, 5000, supersede=True)
+    assert previous == "click#1"
+    ledger.release_invoice(PaymentKey("click", "2"), invoice.invoice_id)
+
+    # A Payme transaction in progress must keep its reservation: Payme debits before it performs.
+    ledger.lock_invoice(PaymentKey("payme", "p1"), invoice.invoice_id, 5000)
+    with pytest.raises(errors.InvoiceLocked):
+        ledger.lock_invoice(PaymentKey("click", "3"), invoice.invoice_id, 5000, supersede=True)
+    assert Invoice.get(invoice.invoice_id).active_payment == "payme#p1"
+
+
+def test_repeated_delivery_racing_its_own_commit_gets_the_existing_posting(billing: Billing) -> None:
+    """Two deliveries of one payment: the second reads 'no posting', then the first commits, then the
+    second reads the invoice (now paid by this very key): created=False, not InvoiceAlreadyPaid."""
+    invoice = billing.create_invoice("a1", "2026-10", [item("water", 5000)])
+    key = PaymentKey("payme", "p1")
+    first = Ledger()
+    original = Ledger.invoice
+    raced = []
+
+    def invoice_after_other_delivery(invoice_id: str) -> Invoice:
+        if not raced:
+            raced.append(first.post_to_invoice(key, invoice_id, 5000))
+        return original(invoice_id)
+
+    second = Ledger()
+    second.invoice = invoice_after_other_delivery  # type: ignore[method-assign]
+    result = second.post_to_invoice(key, invoice.invoice_id, 5000)
+    assert raced and raced[0].created
+    assert result.created is False
+    assert result.posting.payment_key == "payme#p1"

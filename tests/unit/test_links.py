@@ -10,7 +10,7 @@ from tolov.payme.links import checkout_link
 
 
 def test_payme_link_matches_the_documented_vector() -> None:
-    # payme.md §6.1: m=587f72c72cac0d162c722ae2;ac.order_id=197;a=500 (5 sum)
+    # Payme's documented GET example: m=587f72c72cac0d162c722ae2;ac.order_id=197;a=500 (5 sum)
     assert (
         checkout_link("https://checkout.paycom.uz", "587f72c72cac0d162c722ae2", {"order_id": "197"}, 500)
         == "https://checkout.paycom.uz/bT01ODdmNzJjNzJjYWMwZDE2MmM3MjJhZTI7YWMub3JkZXJfaWQ9MTk3O2E9NTAw"

@@ -21,12 +21,12 @@ from tests.click_support import (
     next_trans_id,
     prepare_form,
 )
-from tolov.billing import ledger as ledger_module
 from tolov.billing.errors import LedgerContention
-from tolov.billing.ledger import Ledger, PaymentKey
-from tolov.click.store import ClickTransaction
+from tolov.billing.keys import PaymentKey
+from tolov.billing.ledger import Ledger
 from tolov.money import sum_str_to_tiyin
-from tolov.store.models import Invoice, Posting
+from tolov.store import models as store_models
+from tolov.store.models import ClickTransaction, Invoice, Posting
 
 SECRET = "local-click-secret"
 
@@ -125,7 +125,7 @@ def _throttle_transactions(monkeypatch: pytest.MonkeyPatch, times: int) -> list[
         error = {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}
         return AWSResponse("https://dynamodb", 400, {}, None), error
 
-    events = ledger_module._connection().client.meta.events
+    events = store_models.connection().client.meta.events
     events.register("before-call.dynamodb.TransactWriteItems", throttled, unique_id="click-test-throttle")
     return calls
 
@@ -141,7 +141,7 @@ LOST_REPLY_HOOKS = (
 @pytest.fixture
 def unregister() -> Iterator[None]:
     yield
-    events = ledger_module._connection().client.meta.events
+    events = store_models.connection().client.meta.events
     for event, unique_id in LOST_REPLY_HOOKS:
         events.unregister(event, unique_id=unique_id)
 
@@ -163,7 +163,7 @@ def _lose_reply_inside_botocore(landed: Callable[[], bool]) -> list[int]:
             sends[1] += 1
             raise ReadTimeoutError(endpoint_url="https://dynamodb")
 
-    events = ledger_module._connection().client.meta.events
+    events = store_models.connection().client.meta.events
     events.register("before-send", drop, unique_id="click-test-lost-reply-in-botocore")
     return sends
 
@@ -178,7 +178,7 @@ def _lose_reply_after_botocore() -> list[int]:
             lost[0] += 1
             raise ReadTimeoutError(endpoint_url="https://dynamodb")
 
-    events = ledger_module._connection().client.meta.events
+    events = store_models.connection().client.meta.events
     events.register("after-call.dynamodb.TransactWriteItems", reply_lost, unique_id="click-test-lost-reply")
     return lost
 
@@ -291,7 +291,7 @@ def test_a_lost_reply_is_not_mistaken_for_a_concurrent_duplicates_success(
             duplicate[0] = stack.complete(fields)
             raise ReadTimeoutError(endpoint_url="https://dynamodb")
 
-    events = ledger_module._connection().client.meta.events
+    events = store_models.connection().client.meta.events
     events.register(
         "before-call.dynamodb.TransactWriteItems",
         duplicate_wins_then_we_time_out,
@@ -331,7 +331,7 @@ def test_an_unexpected_failure_is_still_a_json_reply(
 
     monkeypatch.setenv("CLICK_SECRET_KEY_SECRET_ARN", "NoSuchSecret")
     get_settings.cache_clear()
-    load_handler("click_shop").shop.cache_clear()
+    load_handler("click_shop", fresh=True)  # a new container, wired with the broken setting
     account = stack.apartment()
     ctid = next_trans_id()
     status, body = stack.call("/click/prepare", _encode(prepare_form(ctid, account, "1000")))

@@ -12,11 +12,11 @@ from tests.click_support import SERVICE_ID, complete_form, item, next_trans_id, 
 from tests.support import together
 from tolov.billing.invoices import Billing
 from tolov.billing.ledger import Ledger
-from tolov.click.repository import ReversalRequest
+from tolov.click.attempt import ReversalRequest
+from tolov.click.dynamo import DynamoClickRepository
 from tolov.click.request import Action
-from tolov.click.shop import ClickShop
-from tolov.click.store import ClickTransaction, DynamoClickRepository
-from tolov.store.models import Invoice, Posting
+from tolov.click.shop_api import ClickShop
+from tolov.store.models import ClickTransaction, Invoice, Posting
 
 THREADS = 8
 AMOUNT = "15000.00"

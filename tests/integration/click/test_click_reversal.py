@@ -12,8 +12,9 @@ import pytest
 
 from tests.click_support import SECRET, ClickStack, click_stack, complete_form, next_trans_id, prepare_form
 from tests.support import FakeContext, load_handler
-from tolov.billing.ledger import Ledger, PaymentKey
-from tolov.click.store import ClickTransaction
+from tolov.billing.keys import PaymentKey
+from tolov.billing.ledger import Ledger
+from tolov.store.models import ClickTransaction
 
 
 @dataclass

@@ -2,6 +2,7 @@
 over HTTP (ThreadedMotoServer on 127.0.0.1). Each thread is its own "container": its own Merchant,
 repository and clock, sharing only the tables. A barrier releases them together."""
 
+import dataclasses
 import json
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -12,23 +13,16 @@ from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
 from local.template import load_config, provision
+from tests.fakes import StaticKeyStore
 from tests.payme_harness import LOCAL_KEY, Clock, Harness, auth_header, make_harness
 from tests.support import together
-from tolov.billing import ledger as ledger_module
 from tolov.billing.ledger import Ledger
-from tolov.payme.keys import StaticKeyStore
-from tolov.payme.merchant import PaymeRequest
-from tolov.payme.store import PaymeTransactionRecord
-from tolov.store.models import Apartment, Charge, Invoice, Posting
+from tolov.payme.merchant_api import PaymeRequest
+from tolov.settings import load_settings
+from tolov.store import models as store_models
+from tolov.store.models import Charge, PaymeTransactionRecord, Posting
 
 THREADS = 20
-MODELS = [Apartment, Invoice, Charge, Posting, PaymeTransactionRecord]
-
-
-def _reset_connections() -> None:
-    for model in MODELS:
-        model._connection = None
-    ledger_module._connection.cache_clear()
 
 
 @pytest.fixture(params=["mock_aws", "moto_server"])
@@ -44,13 +38,10 @@ def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
     url = f"http://{host}:{port}"
     try:
         provision(load_config(), endpoint_url=url)
-        for model in MODELS:
-            monkeypatch.setattr(model.Meta, "host", url)
-        _reset_connections()
+        store_models.bind(dataclasses.replace(load_settings(), dynamodb_endpoint=url))
         yield url
     finally:
-        monkeypatch.undo()
-        _reset_connections()
+        store_models.bind(load_settings())
         server.stop()
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from tests.click_support import complete_form, prepare_form
 from tolov.click.request import parse_body, validate_fields
-from tolov.click.shop import echo_trans_id
+from tolov.click.shop_api import echo_trans_id
 
 FORM = "application/x-www-form-urlencoded"
 

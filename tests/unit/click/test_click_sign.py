@@ -1,4 +1,4 @@
-"""sign_string: Click's reference vectors (reference/click.md §2.2) and the raw-string rules."""
+"""sign_string: vectors computed from Click's documented formula and the raw-string rules."""
 
 import pytest
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tolov.click.merchant import (
+from tolov.click.merchant_api import (
     DEFAULT_BASE_URL,
     ClickBadResponse,
     ClickError,

@@ -6,7 +6,8 @@ from typing import Any
 import pytest
 
 from tests.payme_harness import Clock, Harness, gas, make_harness, water
-from tolov.billing.ledger import PaymentKey
+from tolov.billing.keys import PaymentKey
+from tolov.settings import ApartmentLimits
 
 PID = "5305e3bab097f420a62ced0b"
 
@@ -137,7 +138,7 @@ def test_apartment_limits(harness: Harness, amount: int, code: int | None) -> No
 
 
 def test_limits_are_configurable(aws: None) -> None:
-    h = make_harness(Clock(), apartment_min_tiyin=1, apartment_max_tiyin=1000)
+    h = make_harness(Clock(), limits=ApartmentLimits(min_tiyin=1, max_tiyin=1000))
     account = {"apartment_id": h.apartment()}
     assert h.result("CheckPerformTransaction", {"amount": 1, "account": account})["allow"] is True
     assert h.error("CheckPerformTransaction", {"amount": 1001, "account": account})["code"] == -31001

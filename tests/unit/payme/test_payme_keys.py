@@ -8,9 +8,11 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
+from tests.fakes import StaticKeyStore
 from tests.payme_harness import LOCAL_KEY, SECRET_ID, Clock, Harness, auth_header, config, make_harness
-from tolov.payme.keys import Authenticator, KeyRing, SecretKeyStore, StaticKeyStore, basic_credential
-from tolov.payme.merchant import Merchant, PaymeRequest
+from tolov.payme.keys import Authenticator, KeyRing, SecretKeyStore, basic_credential
+from tolov.payme.merchant_api import Merchant, PaymeRequest
+from tolov.settings import ApartmentLimits
 
 PID = "5305e3bab097f420a62ced0b"
 
@@ -150,7 +152,7 @@ class ContainerSecretStore(SecretKeyStore):
 
 def test_another_container_picks_the_new_key_up_at_once(harness: Harness) -> None:
     h = harness
-    other = Merchant(h.repo, ContainerSecretStore(SECRET_ID), config(), clock=h.clock)
+    other = Merchant(h.repo, ContainerSecretStore(SECRET_ID), config(), ApartmentLimits(), clock=h.clock)
     body = json.dumps({"id": 1, "method": "CheckTransaction", "params": {"id": PID}})
     assert other.handle(PaymeRequest(body, auth_header(LOCAL_KEY))).reply["error"]["code"] == -31003
     assert other.keys.ring() == KeyRing(LOCAL_KEY)  # cached: the old key only
@@ -175,7 +177,7 @@ def test_failure_to_store_is_a_system_error_and_the_old_key_stays(aws: None) -> 
             raise RuntimeError("PutSecretValue denied")
 
     h = make_harness(Clock())
-    h.merchant = Merchant(h.repo, BrokenStore(LOCAL_KEY), config(), clock=h.clock)
+    h.merchant = Merchant(h.repo, BrokenStore(LOCAL_KEY), config(), ApartmentLimits(), clock=h.clock)
     assert h.error("ChangePassword", {"password": "k2-new-key"})["code"] == -32400
     assert check_with(h, LOCAL_KEY) == -31003
     assert check_with(h, "k2-new-key") == -32504
@@ -187,5 +189,5 @@ def test_secret_read_failure_is_a_system_error(aws: None) -> None:
             raise ConnectionError("secrets manager unreachable")
 
     h = make_harness(Clock())
-    h.merchant = Merchant(h.repo, Unreachable(LOCAL_KEY), config(), clock=h.clock)
+    h.merchant = Merchant(h.repo, Unreachable(LOCAL_KEY), config(), ApartmentLimits(), clock=h.clock)
     assert h.call("CheckTransaction", {"id": PID})["error"]["code"] == -32400

@@ -1,4 +1,12 @@
-"""Domain errors of the billing core; the functions map them to HTTP or provider replies in one place."""
+"""Domain errors of the billing core, and the contract every payment path keeps with it.
+
+Each payment path (the Payme Merchant API, the Click SHOP-API, the autopay charger) raises the same three
+exceptions for the same three situations, so that their protocol cores read alike: StateChanged for a lost
+race (read again and decide from what is stored), TransactionExists for a payment attempt whose key is
+already taken (read it and answer from it), LedgerContention when the ledger kept changing under us
+(answer "try again"). Each protocol core maps these and the billing refusals below to its own replies,
+in one table of its own.
+"""
 
 
 class BillingError(Exception):
@@ -50,13 +58,13 @@ class PostingNotFound(BillingError):
     pass
 
 
-class CallerConditionFailed(BillingError):
-    """A condition the caller added to the ledger's transaction failed (for example a provider state)."""
-
-    def __init__(self, index: int) -> None:
-        super().__init__(f"caller operation {index} failed its condition")
-        self.index = index
-
-
 class LedgerContention(BillingError):
     """The ledger changed under us more times than we retry; the caller may answer 'try again'."""
+
+
+class StateChanged(Exception):
+    """A lost race: the payment attempt left the state the write was conditioned on."""
+
+
+class TransactionExists(StateChanged):
+    """A new payment attempt's key is taken: an earlier or concurrent delivery of the same attempt."""

@@ -5,13 +5,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pynamodb.exceptions import PutError
-from pynamodb.expressions.condition import Condition
-from pynamodb.expressions.update import Action
-
 from tolov.billing.errors import ApartmentNotFound, InvoiceBusy, InvoiceConflict, LedgerContention
-from tolov.billing.ledger import Ledger, TxOp, allocate, attempts, commit, error_code, transact
+from tolov.billing.ledger import Ledger, allocate, attempts
 from tolov.clock import Clock, now_ms
+from tolov.store.engine import Action, Condition, ConditionFailed, TxOp, commit, conditional, transact
 from tolov.store.models import Apartment, Charge, Invoice, InvoiceItem, Posting
 
 CREDIT_PAYMENT_KEY = "credit"
@@ -65,11 +62,10 @@ class Billing:
             apartment_id, label=label, resident_id=resident_id, credit=0, created_at=now, updated_at=now
         )
         try:
-            apartment.save(condition=Apartment.apartment_id.does_not_exist())
+            conditional(lambda: apartment.save(condition=Apartment.apartment_id.does_not_exist()))
             return apartment, True
-        except PutError as error:
-            if error_code(error) != "ConditionalCheckFailedException":
-                raise
+        except ConditionFailed:
+            pass
         existing = Apartment(apartment_id)
         existing.update(
             actions=[

@@ -12,23 +12,13 @@ the same TransactWrite so that the provider state and the ledger move together o
 
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any
-
-from botocore.exceptions import ClientError
-from pynamodb.connection import Connection
-from pynamodb.exceptions import PynamoDBException, TransactWriteError
-from pynamodb.expressions.condition import Condition
-from pynamodb.expressions.update import Action
-from pynamodb.transactions import TransactWrite
 
 from tolov.billing.errors import (
     AmountMismatch,
     ApartmentNotFound,
     BillingError,
-    CallerConditionFailed,
     InvoiceAlreadyPaid,
     InvoiceCancelled,
     InvoiceLocked,
@@ -36,11 +26,11 @@ from tolov.billing.errors import (
     LedgerContention,
     PostingNotFound,
 )
+from tolov.billing.keys import PaymentKey
 from tolov.billing.reservations import reservation_stale
 from tolov.clock import Clock, now_ms
+from tolov.store.engine import Action, Condition, TxOp, commit
 from tolov.store.models import Allocation, Apartment, Charge, Invoice, Posting
-
-TxOp = Callable[[TransactWrite], None]
 
 # A TransactWrite holds at most 100 operations; keep room for the posting, invoices and caller ops.
 MAX_CHARGES_PER_POSTING = 40
@@ -56,15 +46,6 @@ def attempts() -> Iterator[int]:
         if attempt:
             time.sleep(random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt)))
         yield attempt
-
-
-@dataclass(frozen=True)
-class PaymentKey:
-    provider: str
-    external_id: str
-
-    def __str__(self) -> str:
-        return f"{self.provider}#{self.external_id}"
 
 
 @dataclass(frozen=True)
@@ -85,86 +66,6 @@ def allocate(open_charges: Sequence[tuple[str, int]], amount: int) -> tuple[list
             allocations.append((charge_key, part))
             left -= part
     return allocations, left
-
-
-@lru_cache(maxsize=1)
-def _connection() -> Connection:
-    return Connection(region=Posting.Meta.region, host=Posting.Meta.host)
-
-
-class _TrackedTransactWrite(TransactWrite):
-    """Remembers which of our ops added each item: PynamoDB sends items grouped by kind
-    (condition checks, deletes, puts, updates), and DynamoDB's cancellation reasons follow that order."""
-
-    KINDS = ("condition_check", "delete", "save", "update")
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.current_op = 0
-        self.calls: list[tuple[str, int]] = []
-
-    def condition_check(self, *args: Any, **kwargs: Any) -> None:
-        self.calls.append(("condition_check", self.current_op))
-        super().condition_check(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> None:
-        self.calls.append(("delete", self.current_op))
-        super().delete(*args, **kwargs)
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        self.calls.append(("save", self.current_op))
-        super().save(*args, **kwargs)
-
-    def update(self, *args: Any, **kwargs: Any) -> None:
-        self.calls.append(("update", self.current_op))
-        super().update(*args, **kwargs)
-
-    def owners(self) -> list[int]:
-        """owners()[i] is the index of the op that added the i-th item sent to DynamoDB."""
-        return [op for kind in self.KINDS for k, op in self.calls if k == kind]
-
-
-def error_code(error: PynamoDBException) -> str | None:
-    """DynamoDB's error code, or None for a failure without one (a timeout, a dropped connection).
-    PynamoDB's own cause_response_code raises AttributeError for those."""
-    return error.cause_response_code if isinstance(error.cause, ClientError) else None
-
-
-def transact(ops: Sequence[TxOp]) -> frozenset[int] | None:
-    """Run ops in one TransactWrite. None when it committed; otherwise the indices of the ops whose
-    condition failed (empty when DynamoDB cancelled it for another reason, such as a conflicting
-    transaction). Any other failure, a lost reply among them, is raised."""
-    transaction = _TrackedTransactWrite(connection=_connection())
-    try:
-        with transaction:
-            for index, op in enumerate(ops):
-                transaction.current_op = index
-                op(transaction)
-    except TransactWriteError as error:
-        if error_code(error) != "TransactionCanceledException":
-            raise
-        owners = transaction.owners()
-        return frozenset(
-            owners[i]
-            for i, reason in enumerate(error.cancellation_reasons)
-            if reason is not None and reason.code == "ConditionalCheckFailed"
-        )
-    return None
-
-
-def commit(ops: Sequence[TxOp], *, caller_start: int) -> str | None:
-    """Run ops in one TransactWrite. Returns None on success, "posting" when ledger op 0 failed its
-    condition, "retry" for any other ledger conflict; raises CallerConditionFailed for a caller op
-    (index >= caller_start: with caller_start=0 every op is the caller's)."""
-    failed = transact(ops)
-    if failed is None:
-        return None
-    if 0 in failed and caller_start > 0:
-        return "posting"
-    caller_failed = sorted(i for i in failed if i >= caller_start)
-    if caller_failed:
-        raise CallerConditionFailed(caller_failed[0] - caller_start)
-    return "retry"
 
 
 def _put(item: Posting | Invoice | Charge, condition: Condition) -> TxOp:
@@ -195,9 +96,9 @@ class Ledger:
             raise InvoiceNotFound(invoice_id) from None
 
     @staticmethod
-    def apartment(apartment_id: str) -> Apartment:
+    def apartment(apartment_id: str, *, attributes: list[str] | None = None) -> Apartment:
         try:
-            return Apartment.get(apartment_id, consistent_read=True)
+            return Apartment.get(apartment_id, consistent_read=True, attributes_to_get=attributes)
         except Apartment.DoesNotExist:
             raise ApartmentNotFound(apartment_id) from None
 
@@ -247,7 +148,7 @@ class Ledger:
                 if (posted := self.posting(payment_key)) is not None:
                     return PostingResult(posted, created=False)
                 raise
-            charges = [c for c in self._invoice_charges(invoice) if int(c.unpaid) > 0]
+            charges = [c for c in self.invoice_charges(invoice) if int(c.unpaid) > 0]
             now = self.clock()
             posting = Posting(
                 payment_key,
@@ -407,7 +308,7 @@ class Ledger:
 
     def _replaceable(self, invoice: Invoice, key: PaymentKey, supersede: bool) -> bool:
         holder = invoice.active_payment or ""
-        if holder.partition("#")[0] == key.provider:
+        if PaymentKey.provider_of(holder) == key.provider:
             return supersede
         return reservation_stale(holder, invoice.active_payment_at, self.clock())
 
@@ -434,7 +335,7 @@ class Ledger:
 
     # ------------------------------------------------------------------ operations
     @staticmethod
-    def _invoice_charges(invoice: Invoice) -> list[Charge]:
+    def invoice_charges(invoice: Invoice) -> list[Charge]:
         keys = [(invoice.apartment_id, item.charge_key) for item in invoice.items]
         found = {
             c.charge_key: c

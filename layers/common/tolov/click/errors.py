@@ -1,4 +1,4 @@
-"""SHOP-API answer codes (the `error` field we reply with) and the failures the shop core reasons about."""
+"""SHOP-API answer codes (the `error` field we reply with)."""
 
 from enum import IntEnum
 
@@ -33,18 +33,3 @@ _NOTES = {
     ShopError.BAD_REQUEST: "Error in request from click",
     ShopError.TRANSACTION_CANCELLED: "Transaction cancelled",
 }
-
-
-class StoreUnavailable(Exception):
-    """The store could not be read or written (throttling, contention, network); nothing of ours moved.
-
-    A retry later may succeed, so the answer is -7 (Click retries) unless our write is seen to have landed."""
-
-
-class Unpostable(Exception):
-    """The ledger refuses the payment for a reason a retry will not fix (the account changed under the
-    reservation). After a debit this is answered with success and the payment is reversed."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason

@@ -3,11 +3,13 @@
 The queue message carries ids and the amount only (ReversalRequest.message), never a credential.
 """
 
+import contextlib
 import json
 from enum import StrEnum
 from typing import Any, Protocol
 
-from tolov.click.repository import ClickTx, ReversalRequest, TxState
+from tolov.billing.errors import StateChanged
+from tolov.click.attempt import ClickTx, ReversalRequest, TxState
 from tolov.clock import Clock, now_ms
 
 
@@ -30,7 +32,7 @@ class SqsReversalQueue:
 
 
 class Reverser(Protocol):
-    """The Merchant API call that refunds a whole payment (tolov.click.merchant.ClickMerchantClient)."""
+    """The Merchant API call that refunds a whole payment (tolov.click.merchant_api.ClickMerchantClient)."""
 
     def reverse_payment(self, payment_id: int) -> Any: ...
 
@@ -38,7 +40,9 @@ class Reverser(Protocol):
 class ReversalLedger(Protocol):
     def get(self, click_trans_id: str) -> ClickTx | None: ...
 
-    def mark_reversed(self, click_trans_id: str, now: int) -> bool: ...
+    def mark_reversed(self, click_trans_id: str, now: int) -> None:
+        """Raises StateChanged when the attempt is no longer debited-but-unposted."""
+        ...
 
 
 class ReversalOutcome(StrEnum):
@@ -71,5 +75,6 @@ class ReversalWorker:
         if tx.amount != request.amount or tx.merchant_trans_id != request.merchant_trans_id:
             return ReversalOutcome.REFUSED, "the message does not match the recorded attempt"
         self.click.reverse_payment(int(request.click_paydoc_id))
-        self.store.mark_reversed(tx.click_trans_id, self.clock())
+        with contextlib.suppress(StateChanged):  # another delivery of this message marked it first
+            self.store.mark_reversed(tx.click_trans_id, self.clock())
         return ReversalOutcome.REVERSED, tx.reason or ""

@@ -8,10 +8,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from tolov.payme.config import PaymeConfig
 from tolov.payme.errors import ACCOUNT_INVALID, ACCOUNT_NOT_FOUND, account_error
 from tolov.payme.repository import InvoiceView
 from tolov.payme.transaction import AccountKind
+from tolov.settings import PaymeSettings
 
 # Our invoice ids are ten digits and apartment ids come from the housing platform; anything outside
 # this shape cannot name one of them and must not reach DynamoDB as a key.
@@ -27,7 +27,7 @@ class AccountRef:
     value: str
 
 
-def resolve(config: PaymeConfig, account: dict[str, Any]) -> AccountRef:
+def resolve(config: PaymeSettings, account: dict[str, Any]) -> AccountRef:
     """The invoice field wins when both are present; Payme sends the fields configured on the kassa."""
     configured: list[tuple[AccountKind, str]] = [
         ("invoice", config.invoice_field),
@@ -69,7 +69,7 @@ def invoice_detail(invoice: InvoiceView) -> dict[str, Any]:
     return {"receipt_type": RECEIPT_SALE, "items": items}
 
 
-def topup_detail(config: PaymeConfig, amount: int) -> dict[str, Any] | None:
+def topup_detail(config: PaymeSettings, amount: int) -> dict[str, Any] | None:
     if not config.topup_fiscal_configured:
         return None
     return {

@@ -129,16 +129,3 @@ class SecretKeyStore:
 
         parameters.set_secret(self.secret_id, ring.to_secret())
         self.ring(fresh=True)  # our own cache must not keep serving the old key for 300 s
-
-
-class StaticKeyStore:
-    """An in-memory key store, for tests and the benchmark's stubbed runs."""
-
-    def __init__(self, key: str) -> None:
-        self._ring = KeyRing(key)
-
-    def ring(self, *, fresh: bool = False) -> KeyRing:
-        return self._ring
-
-    def replace(self, ring: KeyRing) -> None:
-        self._ring = ring

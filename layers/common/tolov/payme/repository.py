@@ -1,7 +1,8 @@
 """What the protocol core needs from storage and the ledger, in the protocol's own words.
 
 Every state change is one atomic step that either happens completely or raises; the implementation
-(store.py) runs each as a single DynamoDB transaction together with the ledger's writes.
+(dynamo.py) runs each as a single DynamoDB transaction together with the ledger's writes. A lost race
+raises tolov.billing.errors.StateChanged (TransactionExists for a Create), as on every payment path.
 """
 
 from collections.abc import Sequence
@@ -9,14 +10,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from tolov.payme.transaction import FiscalType, Transaction
-
-
-class TransactionExists(Exception):
-    """CreateTransaction lost a race with a delivery of the same Payme id: read it and answer from it."""
-
-
-class StateChanged(Exception):
-    """The transaction left the state the step was conditioned on: read it again and answer from it."""
 
 
 @dataclass(frozen=True)

@@ -1,31 +1,46 @@
-"""PynamoDB models of the billing tables. Table names come from the environment (template.yaml)."""
+"""Every PynamoDB model of tolov, and their binding to the stage's tables.
 
-import os
+Billing's tables (Apartments, Invoices, Charges, Postings) and the providers' rows in TransactionsTable
+(Payme transactions, Click attempts and their prepare-id aliases) are all defined here; the packages
+above map them to their own domain types. Table names, region and endpoint come from tolov.settings,
+bound once per container by bind() (first use binds the container's settings if nobody did).
+"""
+
+from functools import cache
 from typing import Any
 
 from pynamodb.attributes import (
+    JSONAttribute,
     ListAttribute,
     MapAttribute,
     NumberAttribute,
     UnicodeAttribute,
 )
+from pynamodb.connection import Connection, TableConnection
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
-
-def _table(env_name: str, default: str) -> str:
-    return os.environ.get(env_name, default)
+from tolov.settings import Settings, get_settings
 
 
 class _Meta:
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-    # PynamoDB does not read AWS_ENDPOINT_URL itself; the local stack and tests set it.
-    host = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL") or None
+    region = "us-east-1"
+    host: str | None = None
 
 
-class Apartment(Model):
+class _Model(Model):
+    """Binds the container's settings before the first call reaches DynamoDB."""
+
+    @classmethod
+    def _get_connection(cls) -> TableConnection:
+        if not _bound:
+            bind(get_settings())
+        return super()._get_connection()
+
+
+class Apartment(_Model):
     class Meta(_Meta):
-        table_name = _table("APARTMENTS_TABLE", "ApartmentsTable")
+        table_name = "ApartmentsTable"
 
     apartment_id = UnicodeAttribute(hash_key=True)
     label = UnicodeAttribute()
@@ -57,9 +72,9 @@ class InvoicesByApartment(GlobalSecondaryIndex["Invoice"]):
     period = UnicodeAttribute(range_key=True)
 
 
-class Invoice(Model):
+class Invoice(_Model):
     class Meta(_Meta):
-        table_name = _table("INVOICES_TABLE", "InvoicesTable")
+        table_name = "InvoicesTable"
 
     invoice_id = UnicodeAttribute(hash_key=True)
     apartment_id = UnicodeAttribute()
@@ -80,11 +95,11 @@ class Invoice(Model):
     by_apartment = InvoicesByApartment()
 
 
-class Charge(Model):
+class Charge(_Model):
     """One line of an apartment's ledger: what is owed for a service in a period, and what is paid."""
 
     class Meta(_Meta):
-        table_name = _table("CHARGES_TABLE", "ChargesTable")
+        table_name = "ChargesTable"
 
     apartment_id = UnicodeAttribute(hash_key=True)
     # period#service: one charge per apartment, period and service (a cancelled invoice's are deleted);
@@ -106,11 +121,11 @@ class Allocation(MapAttribute[str, Any]):
     amount = NumberAttribute()
 
 
-class Posting(Model):
+class Posting(_Model):
     """A payment posted to the ledger; its key, provider#provider_transaction_id, makes it exactly-once."""
 
     class Meta(_Meta):
-        table_name = _table("POSTINGS_TABLE", "PostingsTable")
+        table_name = "PostingsTable"
 
     payment_key = UnicodeAttribute(hash_key=True)
     apartment_id = UnicodeAttribute()
@@ -121,3 +136,122 @@ class Posting(Model):
     posted_at = NumberAttribute()
     reversed_at = NumberAttribute(null=True)
     reversal_reason = UnicodeAttribute(null=True)
+
+
+class PaymeByDay(GlobalSecondaryIndex["PaymeTransactionRecord"]):
+    class Meta:
+        index_name = "by_day"
+        projection = AllProjection()
+
+    day_key = UnicodeAttribute(hash_key=True)
+    time = NumberAttribute(range_key=True)
+
+
+class PaymeTransactionRecord(_Model):
+    """A Payme Merchant API transaction (TransactionsTable, payme#<Payme id>)."""
+
+    class Meta(_Meta):
+        table_name = "TransactionsTable"
+
+    tx_key = UnicodeAttribute(hash_key=True)  # payme#<Payme id>
+    day_key = UnicodeAttribute()  # payme#YYYY-MM-DD of `time`, UTC
+    time = NumberAttribute()  # Payme's creation time
+    payme_id = UnicodeAttribute()
+    amount = NumberAttribute()
+    account = JSONAttribute()  # exactly as Payme sent it, for GetStatement
+    account_kind = UnicodeAttribute()  # invoice | apartment
+    account_ref = UnicodeAttribute()  # invoice id or apartment id
+    create_time = NumberAttribute()
+    perform_time = NumberAttribute(default=0)
+    cancel_time = NumberAttribute(default=0)
+    transaction = UnicodeAttribute()
+    state = NumberAttribute()
+    reason = NumberAttribute(null=True)
+    fiscal_perform = JSONAttribute(null=True)
+    fiscal_cancel = JSONAttribute(null=True)
+
+    by_day = PaymeByDay()
+
+
+class ClickTransaction(_Model):
+    """A Click SHOP-API payment attempt (TransactionsTable, click#<click_trans_id>)."""
+
+    class Meta(_Meta):
+        table_name = "TransactionsTable"
+
+    tx_key = UnicodeAttribute(hash_key=True)  # click#<click_trans_id>
+    click_trans_id = UnicodeAttribute()
+    click_paydoc_id = UnicodeAttribute()
+    merchant_trans_id = UnicodeAttribute()
+    account = UnicodeAttribute()  # invoice | apartment
+    amount = NumberAttribute()  # tiyin
+    prepare_id = NumberAttribute()  # merchant_prepare_id, also returned as merchant_confirm_id
+    state = UnicodeAttribute()
+    reason = UnicodeAttribute(null=True)  # why cancelled, or why the ledger refused the payment
+    click_error = NumberAttribute(null=True)  # Click's negative error on a cancelling Complete
+    sign_time = UnicodeAttribute()
+    created_at = NumberAttribute()
+    confirmed_at = NumberAttribute(null=True)
+    cancelled_at = NumberAttribute(null=True)
+    reversed_at = NumberAttribute(null=True)
+    confirm_token = UnicodeAttribute(null=True)  # the Complete request that confirmed it
+    # The click_trans_id of the Complete that confirmed or cancelled it, when not the Prepare's own.
+    complete_click_trans_id = UnicodeAttribute(null=True)
+    # The by_day index: click#YYYY-MM-DD (Tashkent) and the Prepare time, for reconciliation.
+    day_key = UnicodeAttribute()
+    time = NumberAttribute()
+
+
+class ClickPrepareAlias(_Model):
+    """merchant_prepare_id -> the attempt its Prepare created (TransactionsTable, click#prepare#<id>)."""
+
+    class Meta(_Meta):
+        table_name = "TransactionsTable"
+
+    tx_key = UnicodeAttribute(hash_key=True)
+    click_trans_id = UnicodeAttribute()
+
+
+class ClickCounter(_Model):
+    """The counter handing out numeric merchant_prepare_ids (TransactionsTable, click#counter)."""
+
+    class Meta(_Meta):
+        table_name = "TransactionsTable"
+
+    tx_key = UnicodeAttribute(hash_key=True)
+    value = NumberAttribute(default=0)
+
+
+# ---------------------------------------------------------------------- binding
+_bound = False
+
+_TABLES: dict[type[_Model], str] = {
+    Apartment: "apartments",
+    Invoice: "invoices",
+    Charge: "charges",
+    Posting: "postings",
+    PaymeTransactionRecord: "transactions",
+    ClickTransaction: "transactions",
+    ClickPrepareAlias: "transactions",
+    ClickCounter: "transactions",
+}
+
+
+def bind(settings: Settings) -> None:
+    """Point every model at the stage's tables, region and endpoint (again, after a settings change)."""
+    global _bound
+    for model, table in _TABLES.items():
+        model.Meta.table_name = getattr(settings.tables, table)
+        model.Meta.region = settings.region
+        model.Meta.host = settings.dynamodb_endpoint
+        model._connection = None
+    connection.cache_clear()
+    _bound = True
+
+
+@cache
+def connection() -> Connection:
+    """The connection transactions across tables go through."""
+    if not _bound:
+        bind(get_settings())
+    return Connection(region=Posting.Meta.region, host=Posting.Meta.host)

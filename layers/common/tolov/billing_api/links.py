@@ -1,6 +1,7 @@
-"""Payment links for an invoice's unpaid amount, one per provider."""
+"""Payment links for an invoice's unpaid amount, one per provider: composed here, above the billing core
+(which knows no provider) and above both providers' link formats."""
 
-from tolov.billing.schemas import PaymentLinks
+from tolov.billing_api.schemas import PaymentLinks
 from tolov.click.links import pay_link
 from tolov.payme.links import checkout_link
 from tolov.settings import Settings
@@ -11,18 +12,12 @@ def invoice_links(invoice: Invoice, settings: Settings) -> PaymentLinks | None:
     unpaid = int(invoice.amount) - int(invoice.paid_amount)
     if invoice.status != "open" or unpaid <= 0:
         return None
+    payme, click = settings.payme, settings.click
     return PaymentLinks(
         payme=checkout_link(
-            settings.payme_checkout_url,
-            settings.payme_merchant_id,
-            {settings.payme_invoice_field: invoice.invoice_id},
-            unpaid,
+            payme.checkout_url, payme.merchant_id, {payme.invoice_field: invoice.invoice_id}, unpaid
         ),
         click=pay_link(
-            settings.click_service_id,
-            settings.click_merchant_id,
-            invoice.invoice_id,
-            unpaid,
-            pay_url=settings.click_pay_url,
+            click.service_id, click.merchant_id, invoice.invoice_id, unpaid, pay_url=click.pay_url
         ),
     )

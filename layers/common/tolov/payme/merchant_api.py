@@ -12,11 +12,12 @@ learns nothing and changes nothing), request shape (-32600), method (-32601), th
 
 import contextlib
 import hmac
+import ipaddress
 import json
 import random
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -28,15 +29,17 @@ from tolov.billing.errors import (
     InvoiceLocked,
     InvoiceNotFound,
     LedgerContention,
+    StateChanged,
+    TransactionExists,
 )
+from tolov.billing.keys import PaymentKey
 from tolov.billing.reservations import reservation_stale
 from tolov.clock import Clock, now_ms
 from tolov.payme import errors as e
 from tolov.payme.accounts import AccountRef, invoice_detail, resolve, topup_detail
-from tolov.payme.config import PaymeConfig, ip_allowed, parse_ip_ranges
 from tolov.payme.errors import PaymeError
 from tolov.payme.keys import Authenticator, KeyRing, KeyStore
-from tolov.payme.repository import InvoiceView, Repository, StateChanged, TransactionExists
+from tolov.payme.repository import InvoiceView, Repository
 from tolov.payme.transaction import (
     CANCELLED,
     CANCELLED_AFTER_PERFORM,
@@ -47,7 +50,9 @@ from tolov.payme.transaction import (
     Transaction,
     day_count,
 )
+from tolov.settings import ApartmentLimits, IpRange, PaymeSettings
 
+PROVIDER = "payme"
 Params = dict[str, Any]
 Result = dict[str, Any]
 
@@ -91,6 +96,20 @@ def reversal_window(window_ms: int | None) -> ReversalPolicy:
     return may_reverse
 
 
+def ip_allowed(source_ip: str | None, ranges: Sequence[IpRange]) -> bool:
+    """Whether the TCP peer API Gateway saw is inside one of the ranges."""
+    if not source_ip:
+        return False
+    try:
+        address = ipaddress.ip_address(source_ip)
+    except ValueError:
+        return False
+    return any(
+        first.version == address.version and first <= address <= last  # type: ignore[operator]
+        for first, last in ranges
+    )
+
+
 def new_transaction_id() -> str:
     return str(10**11 + secrets.randbelow(9 * 10**11))
 
@@ -111,7 +130,8 @@ class Merchant:
         self,
         repository: Repository,
         keys: KeyStore,
-        config: PaymeConfig,
+        config: PaymeSettings,
+        limits: ApartmentLimits,
         *,
         clock: Clock = now_ms,
         reversal_policy: ReversalPolicy | None = None,
@@ -121,12 +141,13 @@ class Merchant:
         self.repo = repository
         self.keys = keys
         self.config = config
+        self.limits = limits
         self.clock = clock
         self.auth = Authenticator(keys, clock)
         self.may_reverse = reversal_policy or reversal_window(config.reversal_window_ms)
         self.transaction_ids = transaction_ids
         self.sleep = sleep
-        self.allowed_ips = parse_ip_ranges(config.allowed_ips) if config.ip_check_enabled else None
+        self.allowed_ips = config.allowed_ips if config.ip_check_enabled else None
         self.methods: dict[str, Callable[[Params], Result]] = {
             "CheckPerformTransaction": self.check_perform_transaction,
             "CreateTransaction": self.create_transaction,
@@ -369,16 +390,15 @@ class Merchant:
             raise PaymeError(e.CANNOT_PERFORM, e.INVOICE_BUSY)
 
     def _check_topup(self, amount: int) -> None:
-        if not self.config.allows_topup(amount):
+        if not self.limits.allows_topup(amount):
             raise PaymeError(e.WRONG_AMOUNT)
 
     def _holder_expired(self, invoice: InvoiceView, now: int) -> bool:
-        holder = invoice.holder or ""
-        provider, _, holder_id = holder.partition("#")
-        if provider != "payme":
+        holder = PaymentKey.parse(invoice.holder or "")
+        if holder.provider != PROVIDER:
             # Another provider's attempt (a Click Prepare never completed) blocks until it is stale.
-            return reservation_stale(holder, invoice.holder_since, now)
-        tx = self.repo.get(holder_id)
+            return reservation_stale(str(holder), invoice.holder_since, now)
+        tx = self.repo.get(holder.external_id)
         return tx is not None and tx.state == CREATED and tx.expired(now)
 
     def _retire_expired_holder(self, invoice_id: str, now: int) -> bool:
@@ -391,9 +411,10 @@ class Merchant:
             return True
         if not self._holder_expired(invoice, now):
             return False
-        if not holder.startswith("payme#"):
+        key = PaymentKey.parse(holder)
+        if key.provider != PROVIDER:
             return True  # the ledger takes a stale reservation of another provider over
-        stale = self.repo.get(holder.partition("#")[2])
+        stale = self.repo.get(key.external_id)
         if stale is not None:
             self._expire(stale, now)
         return True

@@ -25,23 +25,34 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from tolov.billing.errors import (
+    AmountMismatch,
+    ApartmentNotFound,
+    InvoiceAlreadyPaid,
+    InvoiceCancelled,
+    InvoiceLocked,
+    InvoiceNotFound,
+    LedgerContention,
+    StateChanged,
+)
+from tolov.billing.keys import PaymentKey
 from tolov.billing.reservations import reservation_stale
-from tolov.click.errors import ShopError, StoreUnavailable, Unpostable
-from tolov.click.repository import (
+from tolov.click.attempt import (
     CONFIRMED_STATES,
     PROVIDER,
     Account,
-    ClickRepository,
     ClickTx,
     InvoiceAccount,
-    ReversalQueue,
     ReversalRequest,
     TxState,
 )
+from tolov.click.errors import ShopError
+from tolov.click.repository import ClickRepository, ReversalQueue
 from tolov.click.request import BIGINT_MAX, Action, ClickRequest, validate_fields
 from tolov.click.sign import sign_string, signature_matches
 from tolov.clock import Clock, now_ms
 from tolov.settings import ApartmentLimits
+from tolov.store.engine import StoreUnavailable
 
 # A write that loses its condition is decided again from fresh reads; this bounds how often.
 RACE_ROUNDS = 4
@@ -187,7 +198,7 @@ class ClickShop:
         for _ in range(2):
             try:
                 return decide(request, fields, attempt)
-            except StoreUnavailable:
+            except (StoreUnavailable, LedgerContention):
                 continue
         return ClickResult(reply(fields, action, ShopError.FAILED_TO_UPDATE_USER), _label(action))
 
@@ -242,10 +253,11 @@ class ClickShop:
                 if tx.state is TxState.CANCELLED:
                     return answer(ShopError.TRANSACTION_CANCELLED, tx)
                 if _superseded(tx, account):
-                    if self.repository.cancel(tx, SUPERSEDED, None, self.clock()):
-                        retired = _with(tx, TxState.CANCELLED, SUPERSEDED)
-                        return answer(ShopError.TRANSACTION_CANCELLED, retired)
-                    continue
+                    try:
+                        self.repository.cancel(tx, SUPERSEDED, None, self.clock())
+                    except StateChanged:
+                        continue
+                    return answer(ShopError.TRANSACTION_CANCELLED, _with(tx, TxState.CANCELLED, SUPERSEDED))
                 return answer(ShopError.SUCCESS, tx)
 
             if isinstance(account, InvoiceAccount) and _held_by_other_provider(account, self.clock()):
@@ -262,8 +274,18 @@ class ClickShop:
                 sign_time=request.sign_time,
                 created_at=now,
             )
-            if self.repository.create(new, account, now):
-                return answer(ShopError.SUCCESS, new)
+            try:
+                self.repository.create(new, account, now, retire=_to_retire(account, new))
+            except (
+                StateChanged,
+                InvoiceLocked,
+                InvoiceAlreadyPaid,
+                InvoiceCancelled,
+                AmountMismatch,
+                InvoiceNotFound,
+            ):
+                continue  # the attempt, the one to retire or the invoice moved: decide again
+            return answer(ShopError.SUCCESS, new)
         raise StoreUnavailable("Prepare lost every race")
 
     # ------------------------------------------------------------------ complete
@@ -305,24 +327,36 @@ class ClickShop:
             if superseded or request.click_error < 0:
                 reason = SUPERSEDED if superseded else f"click error {request.click_error}"
                 click_error = request.click_error if request.click_error < 0 else None
-                if self.repository.cancel(tx, reason, click_error, self.clock(), other_id):
-                    return answer(ShopError.TRANSACTION_CANCELLED, _with(tx, TxState.CANCELLED, reason))
-                continue
+                try:
+                    self.repository.cancel(tx, reason, click_error, self.clock(), other_id)
+                except StateChanged:
+                    continue
+                return answer(ShopError.TRANSACTION_CANCELLED, _with(tx, TxState.CANCELLED, reason))
             if request.tiyin != tx.amount:
                 return answer(ShopError.INCORRECT_AMOUNT, tx)
 
             # Click has debited the payer: from here on the answer is success.
-            # A lost race or a lost reply (False, StoreUnavailable) is decided again from a fresh read.
+            # A lost race or a lost reply (StateChanged, StoreUnavailable) is decided again from a fresh read.
             try:
-                confirmed = self.repository.confirm(tx, self.clock(), attempt.token, other_id)
-            except Unpostable as refused:
-                if self.repository.mark_unposted(
-                    tx, refused.reason, request.click_paydoc_id, self.clock(), attempt.token, other_id
-                ):
-                    return self._reverse(request, tx, refused.reason, answer)
-                continue
-            if confirmed:
-                return answer(ShopError.SUCCESS, _with(tx, TxState.CONFIRMED, None))
+                self.repository.confirm(tx, self.clock(), attempt.token, other_id)
+            except (StateChanged, InvoiceLocked):
+                continue  # our state moved, or the reservation went to a newer attempt: read again
+            except (
+                AmountMismatch,
+                InvoiceAlreadyPaid,
+                InvoiceCancelled,
+                InvoiceNotFound,
+                ApartmentNotFound,
+            ) as no:
+                reason = _unpostable(no)
+                try:
+                    self.repository.mark_unposted(
+                        tx, reason, request.click_paydoc_id, self.clock(), attempt.token, other_id
+                    )
+                except StateChanged:
+                    continue
+                return self._reverse(request, tx, reason, answer)
+            return answer(ShopError.SUCCESS, _with(tx, TxState.CONFIRMED, None))
         raise StoreUnavailable("Complete lost every race")
 
     def _reverse(
@@ -362,9 +396,30 @@ def _held_by_other_provider(account: InvoiceAccount, now: int) -> bool:
     holder = account.holder
     return (
         holder is not None
-        and not holder.startswith(f"{PROVIDER}#")
+        and PaymentKey.provider_of(holder) != PROVIDER
         and not reservation_stale(holder, account.holder_since, now)
     )
+
+
+def _to_retire(account: Account, new: ClickTx) -> str | None:
+    """The newest attempt wins: the Click attempt holding the invoice is retired in the same write, so a
+    prepared invoice attempt holds its reservation unless it has been superseded. Only the holder we
+    read: one that took the invoice since fails the write's condition, and we read again."""
+    if not isinstance(account, InvoiceAccount) or account.holder is None:
+        return None
+    holder = account.holder
+    return holder if PaymentKey.provider_of(holder) == PROVIDER and holder != new.payment_key else None
+
+
+def _unpostable(refusal: Exception) -> str:
+    """Why the ledger refuses a debited payment for good: recorded, and the debit reversed."""
+    if isinstance(refusal, AmountMismatch):
+        return f"amount no longer matches the invoice (unpaid {refusal.expected})"
+    if isinstance(refusal, InvoiceAlreadyPaid):
+        return "invoice already paid"
+    if isinstance(refusal, InvoiceCancelled):
+        return "invoice cancelled"
+    return "account not found"
 
 
 def _with(tx: ClickTx, state: TxState, reason: str | None) -> ClickTx:

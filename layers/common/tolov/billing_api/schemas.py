@@ -5,6 +5,8 @@ from typing import TYPE_CHECKING, Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
+from tolov.billing.keys import PaymentKey
+
 if TYPE_CHECKING:
     from tolov.billing.invoices import Balance
     from tolov.store.models import Apartment, Invoice, Posting
@@ -124,12 +126,12 @@ def invoice_out(invoice: "Invoice", postings: list["Posting"], links: PaymentLin
     paid_by: dict[str, int] = invoice.payments.as_dict() if invoice.payments else {}
     payments = []
     for posting in postings:
-        provider, _, transaction_id = posting.payment_key.partition("#")
+        key = PaymentKey.parse(posting.payment_key)
         payments.append(
             PaymentOut(
                 payment_key=posting.payment_key,
-                provider=provider,
-                transaction_id=transaction_id,
+                provider=key.provider,
+                transaction_id=key.external_id,
                 amount=int(paid_by.get(posting.payment_key, 0)),
                 posted_at=int(posting.posted_at),
                 reversed_at=None if posting.reversed_at is None else int(posting.reversed_at),

@@ -1,0 +1,131 @@
+"""The billing API's one table from failures to replies, all in the documented shape
+{"message", "errors": [{"field", "error"}], ...}: every bad request is a 4xx, a store that did not answer
+a 503 (every write here is safe to retry), never a 5xx from a crash."""
+
+from collections.abc import Callable
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyPersistenceLayerError,
+    IdempotencyValidationError,
+)
+
+from tolov.billing import errors
+from tolov.billing_api.idempotency import HEADER as IDEMPOTENCY_KEY
+from tolov.billing_api.resolver import MalformedBody
+from tolov.observability import logger
+from tolov.store.engine import StoreFailure, StoreUnavailable
+
+
+def error(
+    status: HTTPStatus, message: str, *fields: tuple[str, str], **extra: Any
+) -> Response[dict[str, Any]]:
+    """The documented error shape: {"message", "errors": [{"field", "error"}], ...extra}."""
+    details = [{"field": field, "error": reason} for field, reason in fields]
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body={"message": message, "errors": details, **extra},
+    )
+
+
+def invalid_request(failure: RequestValidationError) -> Response[dict[str, Any]]:
+    details = [
+        (".".join(str(p) for p in e.get("loc", ()) if p != "body"), str(e.get("msg", e.get("type"))))
+        for e in failure.errors()
+    ]
+    fields = ", ".join(field or "body" for field, _ in details)
+    return error(HTTPStatus.UNPROCESSABLE_ENTITY, f"invalid field(s): {fields}", *details)
+
+
+def malformed_body(failure: MalformedBody) -> Response[dict[str, Any]]:
+    return error(HTTPStatus.BAD_REQUEST, "the body must be UTF-8 JSON", ("body", str(failure)))
+
+
+def unsupported_content_type(failure: RequestUnsupportedContentType) -> Response[dict[str, Any]]:
+    reasons = [str(e.get("msg")) for e in failure.errors()]
+    return error(
+        HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+        "the body must be application/json",
+        *(("Content-Type", reason) for reason in reasons),
+    )
+
+
+def _route_not_found(app: APIGatewayRestResolver) -> Callable[[NotFoundError], Response[dict[str, Any]]]:
+    def route_not_found(failure: NotFoundError) -> Response[dict[str, Any]]:
+        event = app.current_event
+        return error(HTTPStatus.NOT_FOUND, f"no route {event.http_method} {event.path}")
+
+    return route_not_found
+
+
+def idempotency_key_reused(failure: IdempotencyValidationError) -> Response[dict[str, Any]]:
+    reason = "was used with another body on this route"
+    return error(HTTPStatus.UNPROCESSABLE_ENTITY, f"{IDEMPOTENCY_KEY} {reason}", (IDEMPOTENCY_KEY, reason))
+
+
+def idempotency_key_in_flight(failure: IdempotencyAlreadyInProgressError) -> Response[dict[str, Any]]:
+    reason = "a request with this key is still in progress; retry later"
+    return error(HTTPStatus.CONFLICT, f"{IDEMPOTENCY_KEY}: {reason}", (IDEMPOTENCY_KEY, reason))
+
+
+def apartment_not_found(failure: errors.ApartmentNotFound) -> Response[dict[str, Any]]:
+    return error(HTTPStatus.NOT_FOUND, f"apartment {failure} not found", ("apartment_id", "not found"))
+
+
+def invoice_not_found(failure: errors.InvoiceNotFound) -> Response[dict[str, Any]]:
+    return error(HTTPStatus.NOT_FOUND, f"invoice {failure} not found", ("invoice_id", "not found"))
+
+
+def invoice_busy(failure: errors.InvoiceBusy) -> Response[dict[str, Any]]:
+    reason = "paid, partly paid or has a payment in progress"
+    return error(HTTPStatus.CONFLICT, f"invoice {failure} is {reason}", ("invoice_id", reason))
+
+
+def invoice_conflict(failure: errors.InvoiceConflict) -> Response[dict[str, Any]]:
+    taken = (
+        (f"items.{i}.service", f"{service} is already billed for {failure.period}")
+        for i, service in failure.taken.items()
+    )
+    return error(HTTPStatus.CONFLICT, str(failure), *taken, invoice_id=failure.invoice_id)
+
+
+def contention(failure: errors.LedgerContention) -> Response[dict[str, Any]]:
+    return error(HTTPStatus.SERVICE_UNAVAILABLE, "the ledger is busy, retry")
+
+
+def storage_unavailable(failure: Exception) -> Response[dict[str, Any]]:
+    # DynamoDB failed or its reply was lost: the write may have landed, and every write here is safe
+    # to retry (a repeated invoice is recognised), so the platform is told to retry, not given a 502.
+    logger.exception("storage call failed")
+    return error(HTTPStatus.SERVICE_UNAVAILABLE, "storage is unavailable, retry")
+
+
+# Each failure a route can meet, and its reply.
+REPLIES: list[tuple[Any, Callable[[Any], Response[dict[str, Any]]]]] = [
+    (RequestValidationError, invalid_request),
+    (MalformedBody, malformed_body),
+    (RequestUnsupportedContentType, unsupported_content_type),
+    (IdempotencyValidationError, idempotency_key_reused),
+    (IdempotencyAlreadyInProgressError, idempotency_key_in_flight),
+    (errors.ApartmentNotFound, apartment_not_found),
+    (errors.InvoiceNotFound, invoice_not_found),
+    (errors.InvoiceBusy, invoice_busy),
+    (errors.InvoiceConflict, invoice_conflict),
+    (errors.LedgerContention, contention),
+    ([StoreUnavailable, StoreFailure, IdempotencyPersistenceLayerError], storage_unavailable),
+]
+
+
+def register(app: APIGatewayRestResolver) -> None:
+    for failure, reply in REPLIES:
+        app.exception_handler(failure)(reply)
+    app.not_found(_route_not_found(app))

@@ -1,0 +1,77 @@
+"""The billing API's routes over the billing core. API Gateway checks the API key before any of them."""
+
+from http import HTTPStatus
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.metrics import MetricUnit
+
+from tolov.billing.invoices import Billing, NewItem
+from tolov.billing_api import replies
+from tolov.billing_api.idempotency import IdempotentPosts
+from tolov.billing_api.links import invoice_links
+from tolov.billing_api.resolver import JsonResolver
+from tolov.billing_api.schemas import (
+    ApartmentIn,
+    ApartmentOut,
+    BalanceOut,
+    Id,
+    InvoiceIn,
+    InvoiceOut,
+    apartment_out,
+    balance_out,
+    invoice_out,
+)
+from tolov.observability import metrics
+from tolov.settings import Settings
+from tolov.store.models import Invoice, Posting
+
+IdPath = Annotated[Id, Path()]
+
+
+def build_api(settings: Settings, billing: Billing | None = None) -> JsonResolver:
+    app = JsonResolver()
+    app.use(middlewares=[IdempotentPosts(settings.tables.idempotency)])
+    replies.register(app)
+    billing = billing or Billing()
+
+    def with_links(invoice: Invoice, postings: list[Posting]) -> InvoiceOut:
+        return invoice_out(invoice, postings, invoice_links(invoice, settings))
+
+    @app.get("/openapi.json")
+    def openapi() -> Response[str]:
+        schema = app.get_openapi_json_schema(title="tolov billing API")
+        return Response(HTTPStatus.OK, content_types.APPLICATION_JSON, schema)
+
+    @app.put("/apartments/<apartment_id>")
+    def put_apartment(apartment_id: IdPath, body: Annotated[ApartmentIn, Body()]) -> Response[ApartmentOut]:
+        apartment, created = billing.put_apartment(apartment_id, body.label, body.resident_id)
+        status = HTTPStatus.CREATED if created else HTTPStatus.OK
+        return Response(status, content_types.APPLICATION_JSON, apartment_out(apartment))
+
+    @app.get("/apartments/<apartment_id>/balance")
+    def get_balance(apartment_id: IdPath) -> BalanceOut:
+        return balance_out(billing.balance(apartment_id))
+
+    @app.post("/invoices")
+    def create_invoice(body: Annotated[InvoiceIn, Body()]) -> Response[InvoiceOut]:
+        items = [NewItem(**item.model_dump()) for item in body.items]
+        due = body.due_date.isoformat() if body.due_date else None
+        invoice, created = billing.put_invoice(body.apartment_id, body.period, items, due)
+        if not created:  # the same invoice again: a retry gets the invoice as it stands now
+            out = with_links(invoice, billing.postings(invoice))
+            return Response(HTTPStatus.OK, content_types.APPLICATION_JSON, out)
+        metrics.add_metric(name="InvoicesCreated", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name="InvoicedTiyin", unit=MetricUnit.Count, value=int(invoice.amount))
+        return Response(HTTPStatus.CREATED, content_types.APPLICATION_JSON, with_links(invoice, []))
+
+    @app.get("/invoices/<invoice_id>")
+    def get_invoice(invoice_id: IdPath) -> InvoiceOut:
+        return with_links(*billing.get_invoice(invoice_id))
+
+    @app.post("/invoices/<invoice_id>/cancel")
+    def cancel_invoice(invoice_id: IdPath) -> InvoiceOut:
+        return invoice_out(billing.cancel_invoice(invoice_id), [], None)
+
+    return app

@@ -1,0 +1,109 @@
+"""A Click payment attempt in the domain's words: its states, the account it pays, the reversal of a
+debit we could not post."""
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from tolov.billing.keys import PaymentKey
+from tolov.money import tiyin_to_sum_str
+
+PROVIDER = "click"
+
+
+class TxState(StrEnum):
+    PREPARED = "prepared"  # reserved; Click may now debit the payer
+    CONFIRMED = "confirmed"  # posted to the ledger
+    CONFIRMED_UNPOSTED = "confirmed_unposted"  # Click debited, the ledger refused: a reversal is queued
+    REVERSED = "reversed"  # the unposted payment was refunded through the Merchant API
+    CANCELLED = "cancelled"  # Click cancelled it, or a newer attempt for the same invoice superseded it
+
+
+CONFIRMED_STATES = frozenset({TxState.CONFIRMED, TxState.CONFIRMED_UNPOSTED, TxState.REVERSED})
+
+
+class AccountKind(StrEnum):
+    INVOICE = "invoice"  # one-time: exactly the unpaid amount, reserved at Prepare
+    APARTMENT = "apartment"  # accumulative: any positive amount, allocated by the ledger
+
+
+@dataclass(frozen=True)
+class InvoiceAccount:
+    invoice_id: str
+    status: str  # open | paid | cancelled
+    unpaid: int  # tiyin
+    holder: str | None  # payment key of the attempt that reserves the invoice
+    holder_since: int | None = None  # ms, when that attempt took the reservation
+
+    kind: ClassVar[AccountKind] = AccountKind.INVOICE
+
+
+@dataclass(frozen=True)
+class ApartmentAccount:
+    apartment_id: str
+
+    kind: ClassVar[AccountKind] = AccountKind.APARTMENT
+
+
+Account = InvoiceAccount | ApartmentAccount
+
+
+def payment_key(click_trans_id: str) -> str:
+    return str(PaymentKey(PROVIDER, click_trans_id))
+
+
+@dataclass(frozen=True)
+class ClickTx:
+    """One Click payment attempt (one click_trans_id), created by its Prepare."""
+
+    click_trans_id: str
+    click_paydoc_id: str
+    merchant_trans_id: str
+    account: AccountKind
+    amount: int  # tiyin
+    prepare_id: int
+    state: TxState
+    sign_time: str
+    created_at: int
+    reason: str | None = None
+    # The token of the Complete request whose write confirmed the attempt (or marked it unposted): how that
+    # request recognises its own write after a lost reply, and tells it from a concurrent duplicate's.
+    confirm_token: str | None = None
+
+    @property
+    def payment_key(self) -> str:
+        return payment_key(self.click_trans_id)
+
+
+@dataclass(frozen=True)
+class ReversalRequest:
+    """A debited payment we could not post: refund it through the Merchant API. Never carries secrets."""
+
+    click_trans_id: str
+    click_paydoc_id: str
+    merchant_trans_id: str
+    amount: int  # tiyin
+    reason: str
+
+    def message(self) -> dict[str, Any]:
+        return {
+            "click_trans_id": self.click_trans_id,
+            "click_paydoc_id": self.click_paydoc_id,
+            "merchant_trans_id": self.merchant_trans_id,
+            "amount": self.amount,
+            "amount_sum": tiyin_to_sum_str(self.amount),
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def from_message(cls, data: dict[str, Any]) -> "ReversalRequest":
+        amount = data["amount"]
+        if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+            raise ValueError("amount must be a positive int of tiyin")
+        return cls(
+            click_trans_id=str(data["click_trans_id"]),
+            click_paydoc_id=str(data["click_paydoc_id"]),
+            merchant_trans_id=str(data["merchant_trans_id"]),
+            amount=amount,
+            reason=str(data.get("reason", "")),
+        )

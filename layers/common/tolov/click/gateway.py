@@ -1,0 +1,107 @@
+"""ClickShopFunction's edge: the shop over DynamoDB, SQS and Secrets Manager, API Gateway's event in and
+Click's JSON reply out (HTTP 200 whatever happened: Click reads the `error` field, never the status), and
+what each request leaves in the logs and metrics.
+
+The endpoint's path says which action it takes; a request to any other path is dispatched on its
+`action` field. Logs carry ids, codes and states; never sign_string or the secret.
+"""
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from tolov.click.dynamo import DynamoClickRepository
+from tolov.click.errors import ShopError
+from tolov.click.request import Action, parse_body
+from tolov.click.reversal import SqsReversalQueue
+from tolov.click.shop_api import IN_PROGRESS_NOTE, ClickResult, ClickShop, reply
+from tolov.observability import logger, metrics
+from tolov.settings import Settings, get_secret
+from tolov.wiring import Wiring
+
+ENDPOINTS = {"/click/prepare": Action.PREPARE, "/click/complete": Action.COMPLETE}
+HEADERS = {"Content-Type": "application/json; charset=UTF-8"}
+LOGGED_ID_CHARS = 128
+
+
+def build_shop(settings: Settings) -> ClickShop:
+    click = settings.click
+    return ClickShop(
+        DynamoClickRepository(),
+        SqsReversalQueue(click.reversal_queue_url),
+        service_id=click.service_id,
+        secret_key=lambda: get_secret(click.secret_key_secret_arn),
+        cancel_after_confirm=click.cancel_after_confirm_error,
+        apartment_limits=settings.limits,  # the top-up limits, shared with Payme
+    )
+
+
+def answer(shop: Wiring[ClickShop], event: dict[str, Any]) -> dict[str, Any]:
+    """One API Gateway event in, Click's HTTP 200 JSON reply out, whatever happened."""
+    endpoint: Action | None = None
+    fields: dict[str, str] | None = None
+    try:
+        endpoint = _endpoint(event)
+        body = event.get("body")
+        fields = parse_body(
+            body if isinstance(body, str) else None,
+            content_type=_content_type(event),
+            base64_encoded=event.get("isBase64Encoded") is True,
+        )
+        result = shop.get().handle(fields, endpoint)
+    except Exception:
+        # Never a traceback to Click: -7 asks it to retry; our own writes are all conditional.
+        logger.exception("click request failed")
+        metrics.add_metric(name="ClickInternalError", unit=MetricUnit.Count, value=1)
+        label = "unknown" if endpoint is None else endpoint.name.lower()
+        result = ClickResult(reply(fields, endpoint, ShopError.FAILED_TO_UPDATE_USER), label)
+    record(result)
+    return {"statusCode": 200, "headers": HEADERS, "body": json.dumps(result.reply)}
+
+
+def _endpoint(event: dict[str, Any]) -> Action | None:
+    return ENDPOINTS.get(event.get("resource") or "") or ENDPOINTS.get(event.get("path") or "")
+
+
+def _content_type(event: dict[str, Any]) -> str | None:
+    for name, value in (event.get("headers") or {}).items():
+        if name.lower() == "content-type" and isinstance(value, str):
+            return value
+    return None
+
+
+def record(result: ClickResult) -> None:
+    answer = result.reply
+    logger.info(
+        "click reply",
+        extra={
+            "action": result.action,
+            "click_trans_id": answer["click_trans_id"],
+            # Echoed as received in the reply; bounded here so garbage cannot flood the logs.
+            "merchant_trans_id": (answer["merchant_trans_id"] or "")[:LOGGED_ID_CHARS] or None,
+            "error": answer["error"],
+            "state": result.state,
+            "reason": result.reason,
+        },
+    )
+    outcome = "Ok" if result.error == 0 else "Error"
+    metrics.add_metric(name=f"Click{result.action.title()}{outcome}", unit=MetricUnit.Count, value=1)
+    # -7 for an invoice another provider's payment holds is a business answer, not our failure.
+    if result.error == ShopError.FAILED_TO_UPDATE_USER and result.reason != IN_PROGRESS_NOTE:
+        metrics.add_metric(name="ClickSystemError", unit=MetricUnit.Count, value=1)
+    if result.reversal is None:
+        return
+    details = result.reversal.message()
+    if result.reversal_queued:
+        metrics.add_metric(name="ClickReversalQueued", unit=MetricUnit.Count, value=1)
+        logger.warning(
+            "click payment debited but not posted; reversal queued",
+            extra={"event": "ClickReversalQueued", **details},
+        )
+    else:
+        metrics.add_metric(name="ClickReversalQueueFailed", unit=MetricUnit.Count, value=1)
+        logger.error(
+            "click payment debited but not posted; reversal NOT queued, refund it by hand",
+            extra={"event": "ClickReversalQueueFailed", "queue_error": result.reversal_error, **details},
+        )

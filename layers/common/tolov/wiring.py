@@ -1,0 +1,34 @@
+"""How every handler builds what it needs: once per container, at init, from the container's settings.
+
+Lambda runs a module's top level in the init phase, before the first request is timed against the
+provider's patience, so clients and cores are built there. A build that fails (a missing variable, an
+unreadable value) is kept and raised again inside each request, where the handler turns it into its
+protocol's reply, and is retried then, so a fixed configuration needs no new container.
+"""
+
+from collections.abc import Callable
+from threading import Lock
+
+
+class Wiring[T]:
+    def __init__(self, build: Callable[[], T]) -> None:
+        self._build = build
+        self._lock = Lock()
+        self._built: T | None = None
+        try:
+            self._built = build()
+        except Exception:
+            self._built = None
+
+    def get(self) -> T:
+        """What the build made; built again (and its failure raised) while it has not succeeded."""
+        if self._built is None:
+            with self._lock:
+                if self._built is None:
+                    self._built = self._build()
+        return self._built
+
+    def reset(self) -> None:
+        """Build again on the next get(): for a container whose settings were changed (tests, local)."""
+        with self._lock:
+            self._built = None
