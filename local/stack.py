@@ -1,9 +1,10 @@
 """The local stack without Docker: ``python -m local.stack [--seed] [--port 3000] [--moto-port 5000]``.
 
 moto runs in server mode inside this process and serves DynamoDB, SQS, Secrets Manager and EventBridge over
-real HTTP; the tables and secrets of template.yaml are created in it. The template's Api routes are served
-on http://127.0.0.1:3000 by ``local.apigw`` with every handler imported once and invoked in-process, so a
-breakpoint in a handler just works. Port 0 picks a free port; the last startup line is machine-readable:
+real HTTP; the tables, secrets and queues of template.yaml are created in it. The template's Api routes are
+served on http://127.0.0.1:3000 by ``local.apigw`` with every handler imported once and invoked in-process,
+so a breakpoint in a handler just works; its SQS event sources are polled in-process too (``local.sqs``).
+Port 0 picks a free port; the last startup line is machine-readable:
 
     READY api=http://127.0.0.1:3000 moto=http://127.0.0.1:5000
 """
@@ -25,9 +26,12 @@ from pathlib import Path
 from typing import Any, NoReturn, cast
 from urllib.parse import quote, unquote, urlsplit
 
+import boto3
+
 from local.apigw import LocalApi, Request, Response
 from local.console import VERBOSE_ENV, function_output_to, say, verbose_from_env, warn
 from local.runtime import Functions, LocalFunction, load_function, stamp_invocations_on_logs
+from local.sqs import SqsPoller, start_pollers
 from local.template import (
     DEFAULT_CONFIG,
     DEFAULT_TEMPLATE,
@@ -43,6 +47,7 @@ DEFAULT_LOG = ROOT / ".local-run" / "stack.log"
 DRAIN_TIMEOUT_S = 10.0  # how long a stop waits for the requests in flight
 READY_PREFIX = "READY"
 API_KEY_CONFIG = "BILLING_API_KEY"  # the value API Gateway's usage plan key has locally
+POLLER_STOP_TIMEOUT_S = 10.0
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -352,6 +357,14 @@ def stop_http(server: LocalHttpServer) -> None:
     server.server_close()
 
 
+# ---------------------------------------------------------------------------------------------- SQS
+
+
+def stop_pollers(pollers: Sequence[SqsPoller]) -> None:
+    for poller in pollers:
+        poller.stop(POLLER_STOP_TIMEOUT_S)
+
+
 # ---------------------------------------------------------------------------------------------- seed
 
 
@@ -445,6 +458,8 @@ def print_banner(
     config_path: Path,
     log_file: Path,
     verbose: bool,
+    *,
+    pollers: Sequence[SqsPoller] = (),
 ) -> None:
     say(f"tolov local stack — {template.path}")
     say(f"  API   {api_url}")
@@ -455,6 +470,13 @@ def print_banner(
     say(f"    tables:  {', '.join(provisioned['tables']) or '-'}")
     say(f"    secrets: {', '.join(provisioned['secrets']) or '-'}")
     say(f"    queues:  {', '.join(provisioned['queues']) or '-'}")
+    for poller in pollers:
+        source = poller.source
+        partial = ", partial batch failures" if source.report_batch_item_failures else ""
+        say(
+            f"    SQS {source.queue} → {source.function} "
+            f"(batch {source.batch_size}{partial}, {poller.concurrency} pollers)"
+        )
     say(f"  local credentials from {config_path} (local-only values, never real ones):")
     for key, value in config.items():
         say(f"    {key}={value}")
@@ -520,9 +542,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         api = LocalApi(routes, functions.invoke, api_key, stages)
         http, api_url = start_http(api, args.host, args.port)
         cleanup.callback(stop_http, http)  # callbacks run last-in first-out: before moto stops
+        invokers = {name: function.invoke for name, function in functions.by_id.items()}
+        pollers = start_pollers(template.sqs_event_sources(config), boto3.client("sqs"), invokers)
+        cleanup.callback(stop_pollers, pollers)  # first of all: a batch may still call the API
 
         print_banner(
-            template, routes, api_url, moto_url, provisioned, config, args.config, args.log_file, args.verbose
+            template,
+            routes,
+            api_url,
+            moto_url,
+            provisioned,
+            config,
+            args.config,
+            args.log_file,
+            args.verbose,
+            pollers=pollers,
         )
         if args.seed:
             seed(api, args.seed, api_key)
