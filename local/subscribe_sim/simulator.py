@@ -9,6 +9,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from enum import IntEnum
 from typing import Any, cast
 
 from local.subscribe_sim.cards import (
@@ -22,7 +23,6 @@ from local.subscribe_sim.cards import (
 )
 from local.subscribe_sim.errors import SimError
 from local.subscribe_sim.merchant import MerchantEndpoint
-from tolov.payme.subscribe_api import ReceiptState
 
 CALLBACKS_SETTING = "PAYME_SIM_MERCHANT_CALLBACKS"
 CODE_WAIT_MS = 60_000
@@ -38,7 +38,19 @@ MASKED_PHONE = "99890*****31"
 FRONT_END_METHODS = frozenset({"cards.create", "cards.get_verify_code", "cards.verify"})
 EITHER_AUTH_METHODS = frozenset({"cards.check"})
 
-S = ReceiptState
+
+class S(IntEnum):
+    """Payme's receipt states (reference §5.4), written out here rather than taken from our client: the
+    simulator stands for Payme, so a mistake in the client must not become the simulator's too."""
+
+    CREATED = 0
+    CHECKING = 1  # first checks; CreateTransaction on the merchant's endpoint
+    DEBITING = 2
+    CLOSING = 3  # PerformTransaction on the merchant's endpoint
+    PAID = 4
+    CANCELLING = 21  # queued for cancellation
+    CLOSE_QUEUED = 30  # queued for closing on the merchant's endpoint
+    CANCELLED = 50
 
 
 def now_ms() -> int:

@@ -585,3 +585,22 @@ def test_callbacks_can_be_switched_off_and_on(cashbox: Sim, merchant: FakeMercha
     cashbox.control("callbacks", {"enabled": True})
     cashbox.client.receipts_pay(cashbox.client.receipts_create(100_000, ACCOUNT).id, card.token)
     assert merchant.methods() == ["CheckPerformTransaction", "CreateTransaction", "PerformTransaction"]
+
+
+# ---------------------------------------------------------------------------------------------- in the stack
+
+
+def test_the_stack_serves_the_simulator_where_the_config_points_on_this_machine() -> None:
+    from local.stack import start_subscribe_simulator
+
+    config = {"PAYME_MERCHANT_ID": MERCHANT, "PAYME_KEY": KEY}
+    for elsewhere in ("https://checkout.test.paycom.uz/api", "http://10.0.0.5:3001/api", ""):
+        assert start_subscribe_simulator({**config, "PAYME_SUBSCRIBE_URL": elsewhere}, 0) is None
+    served = start_subscribe_simulator({**config, "PAYME_SUBSCRIBE_URL": "http://127.0.0.1:3001/api"}, 0)
+    assert served is not None
+    try:
+        assert served.url.startswith("http://127.0.0.1:") and served.url.endswith("/api")
+        assert not served.url.startswith("http://127.0.0.1:3001/")  # port 0: a free one, as tests ask
+        assert SubscribeClient(served.url, MERCHANT, lambda: KEY).cards_create(OK_CARD, "0399").token
+    finally:
+        served.stop()
