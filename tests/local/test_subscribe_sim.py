@@ -5,7 +5,6 @@ callbacks a cashbox with a Merchant API endpoint makes (against a recording stan
 import base64
 import http.client
 import json
-import threading
 import time
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +22,7 @@ from local.subscribe_sim import (
     callbacks_enabled,
     running,
 )
+from tests.support import http_server
 from tolov.payme.subscribe_api import Card, SubscribeClient, SubscribeError, SubscribeUnavailable
 
 MERCHANT = "5e730e8e0b852a417aa49ceb"
@@ -70,14 +70,10 @@ class _MerchantHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def merchant() -> Iterator[FakeMerchant]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _MerchantHandler)
-    server.daemon_threads = True
-    fake = FakeMerchant(server)
-    server.merchant = fake  # type: ignore[attr-defined]
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield fake
-    server.shutdown()
-    server.server_close()
+    with http_server(_MerchantHandler) as server:
+        fake = FakeMerchant(server)
+        server.merchant = fake  # type: ignore[attr-defined]
+        yield fake
 
 
 @dataclass

@@ -6,7 +6,6 @@ import contextlib
 import json
 import logging
 import socket
-import threading
 import time
 import traceback
 import urllib.request
@@ -17,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.support import http_server
 from tolov.payme import subscribe_api
 from tolov.payme.subscribe_api import (
     Card,
@@ -167,14 +167,10 @@ BEHAVIOURS: dict[str, Behaviour] = {
 
 @pytest.fixture
 def fake() -> Iterator[FakePayme]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    server.daemon_threads = True
-    payme = FakePayme(server)
-    server.fake = payme  # type: ignore[attr-defined]
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield payme
-    server.shutdown()
-    server.server_close()
+    with http_server(_Handler) as server:
+        payme = FakePayme(server)
+        server.fake = payme  # type: ignore[attr-defined]
+        yield payme
 
 
 def client(url: str, key: Callable[[], str] = lambda: KEY, **kwargs: Any) -> SubscribeClient:
