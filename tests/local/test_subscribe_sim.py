@@ -280,6 +280,18 @@ def test_protocol_errors(sim: Sim) -> None:
     assert (status, get["error"]["code"]) == (200, -32300)
 
 
+def test_a_failure_of_the_simulator_itself_is_a_system_error(
+    sim: Sim, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(params: dict[str, Any]) -> Any:
+        raise KeyError("a bug")
+
+    monkeypatch.setitem(sim.simulator._methods, "receipts.check", broken)
+    with pytest.raises(SubscribeError) as raised:
+        sim.client.receipts_check("r1")
+    assert raised.value.code == -32400 and raised.value.outcome_unknown
+
+
 def test_the_browser_preflight_for_the_front_end_methods(sim: Sim) -> None:
     status, headers, body = raw(
         sim.server.url,
