@@ -568,7 +568,7 @@ class SubscribeClient:
         if back_end:
             key = self._key()
             if not isinstance(key, str) or not key:
-                raise SubscribeUnavailable("the cashbox key is not configured", method=method)
+                raise RuntimeError("the cashbox key is empty: nothing was sent to Payme")
             x_auth = f"{self._merchant_id}:{key}"
             hidden.append(key)
         body = json.dumps({"id": next(self._ids), "method": method, "params": params}).encode()
@@ -579,9 +579,11 @@ class SubscribeClient:
             result = _result(method, self._exchange(method, body, headers), hidden)
             outcome = "ok"
             return result
+        except SubscribeUnavailable as error:
+            outcome = f"unavailable: {error.reason}"
+            raise
         except SubscribeError as error:
-            if error.code is not None:
-                outcome = str(error.code)
+            outcome = str(error.code)
             raise
         finally:
             elapsed_ms = round((time.monotonic() - started) * 1000)
