@@ -14,7 +14,8 @@ export SAM_CLI_TELEMETRY := 0
 .PHONY: help venv run test test-fast lint checks build deploy deploy-prod bench clean
 
 help:
-	@echo "make run     start the local stack on http://127.0.0.1:3000 (SEED=1 loads demo data,"
+	@echo "make run     start the local stack on http://127.0.0.1:3000, the Payme Subscribe simulator on"
+	@echo "             http://127.0.0.1:3001/api (SEED=1 loads demo data,"
 	@echo "             VERBOSE=1 shows function logs here, not only in .local-run/stack.log)"
 	@echo "make test    unit, integration, e2e and template checks, plus ruff and mypy"
 	@echo "make lint | checks | build | deploy | deploy-prod | bench | clean"
