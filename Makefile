@@ -14,7 +14,8 @@ export SAM_CLI_TELEMETRY := 0
 .PHONY: help venv run test test-fast lint checks build deploy deploy-prod bench clean
 
 help:
-	@echo "make run     start the local stack on http://127.0.0.1:3000 (SEED=1 loads demo data,"
+	@echo "make run     start the local stack on http://127.0.0.1:3000, the Payme Subscribe simulator on"
+	@echo "             http://127.0.0.1:3001/api (SEED=1 loads demo data,"
 	@echo "             VERBOSE=1 shows function logs here, not only in .local-run/stack.log)"
 	@echo "make test    unit, integration, e2e and template checks, plus ruff and mypy"
 	@echo "make lint | checks | build | deploy | deploy-prod | bench | clean"
@@ -30,11 +31,16 @@ venv: $(STAMP)
 run: $(STAMP)
 	@$(PY) -m local.stack $(if $(SEED),--seed)
 
+# Tests run in parallel, one pytest-xdist worker per core (PYTEST_WORKERS=0: all in this process);
+# every moto account, local stack and port is a test's own.
+PYTEST_WORKERS ?= auto
+PYTEST := $(PY) -m pytest -n $(PYTEST_WORKERS)
+
 test: $(STAMP) lint
-	$(PY) -m pytest tests
+	$(PYTEST) tests
 
 test-fast: $(STAMP)
-	$(PY) -m pytest tests -m "not e2e and not checks"
+	$(PYTEST) tests -m "not e2e and not checks"
 
 lint: $(STAMP)
 	$(PY) -m ruff check layers functions local tests bench

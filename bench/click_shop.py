@@ -14,7 +14,6 @@ Logs and metrics are written as in Lambda (INFO, EMF) to /dev/null while measuri
 import argparse
 import copy
 import cProfile
-import importlib.util
 import itertools
 import logging
 import os
@@ -125,17 +124,6 @@ def event(path: str, fields: dict[str, str]) -> dict[str, Any]:
     }
 
 
-class Context:
-    function_name = "bench"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
-    aws_request_id = "bench"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 10_000
-
-
 @dataclass
 class Scenario:
     name: str
@@ -217,11 +205,10 @@ def main() -> None:
     hook = DynamoHook()
     hook.install()
 
-    handler_file = ROOT / "functions" / "click_shop" / "app.py"
-    spec = importlib.util.spec_from_file_location("click_shop_app", handler_file)
-    assert spec and spec.loader
-    app = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(app)
+    from tests.support import FakeContext, load_handler
+
+    app = load_handler("click_shop")
+    context = FakeContext("bench")
 
     from tolov.billing.invoices import Billing, NewItem
 
@@ -233,7 +220,7 @@ def main() -> None:
     def call(path: str, fields: dict[str, str]) -> dict[str, Any]:
         import json
 
-        reply: dict[str, Any] = json.loads(app.lambda_handler(event(path, fields), Context())["body"])
+        reply: dict[str, Any] = json.loads(app.lambda_handler(event(path, fields), context)["body"])
         return reply
 
     def invoice() -> str:

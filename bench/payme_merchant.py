@@ -287,15 +287,18 @@ def main() -> None:
     import requests
 
     from local.template import load_config, provision
-    from tolov.payme.config import PaymeConfig
     from tolov.payme.dynamo import DynamoRepository
     from tolov.payme.keys import SecretKeyStore
     from tolov.payme.merchant_api import Merchant
+    from tolov.settings import ApartmentLimits, PaymeSettings
 
     config = load_config()
     provision(config, endpoint_url=url)
     merchant = Merchant(
-        DynamoRepository(), SecretKeyStore("PaymeKeySecret"), PaymeConfig(key_secret_arn="PaymeKeySecret")
+        DynamoRepository(),
+        SecretKeyStore("PaymeKeySecret"),
+        PaymeSettings(key_secret_arn="PaymeKeySecret"),
+        ApartmentLimits(),
     )
     bench = Bench(merchant)
 

@@ -1,11 +1,14 @@
 """The local stack without Docker: ``python -m local.stack [--seed] [--port 3000] [--moto-port 5000]``.
 
 moto runs in server mode inside this process and serves DynamoDB, SQS, Secrets Manager and EventBridge over
-real HTTP; the tables and secrets of template.yaml are created in it. The template's Api routes are served
-on http://127.0.0.1:3000 by ``local.apigw`` with every handler imported once and invoked in-process, so a
-breakpoint in a handler just works. Port 0 picks a free port; the last startup line is machine-readable:
+real HTTP; the tables, secrets and queues of template.yaml are created in it. The template's Api routes are
+served on http://127.0.0.1:3000 by ``local.apigw`` with every handler imported once and invoked in-process,
+so a breakpoint in a handler just works; its SQS event sources are polled in-process too (``local.sqs``).
+A Payme Subscribe API simulator (``local.subscribe_sim``) answers at PAYME_SUBSCRIBE_URL of the config,
+http://127.0.0.1:3001/api, and calls the served ``/payme`` as Payme calls a cashbox's Merchant API.
+Port 0 picks a free port; the last startup line is machine-readable:
 
-    READY api=http://127.0.0.1:3000 moto=http://127.0.0.1:5000
+    READY api=http://127.0.0.1:3000 moto=http://127.0.0.1:5000 subscribe=http://127.0.0.1:3001/api
 """
 
 import argparse
@@ -25,9 +28,19 @@ from pathlib import Path
 from typing import Any, NoReturn, cast
 from urllib.parse import quote, unquote, urlsplit
 
+import boto3
+
 from local.apigw import LocalApi, Request, Response
 from local.console import VERBOSE_ENV, function_output_to, say, verbose_from_env, warn
 from local.runtime import Functions, LocalFunction, load_function, stamp_invocations_on_logs
+from local.sqs import SqsPoller, start_pollers
+from local.subscribe_sim import (
+    CALLBACKS_SETTING,
+    SimulatorServer,
+    SubscribeSimulator,
+    callbacks_enabled,
+    serve,
+)
 from local.template import (
     DEFAULT_CONFIG,
     DEFAULT_TEMPLATE,
@@ -43,6 +56,9 @@ DEFAULT_LOG = ROOT / ".local-run" / "stack.log"
 DRAIN_TIMEOUT_S = 10.0  # how long a stop waits for the requests in flight
 READY_PREFIX = "READY"
 API_KEY_CONFIG = "BILLING_API_KEY"  # the value API Gateway's usage plan key has locally
+SUBSCRIBE_URL_CONFIG = "PAYME_SUBSCRIBE_URL"
+PAYME_MERCHANT_PATH = "/payme"  # where the simulator calls our Merchant API, as Payme does
+POLLER_STOP_TIMEOUT_S = 10.0
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -54,6 +70,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=3000, help="API port, 0 for a free one (default 3000)")
     parser.add_argument(
         "--moto-port", type=int, default=5000, help="moto port, 0 for a free one (default 5000)"
+    )
+    parser.add_argument(
+        "--subscribe-port",
+        type=int,
+        default=None,
+        help=f"Payme Subscribe simulator port, 0 for a free one (default: that of {SUBSCRIBE_URL_CONFIG})",
     )
     parser.add_argument(
         "--template", type=Path, default=DEFAULT_TEMPLATE, help="SAM template (default template.yaml)"
@@ -352,6 +374,44 @@ def stop_http(server: LocalHttpServer) -> None:
     server.server_close()
 
 
+# ---------------------------------------------------------------------------------------------- Payme
+
+
+def start_subscribe_simulator(config: Mapping[str, str], port: int | None) -> SimulatorServer | None:
+    """The simulator where the config's PAYME_SUBSCRIBE_URL points, when that is this machine.
+
+    A PAYME_SUBSCRIBE_URL elsewhere (Payme's sandbox, say) is left to the functions as it is.
+    """
+    url = urlsplit(config.get(SUBSCRIBE_URL_CONFIG, ""))
+    if url.scheme != "http" or url.hostname not in ("127.0.0.1", "localhost"):
+        return None
+    merchant_id, key = config.get("PAYME_MERCHANT_ID"), config.get("PAYME_KEY")
+    if not merchant_id or not key:
+        warn(f"PAYME_MERCHANT_ID or PAYME_KEY is not in the config: no Subscribe simulator at {url.geturl()}")
+        return None
+    callbacks = callbacks_enabled(os.environ, config)
+    simulator = SubscribeSimulator(merchant_id, key, callbacks=callbacks)
+    return serve(simulator, "127.0.0.1", (url.port or 80) if port is None else port)
+
+
+def connect_simulator_to_merchant_api(simulator: SimulatorServer | None, api: LocalApi, api_url: str) -> None:
+    if simulator is None:
+        return
+    if api.router.match("POST", PAYME_MERCHANT_PATH) is None:
+        warn(f"no POST {PAYME_MERCHANT_PATH} in the template: the Subscribe simulator calls no Merchant API")
+        simulator.simulator.callbacks = False
+        return
+    simulator.simulator.set_merchant_url(api_url + PAYME_MERCHANT_PATH)
+
+
+# ---------------------------------------------------------------------------------------------- SQS
+
+
+def stop_pollers(pollers: Sequence[SqsPoller]) -> None:
+    for poller in pollers:
+        poller.stop(POLLER_STOP_TIMEOUT_S)
+
+
 # ---------------------------------------------------------------------------------------------- seed
 
 
@@ -445,6 +505,9 @@ def print_banner(
     config_path: Path,
     log_file: Path,
     verbose: bool,
+    *,
+    subscribe: SimulatorServer | None = None,
+    pollers: Sequence[SqsPoller] = (),
 ) -> None:
     say(f"tolov local stack — {template.path}")
     say(f"  API   {api_url}")
@@ -457,6 +520,22 @@ def print_banner(
     say(f"    queues:  {', '.join(provisioned['queues']) or '-'}")
     say(f"    keys:    {', '.join(provisioned.get('keys', [])) or '-'}  (KMS, as alias/<name>)")
     say(f"    buses:   {', '.join(provisioned.get('buses', [])) or '-'}")
+    for poller in pollers:
+        source = poller.source
+        partial = ", partial batch failures" if source.report_batch_item_failures else ""
+        say(
+            f"    SQS {source.queue} → {source.function} "
+            f"(batch {source.batch_size}{partial}, {poller.concurrency} pollers)"
+        )
+    if subscribe is not None:
+        simulator = subscribe.simulator
+        say(f"  Payme Subscribe simulator  {subscribe.url}  (test cards: expire 0399, SMS code 666666)")
+        if simulator.callbacks and simulator.merchant is not None:
+            calls = f"on → {simulator.merchant.url} ({CALLBACKS_SETTING}=0 turns them off)"
+        else:
+            calls = "off"
+        say(f"    merchant callbacks: {calls}")
+        say(f"    controls: POST {subscribe.base_url}/_sim/balance | card | latency | callbacks")
     say(f"  local credentials from {config_path} (local-only values, never real ones):")
     for key, value in config.items():
         say(f"    {key}={value}")
@@ -509,6 +588,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         moto, moto_url = start_moto(args.moto_port)
         cleanup.callback(moto.stop)
         configure_aws(moto_url)
+        subscribe = start_subscribe_simulator(config, args.subscribe_port)
+        if subscribe is not None:
+            cleanup.callback(subscribe.stop)
+            config = {**config, SUBSCRIBE_URL_CONFIG: subscribe.url}  # the port it got, for the functions
         provisioned = template.provision(config, endpoint_url=moto_url)
 
         # Handlers read their configuration at import time, as in Lambda: environment before import.
@@ -522,13 +605,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         api = LocalApi(routes, functions.invoke, api_key, stages)
         http, api_url = start_http(api, args.host, args.port)
         cleanup.callback(stop_http, http)  # callbacks run last-in first-out: before moto stops
+        connect_simulator_to_merchant_api(subscribe, api, api_url)
+        invokers = {name: function.invoke for name, function in functions.by_id.items()}
+        pollers = start_pollers(template.sqs_event_sources(config), boto3.client("sqs"), invokers)
+        cleanup.callback(stop_pollers, pollers)  # first of all: a batch may still call the API or Payme
 
         print_banner(
-            template, routes, api_url, moto_url, provisioned, config, args.config, args.log_file, args.verbose
+            template,
+            routes,
+            api_url,
+            moto_url,
+            provisioned,
+            config,
+            args.config,
+            args.log_file,
+            args.verbose,
+            subscribe=subscribe,
+            pollers=pollers,
         )
         if args.seed:
             seed(api, args.seed, api_key)
-        say(f"{READY_PREFIX} api={api_url} moto={moto_url}")
+        served = f"{READY_PREFIX} api={api_url} moto={moto_url}"
+        if subscribe is not None:
+            served += f" subscribe={subscribe.url}"
+        say(served)
         say(f"\n{stop.wait()} received, stopping")
     say("stopped")
     return 0

@@ -6,14 +6,16 @@ config value of the same name in UPPER_SNAKE (``PaymeMerchantId`` ← ``PAYME_ME
 the parameter's Default, which makes ``Environment`` ``dev`` unless local.env says otherwise.
 
 What stays here is what SAM has no Docker-free form for: resources as moto has them (every one named by its
-logical id; a queue's !Ref is its URL, !GetAtt X.Arn an ARN of X's service) and provision(), which creates
-the template's tables, secrets and queues in moto.
+logical id; a queue's !Ref is its URL, !GetAtt X.Arn an ARN of X's service), provision(), which creates
+the template's tables, secrets and queues (with their visibility timeouts and redrive policies) in moto, and
+the SQS event sources of the functions for the in-process poller (local.sqs).
 
 Nothing here names a table, secret, function or route: adding one to template.yaml needs no change here.
 """
 
 import copy
 import functools
+import json
 import re
 import secrets
 import warnings
@@ -52,6 +54,15 @@ _TABLE_KEYS = (
     "ProvisionedThroughput",
     "LocalSecondaryIndexes",
     "GlobalSecondaryIndexes",
+)
+# create_queue takes these queue properties under the same names; FIFO queues are not served locally (a
+# local queue is named by its logical id, which cannot end in .fifo).
+_QUEUE_KEYS = (
+    "DelaySeconds",
+    "MaximumMessageSize",
+    "MessageRetentionPeriod",
+    "ReceiveMessageWaitTimeSeconds",
+    "VisibilityTimeout",
 )
 _INDEX_KEYS = ("IndexName", "KeySchema", "Projection", "ProvisionedThroughput", "OnDemandThroughput")
 
@@ -122,6 +133,20 @@ class ApiRoute:
     handler_attr: str  # e.g. lambda_handler
     event: str  # the event's name in the template, e.g. GetInvoice
     rest_api: str | None  # logical id of the AWS::Serverless::Api, None for SAM's implicit API
+
+
+@dataclass(frozen=True)
+class SqsEventSource:
+    """One ``Type: SQS`` event of a function: Lambda's event source mapping from a queue to it."""
+
+    function: str  # logical id of the consumer
+    event: str  # the event's name in the template, e.g. Reversals
+    queue: str  # the queue's logical id, which is its name locally
+    queue_arn: str
+    batch_size: int
+    report_batch_item_failures: bool  # FunctionResponseTypes: [ReportBatchItemFailures]
+    maximum_concurrency: int | None  # ScalingConfig.MaximumConcurrency
+    enabled: bool
 
 
 @dataclass(frozen=True)
@@ -309,6 +334,47 @@ class SamTemplate:
         api = self._sam(config).resources.get(rest_api or SamApiProvider.IMPLICIT_API_RESOURCE_ID, {})
         return str((api.get("Properties") or {}).get("StageName", "Prod"))  # SAM's implicit API: Prod
 
+    # ------------------------------------------------------------------ SQS event sources
+
+    def sqs_event_sources(self, config: Config | None = None) -> list[SqsEventSource]:
+        """Every ``Type: SQS`` event of every function, as SAM resolved it (the queue an ARN by then)."""
+        sources = []
+        for function in self._sam(config).functions.values():
+            events = cast(dict[str, Any], function.events or {})  # a mapping, whatever SAM's annotation says
+            for name, event in events.items():
+                if event.get("Type") != "SQS":
+                    continue
+                props = event.get("Properties") or {}
+                arn = props.get("Queue")
+                if not isinstance(arn, str) or not arn.startswith("arn:aws:sqs:"):
+                    raise ValueError(f"{function.name}.{name}: Queue {arn!r} is not a queue of this template")
+                concurrency = (props.get("ScalingConfig") or {}).get("MaximumConcurrency")
+                sources.append(
+                    SqsEventSource(
+                        function=function.name,
+                        event=name,
+                        queue=arn.rsplit(":", 1)[1],
+                        queue_arn=arn,
+                        batch_size=int(props.get("BatchSize", 10)),  # Lambda's default for a standard queue
+                        report_batch_item_failures="ReportBatchItemFailures"
+                        in (props.get("FunctionResponseTypes") or []),
+                        maximum_concurrency=None if concurrency is None else int(concurrency),
+                        enabled=props.get("Enabled", True) not in (False, "false", "False"),
+                    )
+                )
+        return sources
+
+    def queue_attributes(self, config: Config | None = None) -> dict[str, dict[str, str]]:
+        """create_queue Attributes of every AWS::SQS::Queue: what the local poller and moto's redrive need."""
+        queues = {}
+        for name, resource in self._resolved_of_type("AWS::SQS::Queue", config).items():
+            props = resource.get("Properties") or {}
+            attributes = {key: _env_string(props[key]) for key in _QUEUE_KEYS if key in props}
+            if "RedrivePolicy" in props:
+                attributes["RedrivePolicy"] = json.dumps(props["RedrivePolicy"])
+            queues[name] = attributes
+        return queues
+
     # ------------------------------------------------------------------ environment
 
     def function_environment(self, logical_id: str, config: Config) -> dict[str, str]:
@@ -347,11 +413,19 @@ class SamTemplate:
         for secret in self.secret_specs(config):
             if _create_unless_exists(secretsmanager.create_secret, secret, "ResourceExistsException"):
                 created["secrets"].append(secret["Name"])
-        # Queues get moto's default attributes: redrive and timeouts only matter to Lambda's poller.
-        for name in self._resolved_of_type("AWS::SQS::Queue", config):
+        # Visibility timeouts and redrive policies as the template has them: the local poller (local.sqs)
+        # redelivers by the first, moto moves a message to its dead-letter queue by the second. A queue's
+        # dead-letter queue must exist before the policy names it, so the policies come last.
+        redrives = {}
+        for name, attributes in self.queue_attributes(config).items():
             if name not in sqs.list_queues(QueueNamePrefix=name).get("QueueUrls", [""])[0]:
-                sqs.create_queue(QueueName=name)
+                redrive = attributes.pop("RedrivePolicy", None)
+                url = sqs.create_queue(QueueName=name, Attributes=cast(Any, attributes))["QueueUrl"]
+                if redrive is not None:
+                    redrives[url] = redrive
                 created["queues"].append(name)
+        for url, redrive in redrives.items():
+            sqs.set_queue_attributes(QueueUrl=url, Attributes={"RedrivePolicy": redrive})
         kms = session.client("kms", endpoint_url=endpoint_url)
         aliases = {a["AliasName"] for a in kms.list_aliases().get("Aliases", [])}
         for name in self._resolved_of_type("AWS::KMS::Key", config):

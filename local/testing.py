@@ -10,11 +10,12 @@
     def test_something(stack: StackProcess) -> None:
         requests.get(stack.url("/invoices/x"), headers={"x-api-key": stack.config["BILLING_API_KEY"]})
 
-Ports are chosen by the stack itself (port 0), so parallel test runs never collide; the stack's READY line
-says which ones it got. Startup and shutdown are bounded by timeouts and the stack's output is kept for
-failure messages. ``text()`` is the console (banner and access lines); ``log_text()`` is the stack's log
-file, where the functions' logs, metrics, warnings and tracebacks go (a temporary file per stack, removed
-when the process that started it exits).
+Ports are chosen by the stack itself (port 0), the Payme Subscribe simulator's too, so parallel test runs
+never collide; the stack's READY line says which ones it got (``api_url``, ``moto_url``, ``subscribe_url``).
+Startup and shutdown are bounded by timeouts and the stack's output is kept for failure messages.
+``text()`` is the console (banner and access lines); ``log_text()`` is the stack's log file, where the
+functions' logs, metrics, warnings and tracebacks go (a temporary file per stack, removed when the process
+that started it exits).
 """
 
 import functools
@@ -27,7 +28,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,9 +53,16 @@ class StackProcess:
     config: dict[str, str]
     log_path: Path
     output: list[str] = field(default_factory=list)  # appended by a reader thread while the stack runs
+    subscribe_url: str = ""  # the Payme Subscribe simulator's /api; "" when the stack serves none
 
     def url(self, path: str) -> str:
         return self.api_url + path
+
+    def simulator_url(self, path: str) -> str:
+        """A URL of the Subscribe simulator, e.g. simulator_url("/_sim/balance")."""
+        if not self.subscribe_url:
+            raise StackFailed("this stack serves no Payme Subscribe simulator")
+        return self.subscribe_url.removesuffix("/api") + path
 
     def text(self) -> str:
         return "".join(self.output)
@@ -83,7 +91,9 @@ def start_stack(
     seed: bool | Path = False,
     extra_args: Sequence[str] = (),
     timeout: float = STARTUP_TIMEOUT_S,
+    env: Mapping[str, str] | None = None,
 ) -> StackProcess:
+    """``env`` adds to the stack's environment, e.g. {"PAYME_SIM_MERCHANT_CALLBACKS": "0"}."""
     descriptor, log_name = tempfile.mkstemp(prefix="stack-", suffix=".log", dir=_log_folder().name)
     os.close(descriptor)
     command = [
@@ -93,6 +103,8 @@ def start_stack(
         "--port",
         "0",
         "--moto-port",
+        "0",
+        "--subscribe-port",
         "0",
         "--config",
         str(config),
@@ -110,7 +122,7 @@ def start_stack(
     process = subprocess.Popen(
         command,
         cwd=ROOT,
-        env=_child_environment(),
+        env={**_child_environment(), **(env or {})},
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -125,7 +137,13 @@ def start_stack(
         ready = _wait_for_ready_line(process, output, ready_lines, timeout, Path(log_name))
         fields = dict(part.split("=", 1) for part in ready.split()[1:])
         stack = StackProcess(
-            process, fields["api"], fields["moto"], load_config(config), Path(log_name), output
+            process,
+            fields["api"],
+            fields["moto"],
+            load_config(config),
+            Path(log_name),
+            output,
+            subscribe_url=fields.get("subscribe", ""),
         )
         _wait_for_http(stack.api_url, timeout)
     except BaseException:
@@ -145,10 +163,17 @@ def running_stack(
     seed: bool | Path = False,
     extra_args: Sequence[str] = (),
     timeout: float = STARTUP_TIMEOUT_S,
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[StackProcess]:
     """start_stack() for the duration of a with block; always stopped, also when the test fails."""
     stack = start_stack(
-        template=template, root=root, config=config, seed=seed, extra_args=extra_args, timeout=timeout
+        template=template,
+        root=root,
+        config=config,
+        seed=seed,
+        extra_args=extra_args,
+        timeout=timeout,
+        env=env,
     )
     try:
         yield stack

@@ -1,4 +1,5 @@
-"""Helpers for the Click tests: signed SHOP-API forms, API Gateway events, a configured ClickShopFunction.
+"""Helpers for the Click tests: signed SHOP-API forms, API Gateway events, a configured ClickShopFunction
+on moto, and the SHOP-API core on the in-memory fakes.
 
 Signatures are computed here from Click's formula directly (not with tolov.click.sign), so that the
 tests check the production code against the specification rather than against itself.
@@ -7,7 +8,7 @@ tests check the production code against the specification rather than against it
 import hashlib
 import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -17,8 +18,11 @@ import boto3
 import pytest
 
 from local.template import function_environment
+from tests.fakes import FakeClickRepository, FakeLedger, FakeReversalQueue
 from tests.support import FakeContext, load_handler
 from tolov.billing.invoices import Billing, NewItem
+from tolov.click.request import Action
+from tolov.click.shop_api import ClickShop
 
 SECRET = "local-click-secret"
 SERVICE_ID = "12345"
@@ -154,6 +158,9 @@ class ClickStack:
     def complete(self, fields: dict[str, str]) -> dict[str, Any]:
         return self.post("/click/complete", fields)
 
+    def credit(self, apartment_id: str) -> int:
+        return self.billing.balance(apartment_id).credit
+
     def reversal_messages(self) -> list[dict[str, Any]]:
         sqs = boto3.client("sqs")
         messages: list[dict[str, Any]] = []
@@ -174,9 +181,14 @@ class ClickStack:
 
 @contextmanager
 def click_stack(
-    local_config: dict[str, str], monkeypatch: pytest.MonkeyPatch, **overrides: str
+    local_config: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    unset: Sequence[str] = (),
+    **overrides: str,
 ) -> Iterator[ClickStack]:
-    """Inside mock_aws: the function's environment from template.yaml, the reversal queue, fresh caches."""
+    """Inside mock_aws: the function's environment from template.yaml with `overrides` and without the
+    `unset` variables, the reversal queue, fresh caches and new containers wired with that environment."""
     from tolov.settings import get_settings
 
     env = function_environment("ClickShopFunction", local_config)
@@ -185,13 +197,52 @@ def click_stack(
     env.update(overrides)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
+    for name in unset:
+        monkeypatch.delenv(name, raising=False)
     get_settings.cache_clear()
-    wirings = [load_handler("click_shop").shop, load_handler("click_reversal").workers]
-    for wiring in wirings:
-        wiring.reset()
+    load_handler("click_shop", fresh=True)  # new containers, wired with this environment
+    load_handler("click_reversal", fresh=True)
     try:
         yield ClickStack(queue_url=queue_url, billing=Billing())
     finally:
-        for wiring in wirings:
-            wiring.reset()
         get_settings.cache_clear()
+
+
+@dataclass
+class ClickCore:
+    """The SHOP-API core on the in-memory fakes: what ClickStack does, without the handler or moto."""
+
+    shop: ClickShop
+    ledger: FakeLedger
+    repository: FakeClickRepository
+    queue: FakeReversalQueue
+
+    def prepare(self, fields: dict[str, str]) -> dict[str, Any]:
+        return self.shop.handle(fields, Action.PREPARE).reply
+
+    def complete(self, fields: dict[str, str]) -> dict[str, Any]:
+        return self.shop.handle(fields, Action.COMPLETE).reply
+
+    def apartment(self, apartment_id: str = "apt-1") -> str:
+        self.ledger.put_apartment(apartment_id, "Flat", "resident-1")
+        return apartment_id
+
+    def credit(self, apartment_id: str) -> int:
+        return self.ledger.balance(apartment_id).credit
+
+    def reversal_messages(self) -> list[dict[str, Any]]:
+        return self.queue.messages()
+
+
+def click_core(cancel_after_confirm: int = -4) -> ClickCore:
+    """The shop as ClickShopFunction builds it (the local secret and service id), on the fakes."""
+    ledger = FakeLedger()
+    repository, queue = FakeClickRepository(ledger), FakeReversalQueue()
+    shop = ClickShop(
+        repository,
+        queue,
+        service_id=SERVICE_ID,
+        secret_key=lambda: SECRET,
+        cancel_after_confirm=cancel_after_confirm,
+    )
+    return ClickCore(shop, ledger, repository, queue)

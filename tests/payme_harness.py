@@ -1,18 +1,20 @@
-"""Shared pieces of the Payme tests: a movable clock, a merchant on moto, seeded accounts, calls."""
+"""Shared pieces of the Payme tests: a movable clock, a merchant on moto or on the in-memory fakes,
+seeded accounts, calls; the Lambda handler with the sample events."""
 
 import base64
-import importlib.util
+import datetime as dt
 import itertools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities import parameters
 
+from tests.fakes import FakeLedger, FakePaymeRepository, StaticKeyStore
+from tests.support import ROOT, FakeContext, load_handler
 from tolov.billing.invoices import Billing, NewItem
 from tolov.payme.dynamo import DynamoRepository
 from tolov.payme.keys import KeyStore, SecretKeyStore
@@ -64,10 +66,13 @@ def gas(amount: int = 15_000_00, count: int = 1) -> NewItem:
 
 @dataclass
 class Harness:
+    """A merchant and what it stands on: DynamoDB on moto (repo.ledger a Ledger, billing a Billing) or the
+    in-memory fakes (both a FakeLedger), read alike through the Repository protocol and these methods."""
+
     clock: Clock
     merchant: Merchant
-    billing: Billing
-    repo: DynamoRepository
+    billing: Billing | FakeLedger
+    repo: DynamoRepository | FakePaymeRepository
     ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     apartments: set[str] = field(default_factory=set)
     invoices_made: dict[str, int] = field(default_factory=dict)
@@ -90,6 +95,11 @@ class Harness:
         reply = self.call(method, params)
         assert "result" not in reply, reply
         return reply["error"]  # type: ignore[no-any-return]
+
+    def posting(self, payme_id: str) -> Any:
+        """The ledger's posting of this Payme transaction (a Posting or a FakePosting), or None."""
+        posting: Any = self.repo.ledger.posting(f"payme#{payme_id}")
+        return posting
 
     def apartment(self, apartment_id: str = "apt-1", label: str = "Chilonzor 9-12-34") -> str:
         self.billing.put_apartment(apartment_id, label, "resident-1")
@@ -127,26 +137,83 @@ def make_harness(
     clock: Clock | None = None,
     keys: KeyStore | None = None,
     limits: ApartmentLimits | None = None,
+    *,
+    fake: bool = False,
     **overrides: Any,
 ) -> Harness:
+    """On moto (inside the `aws` fixture; the key in Secrets Manager), or with fake=True on the in-memory
+    fakes (the key in memory), which need no AWS at all."""
     clock = clock or Clock()
-    repo = DynamoRepository(clock)
-    keys = keys or SecretKeyStore(SECRET_ID)
+    repo: DynamoRepository | FakePaymeRepository
+    billing: Billing | FakeLedger
+    if fake:
+        ledger = FakeLedger(clock)
+        repo, billing = FakePaymeRepository(ledger), ledger
+        keys = keys or StaticKeyStore(LOCAL_KEY)
+    else:
+        repo = DynamoRepository(clock)
+        billing = repo.billing
+        keys = keys or SecretKeyStore(SECRET_ID)
     merchant = Merchant(repo, keys, config(**overrides), limits or ApartmentLimits(), clock=clock)
-    return Harness(clock, merchant, repo.billing, repo)
+    return Harness(clock, merchant, billing, repo)
 
 
 @pytest.fixture
 def harness(aws: None) -> Iterator[Harness]:
+    """The merchant on moto."""
     parameters.clear_caches()  # a key changed by one test must not leak into the next
     yield make_harness()
     parameters.clear_caches()
 
 
+@pytest.fixture(name="harness")
+def harness_on_fakes() -> Harness:
+    """`harness` in a module that imports this fixture: the merchant on the in-memory fakes, no moto."""
+    return make_harness(fake=True)
+
+
+def served_methods() -> list[str]:
+    """The methods the Merchant API core serves: the keys of its method table."""
+    merchant = Merchant(
+        FakePaymeRepository(FakeLedger()), StaticKeyStore(LOCAL_KEY), config(), ApartmentLimits()
+    )
+    return sorted(merchant.methods)
+
+
+# ---------------------------------------------------------------------- GetStatement's days
+DAY = 86_400_000
+MIDNIGHT = int(dt.datetime(2026, 9, 22, tzinfo=dt.UTC).timestamp() * 1000)  # day 2 starts
+
+
+def ms(day: int, hh: int = 0, mm: int = 0, ss: int = 0, milli: int = 0) -> int:
+    return MIDNIGHT + (day - 2) * DAY + ((hh * 60 + mm) * 60 + ss) * 1000 + milli
+
+
+def populate_statement(h: Harness) -> dict[str, int]:
+    """Transactions on both sides of two midnights, in every state: Payme id -> Payme time."""
+    times = {
+        "a" * 24: ms(1, 23, 59, 59, 999),
+        "b" * 24: ms(2, 0, 0, 0, 0),
+        "c" * 24: ms(2, 12),
+        "d" * 24: ms(2, 23, 59, 59, 999),
+        "e" * 24: ms(3, 0, 0, 0, 0),
+        "f" * 24: ms(3, 0, 0, 0, 1),
+    }
+    h.apartment()
+    for payme_id, time in times.items():
+        h.clock.now = time + 1000
+        assert "result" in h.create(payme_id, 500_000, {"apartment_id": "apt-1"}, time=time)
+        if payme_id[0] in "cd":
+            h.clock.advance(1000)
+            h.result("PerformTransaction", {"id": payme_id})
+        if payme_id[0] in "de":
+            h.clock.advance(1000)
+            h.result("CancelTransaction", {"id": payme_id, "reason": 5 if payme_id[0] == "d" else 3})
+    return times
+
+
 # ---------------------------------------------------------------------- the Lambda handler
-ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events" / "payme"
-APP = ROOT / "functions" / "payme_merchant" / "app.py"
 
 HANDLER_ENV = {
     "PAYME_KEY_SECRET_ARN": SECRET_ID,
@@ -154,15 +221,6 @@ HANDLER_ENV = {
     "PAYME_TOPUP_IKPU": "10305008002000000",
     "PAYME_TOPUP_PACKAGE_CODE": "1503873",
 }
-
-
-def load_app() -> ModuleType:
-    """functions/payme_merchant/app.py under a name of its own (every function folder has an app.py)."""
-    spec = importlib.util.spec_from_file_location("payme_merchant_app", APP)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def load_event(method: str, **params: Any) -> dict[str, Any]:
@@ -174,19 +232,23 @@ def load_event(method: str, **params: Any) -> dict[str, Any]:
     return event
 
 
-class LambdaContext:
-    function_name = "PaymeMerchantFunction"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:PaymeMerchantFunction"
-    aws_request_id = "00000000-0000-4000-8000-000000000000"
-
-
 @dataclass
 class Handler:
     app: ModuleType
 
+    @classmethod
+    def new_container(cls) -> "Handler":
+        """The function as a new container runs it: its wiring built from the environment as it is now."""
+        return cls(load_handler("payme_merchant", fresh=True))
+
+    def respond(self, event: Any) -> dict[str, Any]:
+        """The handler's raw response to any event."""
+        response: dict[str, Any] = self.app.lambda_handler(event, FakeContext("PaymeMerchantFunction"))
+        return response
+
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
-        response = self.app.lambda_handler(event, LambdaContext())
+        """The JSON-RPC reply, checked to come as Payme requires: HTTP 200, JSON, a result or an error."""
+        response = self.respond(event)
         assert response["statusCode"] == 200
         assert response["headers"]["Content-Type"].startswith("application/json")
         reply: dict[str, Any] = json.loads(response["body"])
@@ -200,6 +262,6 @@ def handler(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Handler]:
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()
     parameters.clear_caches()
-    yield Handler(load_app())
+    yield Handler.new_container()
     get_settings.cache_clear()
     parameters.clear_caches()

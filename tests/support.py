@@ -1,4 +1,5 @@
-"""Helpers shared by tests: load a function's handler, build API Gateway events from events/."""
+"""Helpers shared by tests: load a function's handler, a Lambda context, API Gateway events from events/,
+threads released together, replies lost on the wire."""
 
 import copy
 import importlib.util
@@ -7,12 +8,11 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from tolov.payme.keys import KeyRing
+from typing import Any
 
 from botocore.exceptions import ReadTimeoutError
 
@@ -20,11 +20,18 @@ ROOT = Path(__file__).resolve().parent.parent
 _loaded: dict[str, ModuleType] = {}
 
 
-def load_handler(function_dir: str) -> ModuleType:
-    """Import functions/<dir>/app.py once under a unique name (every handler module is called app)."""
-    if function_dir not in _loaded:
-        path = ROOT / "functions" / function_dir / "app.py"
-        spec = importlib.util.spec_from_file_location(f"handler_{function_dir}", path)
+def handler_path(function_dir: str) -> Path:
+    return ROOT / "functions" / function_dir / "app.py"
+
+
+def load_handler(function_dir: str, *, fresh: bool = False) -> ModuleType:
+    """functions/<dir>/app.py, imported under a name of its own (every handler module is called app).
+
+    Imported once per test process, as a warm container keeps it. fresh=True executes it again, as a new
+    container would: its wiring is then built from the environment as it is now (a test that changed
+    the settings asks for that). Later calls return the newest."""
+    if fresh or function_dir not in _loaded:
+        spec = importlib.util.spec_from_file_location(f"handler_{function_dir}", handler_path(function_dir))
         assert spec and spec.loader
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
@@ -36,11 +43,17 @@ def sample_event(name: str) -> dict[str, Any]:
     return copy.deepcopy(json.loads((ROOT / "events" / name).read_text()))
 
 
+@dataclass(frozen=True)
 class FakeContext:
-    function_name = "test"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:test"
-    aws_request_id = "00000000-0000-0000-0000-000000000000"
+    """The attributes of a Lambda context that Powertools reads."""
+
+    function_name: str = "test"
+    memory_limit_in_mb: int = 512
+    aws_request_id: str = "00000000-0000-4000-8000-000000000000"
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
 
     @staticmethod
     def get_remaining_time_in_millis() -> int:
@@ -146,16 +159,14 @@ def replies_lost(
         client.meta.events.unregister(event, unique_id=unique_id)
 
 
-class StaticKeyStore:
-    """An in-memory Payme key store (the product reads the key from Secrets Manager)."""
-
-    def __init__(self, key: str) -> None:
-        from tolov.payme.keys import KeyRing
-
-        self._ring = KeyRing(key)
-
-    def ring(self, *, fresh: bool = False) -> "KeyRing":
-        return self._ring
-
-    def replace(self, ring: "KeyRing") -> None:
-        self._ring = ring
+@contextmanager
+def http_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[ThreadingHTTPServer]:
+    """A ThreadingHTTPServer on a free 127.0.0.1 port, serving in a daemon thread for the with block."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()

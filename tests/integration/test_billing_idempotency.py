@@ -9,7 +9,6 @@ from typing import Any
 import boto3
 import pytest
 
-from local.template import SamTemplate
 from tests.integration.test_billing_api import ITEMS
 from tests.support import invoke, rest_event
 from tolov.billing.invoices import Billing
@@ -171,28 +170,3 @@ def test_without_the_header_nothing_is_recorded(apartment: str) -> None:
     assert post("/invoices", INVOICE)[0] == 201
     assert post("/invoices", INVOICE)[0] == 200
     assert records() == []
-
-
-def test_the_template_declares_the_table_and_grants_only_what_powertools_calls() -> None:
-    template = SamTemplate.load()
-    table = template.resources["IdempotencyTable"]["Properties"]
-    assert table["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
-    assert table["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
-    assert table["BillingMode"] == "PAY_PER_REQUEST"
-    assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
-    assert table["SSESpecification"] == {"SSEEnabled": True}
-    function = template.resources["BillingApiFunction"]["Properties"]
-    assert function["Environment"]["Variables"]["IDEMPOTENCY_TABLE"] == {"Ref": "IdempotencyTable"}
-    table_arn = {"Fn::GetAtt": ["IdempotencyTable", "Arn"]}
-    grants = [
-        (sorted(s["Action"]), s["Resource"])
-        for p in function["Policies"]
-        for s in p.get("Statement", [])
-        if s["Resource"] == table_arn
-    ]
-    assert grants == [
-        (
-            ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
-            {"Fn::GetAtt": ["IdempotencyTable", "Arn"]},
-        )
-    ]

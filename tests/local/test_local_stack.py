@@ -116,6 +116,11 @@ def test_the_tables_and_secrets_are_in_moto(real_stack: StackProcess) -> None:
     assert value == real_stack.config["PAYME_KEY"]
 
 
+def test_a_config_without_a_local_subscribe_url_serves_no_simulator(echo_stack: StackProcess) -> None:
+    assert echo_stack.subscribe_url == ""
+    assert "subscribe=" not in echo_stack.text() and "Payme Subscribe simulator" not in echo_stack.text()
+
+
 def test_the_banner_names_routes_moto_and_local_credentials(real_stack: StackProcess) -> None:
     output = real_stack.text()
     assert real_stack.api_url in output
@@ -468,13 +473,16 @@ def test_the_stack_exits_without_burning_cpu_after_stopped() -> None:
             stack.process.kill()
 
 
-@pytest.mark.parametrize("flag", ["--moto-port", "--port"])
+PORT_FLAGS = ["--moto-port", "--port", "--subscribe-port"]
+
+
+@pytest.mark.parametrize("flag", PORT_FLAGS)
 def test_a_busy_port_is_an_error_not_a_hang(flag: str) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
-        other = "--port" if flag == "--moto-port" else "--moto-port"
-        command = [sys.executable, "-m", "local.stack", flag, str(busy.getsockname()[1]), other, "0"]
+        others = [arg for other in PORT_FLAGS if other != flag for arg in (other, "0")]
+        command = [sys.executable, "-m", "local.stack", flag, str(busy.getsockname()[1]), *others]
         result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 1
     assert "Address already in use" in result.stderr

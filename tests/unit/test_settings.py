@@ -7,7 +7,6 @@ before Click read the same limits) still count when the neutral ones are absent.
 
 import pytest
 
-from local.template import function_environment
 from tolov.click.gateway import build_shop
 from tolov.payme.gateway import build_merchant
 from tolov.payme.merchant_api import ip_allowed
@@ -60,14 +59,6 @@ def test_bad_limits_fail_loudly_for_both(env: dict[str, str]) -> None:
     with pytest.raises(ConfigError):
         load_settings(env)
 
-
-@pytest.mark.parametrize("function", ["PaymeMerchantFunction", "ClickShopFunction"])
-def test_the_template_sets_the_neutral_limits_for_both_functions(
-    local_config: dict[str, str], function: str
-) -> None:
-    env = function_environment(function, local_config)
-    assert (env["APARTMENT_MIN_TIYIN"], env["APARTMENT_MAX_TIYIN"]) == ("100000", "5000000000")
-    assert "PAYME_APARTMENT_MIN_TIYIN" not in env and "PAYME_APARTMENT_MAX_TIYIN" not in env
 
 
 def test_defaults() -> None:

@@ -59,6 +59,8 @@ class ApartmentLimits:
 class PaymeSettings:
     merchant_id: str = ""
     checkout_url: str = "https://checkout.paycom.uz"
+    # The Subscribe API (cards and receipts, autopay); the sandbox is https://checkout.test.paycom.uz/api.
+    subscribe_url: str = "https://checkout.paycom.uz/api"
     key_secret_arn: str = ""
     # Names of the `account` sub-fields as configured on the Payme kassa. An empty name disables that
     # account type (a kassa set up for invoices only, say).
@@ -217,6 +219,7 @@ def _payme(env: _Env, environment: str) -> PaymeSettings:
     return PaymeSettings(
         merchant_id=env.text("PAYME_MERCHANT_ID", ""),
         checkout_url=env.text("PAYME_CHECKOUT_URL", PaymeSettings.checkout_url),
+        subscribe_url=env.text("PAYME_SUBSCRIBE_URL", PaymeSettings.subscribe_url),
         key_secret_arn=env.text("PAYME_KEY_SECRET_ARN", ""),
         invoice_field=env.text("PAYME_INVOICE_FIELD", PaymeSettings.invoice_field),
         apartment_field=env.text("PAYME_APARTMENT_FIELD", PaymeSettings.apartment_field),

@@ -331,7 +331,7 @@ def test_an_unexpected_failure_is_still_a_json_reply(
 
     monkeypatch.setenv("CLICK_SECRET_KEY_SECRET_ARN", "NoSuchSecret")
     get_settings.cache_clear()
-    load_handler("click_shop").shop.reset()
+    load_handler("click_shop", fresh=True)  # a new container, wired with the broken setting
     account = stack.apartment()
     ctid = next_trans_id()
     status, body = stack.call("/click/prepare", _encode(prepare_form(ctid, account, "1000")))

@@ -19,9 +19,9 @@ def test_the_template_limits_apply_to_click(
 def test_configured_limits_apply_to_click(
     aws: None, local_config: dict[str, str], monkeypatch: pytest.MonkeyPatch, name: str
 ) -> None:
-    with click_stack(local_config, monkeypatch, **{name: "1"}) as stack:
-        if name.startswith("PAYME_"):  # the old name counts when the neutral one is absent
-            monkeypatch.delenv("APARTMENT_MIN_TIYIN", raising=False)
+    # The old name counts when the neutral one is absent.
+    unset = ["APARTMENT_MIN_TIYIN"] if name.startswith("PAYME_") else []
+    with click_stack(local_config, monkeypatch, unset=unset, **{name: "1"}) as stack:
         account = stack.apartment()
         assert stack.prepare(prepare_form(next_trans_id(), account, "0.01"))["error"] == 0
         assert stack.prepare(prepare_form(next_trans_id(), account, "50000000.01"))["error"] == -2

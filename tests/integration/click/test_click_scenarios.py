@@ -1,5 +1,6 @@
 """Click's two acceptance runs (docs.click.uz, click-api-testing: the legacy tester and the Postman
-suite), step by step, through ClickShopFunction in-process.
+suite), step by step, on two backends: through ClickShopFunction in-process on moto, and through the
+SHOP-API core on the in-memory fakes (no moto). The same steps and the same assertions hold on both.
 
 Both tools reuse one merchant_trans_id for every step, so it names an apartment (accumulative
 account), as testers are told to do; the invoice variant is covered in test_click_decisions.py.
@@ -10,24 +11,42 @@ from typing import Any
 
 import pytest
 
-from tests.click_support import ClickStack, click_stack, complete_form, next_trans_id, prepare_form
-from tolov.billing.invoices import Billing
+from tests.click_support import (
+    ClickCore,
+    ClickStack,
+    click_core,
+    click_stack,
+    complete_form,
+    next_trans_id,
+    prepare_form,
+)
+
+BACKENDS = ["handler on moto", "core on fakes"]
 
 
-@pytest.fixture
-def legacy(aws: None, local_config: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[ClickStack]:
-    with click_stack(local_config, monkeypatch) as stack:
+def shop(request: pytest.FixtureRequest, **overrides: str) -> Iterator[ClickStack | ClickCore]:
+    if request.param == "core on fakes":
+        cancel_after_confirm = int(overrides.get("CLICK_CANCEL_AFTER_CONFIRM_ERROR", "-4"))
+        yield click_core(cancel_after_confirm)
+        return
+    request.getfixturevalue("aws")
+    monkeypatch = request.getfixturevalue("monkeypatch")
+    with click_stack(request.getfixturevalue("local_config"), monkeypatch, **overrides) as stack:
         yield stack
 
 
-@pytest.fixture
-def postman(aws: None, local_config: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[ClickStack]:
-    with click_stack(local_config, monkeypatch, CLICK_CANCEL_AFTER_CONFIRM_ERROR="-9") as stack:
-        yield stack
+@pytest.fixture(params=BACKENDS)
+def legacy(request: pytest.FixtureRequest) -> Iterator[ClickStack | ClickCore]:
+    yield from shop(request)
+
+
+@pytest.fixture(params=BACKENDS)
+def postman(request: pytest.FixtureRequest) -> Iterator[ClickStack | ClickCore]:
+    yield from shop(request, CLICK_CANCEL_AFTER_CONFIRM_ERROR="-9")
 
 
 @pytest.mark.parametrize("complete_ids", ["the prepare's", "fresh"])
-def test_legacy_tester_fifteen_steps(legacy: ClickStack, complete_ids: str) -> None:
+def test_legacy_tester_fifteen_steps(legacy: ClickStack | ClickCore, complete_ids: str) -> None:
     """Some testers send each Complete under a click_trans_id of its own: matched by prepare id, the run
     answers the same and the ledger sees the same two payments."""
     account = legacy.apartment("A-1001")
@@ -64,11 +83,11 @@ def test_legacy_tester_fifteen_steps(legacy: ClickStack, complete_ids: str) -> N
     assert codes == [-1, 0, -1, -2, 0, -4, -4, -5, 0, -6, 0, 0, -9, -9, -9]
     assert done["merchant_confirm_id"] == pid and isinstance(pid, int)
     # Two payments of 1000 so'm reached the ledger; the cancelled third did not, and nothing was reversed.
-    assert Billing().balance(account).credit == 2 * 100_000
+    assert legacy.credit(account) == 2 * 100_000
     assert legacy.reversal_messages() == []
 
 
-def test_postman_suite_fifteen_steps(postman: ClickStack) -> None:
+def test_postman_suite_fifteen_steps(postman: ClickStack | ClickCore) -> None:
     account = postman.apartment("A-2002")
     a, b, c = next_trans_id(), next_trans_id(), next_trans_id()
     codes: list[int] = []
@@ -97,5 +116,5 @@ def test_postman_suite_fifteen_steps(postman: ClickStack) -> None:
 
     assert codes == [-1, -5, 0, -1, -2, 0, -4, -9, 0, -6, 0, 0, -9, -9, -9]
     # Step 8's cancel of a delivered payment was answered -9 but reversed nothing.
-    assert Billing().balance(account).credit == 2 * 100_000
+    assert postman.credit(account) == 2 * 100_000
     assert postman.reversal_messages() == []

@@ -13,8 +13,9 @@ from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
 from local.template import load_config, provision
+from tests.fakes import StaticKeyStore
 from tests.payme_harness import LOCAL_KEY, Clock, Harness, auth_header, make_harness
-from tests.support import StaticKeyStore, together
+from tests.support import together
 from tolov.billing.ledger import Ledger
 from tolov.payme.merchant_api import PaymeRequest
 from tolov.settings import load_settings

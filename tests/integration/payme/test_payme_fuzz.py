@@ -11,8 +11,7 @@ import boto3
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from tests.payme_harness import LOCAL_KEY, SECRET_ID, Handler, LambdaContext, gas, load_event, water
-from tests.payme_sandbox import METHODS
+from tests.payme_harness import LOCAL_KEY, SECRET_ID, Handler, gas, load_event, served_methods, water
 from tolov.billing.invoices import Billing
 from tolov.billing.ledger import Ledger
 
@@ -40,7 +39,7 @@ request_ids = st.one_of(st.integers(), st.text(max_size=20), st.none(), json_val
 rpc_bodies = st.fixed_dictionaries(
     {},
     optional={
-        "method": st.one_of(st.sampled_from(METHODS), st.text(max_size=20), json_values),
+        "method": st.one_of(st.sampled_from(served_methods()), st.text(max_size=20), json_values),
         "params": st.one_of(st.dictionaries(param_names, json_values, max_size=5), json_values),
         "id": request_ids,
         "jsonrpc": st.just("2.0"),
@@ -77,7 +76,7 @@ def event_for(
 
 
 def invoke(handler: Handler, event: dict[str, Any]) -> dict[str, Any]:
-    response = handler.app.lambda_handler(event, LambdaContext())
+    response = handler.respond(event)
     assert response["statusCode"] == 200
     reply = json.loads(response["body"])
     assert reply["jsonrpc"] == "2.0" and "id" in reply

@@ -8,8 +8,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.payme_harness import EVENTS, LOCAL_KEY, SECRET_ID, Handler, LambdaContext, gas, load_event, water
-from tests.payme_sandbox import METHODS
+from tests.payme_harness import EVENTS, LOCAL_KEY, SECRET_ID, Handler, gas, load_event, served_methods, water
 from tolov.billing.invoices import Billing
 
 PID = "5305e3bab097f420a62ced0b"
@@ -23,8 +22,9 @@ def seed_invoice() -> tuple[str, int]:
 
 
 def test_every_method_has_a_sample_event() -> None:
+    """One sample per method the core's method table serves, and no sample of a method it does not."""
     names = sorted(p.stem for p in EVENTS.glob("*.json"))
-    assert names == sorted(METHODS)
+    assert names == served_methods()
     for path in EVENTS.glob("*.json"):
         event = json.loads(path.read_text())
         assert event["httpMethod"] == "POST" and event["path"] == "/payme"
@@ -143,7 +143,7 @@ def test_prod_lets_in_only_payme_addresses(
 
     monkeypatch.setenv("TOLOV_ENV", "prod")
     get_settings.cache_clear()
-    handler.app.merchant.reset()
+    handler = Handler.new_container()
     event = load_event("CheckTransaction")
     event["requestContext"]["identity"]["sourceIp"] = source_ip
     event["headers"]["X-Forwarded-For"] = "185.234.113.1"  # a header anyone can send; not trusted
@@ -163,7 +163,7 @@ def test_missing_configuration_is_a_system_error_reply(
 
     monkeypatch.delenv("PAYME_KEY_SECRET_ARN")
     get_settings.cache_clear()
-    handler.app.merchant.reset()
+    handler = Handler.new_container()
     assert handler.invoke(load_event("CheckTransaction"))["error"]["code"] == -32400
 
 
@@ -172,7 +172,7 @@ def test_the_handler_loads_no_click_code() -> None:
     import subprocess
     import sys
 
-    from tests.payme_harness import APP, ROOT
+    from tests.support import ROOT, handler_path
 
     probe = (
         "import sys, runpy; runpy.run_path(sys.argv[1]); "
@@ -184,7 +184,7 @@ def test_the_handler_loads_no_click_code() -> None:
         "PATH": "/usr/bin",
     }
     result = subprocess.run(
-        [sys.executable, "-c", probe, str(APP)],
+        [sys.executable, "-c", probe, str(handler_path("payme_merchant"))],
         capture_output=True,
         text=True,
         env=env,
@@ -197,7 +197,7 @@ def test_the_handler_loads_no_click_code() -> None:
 
 
 def test_a_non_dict_event_still_gets_a_reply(handler: Handler) -> None:
-    response = handler.app.lambda_handler(["not", "an", "event"], LambdaContext())
+    response = handler.respond(["not", "an", "event"])
     assert response["statusCode"] == 200 and json.loads(response["body"])["error"]["code"] == -32700
 
 
@@ -212,10 +212,3 @@ def test_a_request_that_is_not_a_post_is_answered_32300_with_http_200(
     assert reply["error"]["code"] == -32300 and set(reply["error"]["message"]) == {"ru", "uz", "en"}
     event.update(body=None)
     assert handler.invoke(event)["error"]["code"] == -32300
-
-
-def test_the_payme_route_takes_every_method() -> None:
-    from local.template import SamTemplate
-
-    routes = [r for r in SamTemplate.load().api_routes() if r.function == "PaymeMerchantFunction"]
-    assert [(r.method, r.path, r.api_key_required) for r in routes] == [("ANY", "/payme", False)]

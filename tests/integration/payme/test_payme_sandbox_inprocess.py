@@ -3,7 +3,9 @@
 import json
 from typing import Any
 
-from tests.payme_harness import Handler, LambdaContext, gas, load_event, water
+import pytest
+
+from tests.payme_harness import EVENTS, Handler, gas, load_event, served_methods, water
 from tests.payme_sandbox import Sandbox, scenario_1, scenario_2
 from tolov.billing.ledger import Ledger
 
@@ -14,7 +16,7 @@ def transport(handler: Handler) -> Any:
         event["body"] = body
         event["headers"]["Authorization"] = authorization
         event["multiValueHeaders"]["Authorization"] = [authorization]
-        response = handler.app.lambda_handler(event, LambdaContext())
+        response = handler.respond(event)
         return response["statusCode"], json.loads(response["body"])
 
     return send
@@ -65,5 +67,17 @@ def test_scenario_2_on_an_apartment(handler: Handler) -> None:
     sandbox.cancel("5e730e8e0b852a417aa49c09", reason=5, state=-2)
 
 
-def test_sample_event_body_is_what_the_transport_replaces() -> None:
-    assert json.loads(load_event("CheckTransaction")["body"])["method"] == "CheckTransaction"
+# A reply that means the request never reached its method: unreadable, malformed, unknown, refused.
+ENVELOPE_ERRORS = {-32700, -32600, -32601, -32504, -32300}
+
+
+@pytest.mark.parametrize("method", served_methods())
+def test_the_transport_is_answered_as_the_sample_event_is(handler: Handler, method: str) -> None:
+    """The transport sends every body inside the CheckTransaction sample. A sample's own body and
+    Authorization sent through it get the answer the sample event itself gets: nothing the transport keeps
+    of its template (headers, source address, request context) changes what the handler does."""
+    sample = json.loads((EVENTS / f"{method}.json").read_text())
+    status, sent = transport(handler)(sample["body"], sample["headers"]["Authorization"])
+    assert status == 200
+    assert sent == handler.invoke(sample)
+    assert sent.get("error", {}).get("code") not in ENVELOPE_ERRORS, sent

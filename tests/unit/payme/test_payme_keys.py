@@ -8,8 +8,8 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
+from tests.fakes import StaticKeyStore
 from tests.payme_harness import LOCAL_KEY, SECRET_ID, Clock, Harness, auth_header, config, make_harness
-from tests.support import StaticKeyStore
 from tolov.payme.keys import Authenticator, KeyRing, SecretKeyStore, basic_credential
 from tolov.payme.merchant_api import Merchant, PaymeRequest
 from tolov.settings import ApartmentLimits

@@ -1,21 +1,13 @@
-"""GetStatement: Payme `time`, inclusive bounds, ascending, every state, from the by_day index."""
+"""GetStatement: Payme `time`, inclusive bounds, ascending, every state. On the in-memory fakes; that
+DynamoDB serves it from the by_day index is in tests/integration/payme/test_payme_dynamo.py."""
 
-import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from pynamodb.connection.base import Connection
 
-from tests.payme_harness import HOUR, Harness
+from tests.payme_harness import DAY, HOUR, Harness, harness_on_fakes, ms, populate_statement  # noqa: F401
 from tolov.payme.transaction import day_count, day_key, days_between
-
-DAY = 86_400_000
-MIDNIGHT = int(dt.datetime(2026, 9, 22, tzinfo=dt.UTC).timestamp() * 1000)  # day 2 starts
-
-
-def ms(day: int, hh: int = 0, mm: int = 0, ss: int = 0, milli: int = 0) -> int:
-    return MIDNIGHT + (day - 2) * DAY + ((hh * 60 + mm) * 60 + ss) * 1000 + milli
 
 
 def test_day_keys_are_utc_days() -> None:
@@ -36,26 +28,7 @@ def test_day_keys_are_utc_days() -> None:
 @pytest.fixture
 def populated(harness: Harness) -> Iterator[tuple[Harness, dict[str, int]]]:
     """Transactions on both sides of two midnights, in every state."""
-    h = harness
-    times = {
-        "a" * 24: ms(1, 23, 59, 59, 999),
-        "b" * 24: ms(2, 0, 0, 0, 0),
-        "c" * 24: ms(2, 12),
-        "d" * 24: ms(2, 23, 59, 59, 999),
-        "e" * 24: ms(3, 0, 0, 0, 0),
-        "f" * 24: ms(3, 0, 0, 0, 1),
-    }
-    h.apartment()
-    for payme_id, time in times.items():
-        h.clock.now = time + 1000
-        assert "result" in h.create(payme_id, 500_000, {"apartment_id": "apt-1"}, time=time)
-        if payme_id[0] in "cd":
-            h.clock.advance(1000)
-            h.result("PerformTransaction", {"id": payme_id})
-        if payme_id[0] in "de":
-            h.clock.advance(1000)
-            h.result("CancelTransaction", {"id": payme_id, "reason": 5 if payme_id[0] == "d" else 3})
-    yield h, times
+    yield harness, populate_statement(harness)
 
 
 def ids(result: dict[str, Any]) -> list[str]:
@@ -136,23 +109,6 @@ def test_refused_creates_are_not_listed(harness: Harness) -> None:
 def test_range_wider_than_configured_is_invalid(harness: Harness) -> None:
     h = harness
     assert h.error("GetStatement", {"from": 0, "to": 400 * DAY})["data"] == "to"
-
-
-def test_served_by_the_day_index_one_query_per_day(
-    populated: tuple[Harness, dict[str, int]], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    h, _ = populated
-    calls: list[tuple[str, dict[str, Any]]] = []
-    original = Connection._make_api_call
-
-    def record(self: Connection, operation: str, kwargs: dict[str, Any]) -> Any:
-        calls.append((operation, kwargs))
-        return original(self, operation, kwargs)
-
-    monkeypatch.setattr(Connection, "_make_api_call", record)
-    h.result("GetStatement", {"from": ms(1, 12), "to": ms(3, 12)})
-    assert [op for op, _ in calls] == ["Query", "Query", "Query"]
-    assert {kw["IndexName"] for _, kw in calls} == {"by_day"}
 
 
 def test_ascending_by_payme_time_not_by_arrival(harness: Harness) -> None:

@@ -1,9 +1,8 @@
-"""The 12-hour timeout, counted from Payme's `time`, with a clock the tests move."""
+"""The 12-hour timeout, counted from Payme's `time`, with a clock the tests move, on the in-memory fakes."""
 
 import pytest
 
-from tests.payme_harness import HOUR, TIMEOUT, Harness
-from tolov.billing.ledger import Ledger
+from tests.payme_harness import HOUR, TIMEOUT, Harness, harness_on_fakes  # noqa: F401
 
 A = "5305e3bab097f420a62ced0a"
 B = "5305e3bab097f420a62ced0b"
@@ -37,7 +36,7 @@ def test_perform_one_ms_after_twelve_hours_cancels_with_reason_4(harness: Harnes
         "reason": 4,
     }
     assert h.repo.invoice(invoice_id).holder is None
-    assert Ledger.posting(f"payme#{A}") is None
+    assert h.posting(A) is None
     # Payme's own timeout cancel that follows gets the stored cancellation.
     h.clock.advance(HOUR)
     assert h.result("CancelTransaction", {"id": A, "reason": 4}) == {
@@ -109,7 +108,7 @@ def test_apartment_transaction_times_out_too(harness: Harness) -> None:
     h.clock.advance(TIMEOUT + 1)
     assert h.error("PerformTransaction", {"id": A})["code"] == -31008
     assert state(h, A)["reason"] == 4
-    assert Ledger.posting(f"payme#{A}") is None
+    assert h.posting(A) is None
 
 
 def test_performed_transaction_never_times_out(harness: Harness) -> None:

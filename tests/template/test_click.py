@@ -76,8 +76,8 @@ def test_each_function_has_its_log_group(template: SamTemplate, function: str) -
 def test_handlers_import_nothing_of_payme() -> None:
     for name in ("click_shop", "click_reversal"):
         imports = [
-            line for line in (ROOT / "functions" / name / "app.py").read_text().splitlines()
+            line
+            for line in (ROOT / "functions" / name / "app.py").read_text().splitlines()
             if line.startswith(("import ", "from "))
         ]
         assert imports and not any("payme" in line for line in imports)
-

@@ -1,4 +1,5 @@
-"""PaymeMerchantFunction's IAM policy in template.yaml grants exactly what the function calls.
+"""template.yaml wiring of PaymeMerchantFunction: its route, and an IAM policy granting exactly what the
+function calls.
 
 Every DynamoDB and Secrets Manager call of a run through all methods and paths is recorded and mapped
 to the IAM action it needs (a TransactWriteItems needs PutItem/UpdateItem/ConditionCheckItem on each
@@ -122,3 +123,8 @@ def test_policy_grants_exactly_what_the_function_uses(harness: Harness, calls: s
     assert not missing, f"the function needs {sorted(missing)}"
     spare = {g for g in granted() - used if g[0] != "secretsmanager:DescribeSecret"}
     assert not spare, f"granted but never used: {sorted(spare)}"
+
+
+def test_the_payme_route_takes_every_method() -> None:
+    routes = [r for r in SamTemplate.load().api_routes() if r.function == "PaymeMerchantFunction"]
+    assert [(r.method, r.path, r.api_key_required) for r in routes] == [("ANY", "/payme", False)]

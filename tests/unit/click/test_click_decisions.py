@@ -1,46 +1,52 @@
-"""Every SHOP-API decision, table-driven, on the real store (moto) through the shop core.
+"""Every SHOP-API decision, table-driven, through the shop core on two stores: DynamoDB (moto) and the
+in-memory fakes (no moto), with the same assertions on both.
 
 Each case builds its situation with earlier requests or billing calls, then sends one request and checks
-the code, the id in the reply and what was (not) written.
+the code, the id in the reply and what was (not) written. The last tests are about what the DynamoDB
+adapter writes (the attempt row, the prepare id's alias) and run on moto only.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import botocore.client
 import pytest
 
 from tests.click_support import SERVICE_ID, complete_form, item, next_trans_id, prepare_form
+from tests.fakes import FakeClickRepository, FakeLedger, FakeReversalQueue
 from tolov.billing.invoices import Billing
 from tolov.billing.keys import PaymentKey
 from tolov.billing.ledger import Ledger
-from tolov.click.attempt import ReversalRequest, TxState
+from tolov.click.attempt import TxState
 from tolov.click.dynamo import DynamoClickRepository
 from tolov.click.errors import ShopError
 from tolov.click.request import Action
 from tolov.click.shop_api import ClickResult, ClickShop
 from tolov.money import sum_str_to_tiyin
-from tolov.store.models import ClickCounter, ClickPrepareAlias, ClickTransaction, Invoice, Posting
+from tolov.store.models import ClickCounter, ClickPrepareAlias, ClickTransaction
 
 INVOICE_SUM = "15000.00"  # 1_500_000 tiyin
-
-
-@dataclass
-class RecordingQueue:
-    sent: list[ReversalRequest] = field(default_factory=list)
-
-    def enqueue(self, request: ReversalRequest) -> None:
-        self.sent.append(request)
+DYNAMODB, FAKES = "dynamodb", "fakes"
 
 
 class Harness:
-    def __init__(self, cancel_after_confirm: int = -4) -> None:
+    """The shop on DynamoDB (inside the `aws` fixture) or on the fakes; its store read alike on both."""
+
+    def __init__(self, store: str, cancel_after_confirm: int = -4) -> None:
         self.now = 1_777_000_000_000
-        self.queue = RecordingQueue()
-        self.billing = Billing(clock=self.clock)
+        self.queue = FakeReversalQueue()
+        self.ledger: Ledger | FakeLedger
+        self.billing: Billing | FakeLedger
+        self.repository: DynamoClickRepository | FakeClickRepository
+        if store == FAKES:
+            self.ledger = self.billing = FakeLedger(self.clock)
+            self.repository = FakeClickRepository(self.ledger)
+        else:
+            self.ledger = Ledger(self.clock)
+            self.billing = Billing(self.clock, self.ledger)
+            self.repository = DynamoClickRepository(self.ledger)
         self.shop = ClickShop(
-            DynamoClickRepository(Ledger(self.clock)),
+            self.repository,
             self.queue,
             service_id=SERVICE_ID,
             secret_key=lambda: "local-click-secret",
@@ -77,11 +83,37 @@ class Harness:
         assert self.complete(ctid, pid, account, amount).error == 0
         return ctid, pid
 
+    def row(self, ctid: str) -> Any:
+        """The stored attempt (a ClickTransaction or a FakeClickRecord: the same attributes), or None."""
+        if isinstance(self.repository, FakeClickRepository):
+            return self.repository.record(ctid)
+        try:
+            return ClickTransaction.get(f"click#{ctid}")
+        except ClickTransaction.DoesNotExist:
+            return None
+
     def state(self, ctid: str) -> str:
-        return ClickTransaction.get(f"click#{ctid}").state
+        row = self.row(ctid)
+        assert row is not None, ctid
+        return str(row.state)
+
+    def invoice(self) -> Any:
+        return self.ledger.invoice(self.invoice_id)
 
     def holder(self) -> str | None:
-        return Invoice.get(self.invoice_id).active_payment
+        holder: str | None = self.invoice().active_payment
+        return holder
+
+    def posting(self, ctid: str) -> Any:
+        """The ledger's posting of this attempt (a Posting or a FakePosting), or None."""
+        return self.ledger.posting(f"click#{ctid}")
+
+
+@pytest.fixture(params=[DYNAMODB, FAKES])
+def store(request: pytest.FixtureRequest) -> str:
+    if request.param == DYNAMODB:
+        request.getfixturevalue("aws")
+    return str(request.param)
 
 
 Case = Callable[[Harness], tuple[ClickResult, Callable[[], None] | None]]
@@ -112,7 +144,7 @@ def _p_cancelled(h: Harness) -> Any:
 
 def _p_amount(h: Harness) -> Any:
     ctid = next_trans_id()
-    return h.prepare(ctid, amount="14999.99"), lambda: _absent(ctid)
+    return h.prepare(ctid, amount="14999.99"), lambda: _absent(h, ctid)
 
 
 def _p_apartment_zero(h: Harness) -> Any:
@@ -126,14 +158,14 @@ def _p_apartment(amount: str) -> Case:
     def case(h: Harness) -> Any:
         ctid = next_trans_id()
         result = h.prepare(ctid, "apt-1", amount)
-        return result, None if result.error == 0 else (lambda: _absent(ctid))
+        return result, None if result.error == 0 else (lambda: _absent(h, ctid))
 
     return case
 
 
 def _p_click_error(h: Harness) -> Any:
     ctid = next_trans_id()
-    return h.prepare(ctid, error="-5017"), lambda: _absent(ctid)
+    return h.prepare(ctid, error="-5017"), lambda: _absent(h, ctid)
 
 
 def _p_repeat(h: Harness) -> Any:
@@ -164,7 +196,7 @@ def _p_repeat_other_amount(h: Harness) -> Any:
 
 
 def _p_held_by_payme(h: Harness) -> Any:
-    Ledger().lock_invoice(PaymentKey("payme", "p-1"), h.invoice_id, 1_500_000)
+    h.ledger.lock_invoice(PaymentKey("payme", "p-1"), h.invoice_id, 1_500_000)
     ctid = next_trans_id()
     result = h.prepare(ctid)
 
@@ -172,7 +204,7 @@ def _p_held_by_payme(h: Harness) -> Any:
         # Not -4: that tells Click the order is paid, and it is not. Nothing is debited at Prepare yet.
         assert result.reply["error_note"] == "Another payment for this order is in progress"
         assert h.holder() == "payme#p-1"
-        _absent(ctid)
+        _absent(h, ctid)
 
     return result, check
 
@@ -185,14 +217,14 @@ def _p_supersedes(h: Harness) -> Any:
     def check() -> None:
         assert h.holder() == f"click#{new}"
         assert h.state(old) == "cancelled"
-        assert ClickTransaction.get(f"click#{old}").reason == f"superseded by click#{new}"
+        assert h.row(old).reason == f"superseded by click#{new}"
 
     return result, check
 
 
 def _p_bad_sign(h: Harness) -> Any:
     ctid = next_trans_id()
-    return h.prepare(ctid, bad_sign=True), lambda: _absent(ctid)
+    return h.prepare(ctid, bad_sign=True), lambda: _absent(h, ctid)
 
 
 def _p_wrong_secret(h: Harness) -> Any:
@@ -226,9 +258,9 @@ def _c_ok_invoice(h: Harness) -> Any:
 
     def check() -> None:
         assert result.reply["merchant_confirm_id"] == pid
-        assert Invoice.get(h.invoice_id).status == "paid"
+        assert h.invoice().status == "paid"
         assert h.holder() is None
-        assert Posting.get(f"click#{ctid}").amount == 1_500_000
+        assert h.posting(ctid).amount == 1_500_000
         assert h.state(ctid) == "confirmed"
 
     return result, check
@@ -267,9 +299,9 @@ def _c_prepare_id_of_another_attempt(h: Harness) -> Any:
 
     def check() -> None:
         assert (h.state(other), h.state(ctid)) == ("confirmed", "prepared")
-        assert ClickTransaction.get(f"click#{other}").complete_click_trans_id == ctid
-        assert int(Posting.get(f"click#{other}").amount) == 100_000
-        _no_posting(ctid)
+        assert h.row(other).complete_click_trans_id == ctid
+        assert int(h.posting(other).amount) == 100_000
+        _no_posting(h, ctid)
 
     return result, check
 
@@ -283,15 +315,15 @@ def _c_under_another_click_trans_id(h: Harness, account: str | None = None, amou
 
     def check() -> None:
         assert (result.reply["click_trans_id"], result.reply["merchant_confirm_id"]) == (int(other), pid)
-        row = ClickTransaction.get(f"click#{ctid}")
+        row = h.row(ctid)
         assert (row.state, row.complete_click_trans_id) == ("confirmed", other)
-        assert int(Posting.get(f"click#{ctid}").amount) == sum_str_to_tiyin(amount)
-        _no_posting(other)
-        _absent(other)
+        assert int(h.posting(ctid).amount) == sum_str_to_tiyin(amount)
+        _no_posting(h, other)
+        _absent(h, other)
         # Repeats, under either id, are repeats of a confirmed payment; nothing is posted again.
         assert h.complete(other, pid, account, amount).error == ShopError.ALREADY_PAID
         assert h.complete(ctid, pid, account, amount).error == ShopError.ALREADY_PAID
-        _no_posting(other)
+        _no_posting(h, other)
 
     return result, check
 
@@ -306,10 +338,10 @@ def _c_cancel_under_another_click_trans_id(h: Harness) -> Any:
     result = h.complete(other, pid, error="-5017")
 
     def check() -> None:
-        row = ClickTransaction.get(f"click#{ctid}")
+        row = h.row(ctid)
         assert (row.state, row.complete_click_trans_id, row.click_error) == ("cancelled", other, -5017)
         assert h.holder() is None
-        _absent(other)
+        _absent(h, other)
 
     return result, check
 
@@ -335,8 +367,8 @@ def _c_cancel_after_confirm(h: Harness) -> Any:
     result = h.complete(ctid, pid, error="-5017")
 
     def check() -> None:
-        assert Invoice.get(h.invoice_id).status == "paid"
-        assert Posting.get(f"click#{ctid}").reversed_at is None
+        assert h.invoice().status == "paid"
+        assert h.posting(ctid).reversed_at is None
         assert h.state(ctid) == "confirmed"
 
     return result, check
@@ -347,10 +379,10 @@ def _c_cancel(h: Harness) -> Any:
     result = h.complete(ctid, pid, error="-5017", error_note="Insufficient funds")
 
     def check() -> None:
-        row = ClickTransaction.get(f"click#{ctid}")
+        row = h.row(ctid)
         assert (row.state, row.click_error, row.reason) == ("cancelled", -5017, "click error -5017")
         assert h.holder() is None
-        assert Invoice.get(h.invoice_id).status == "open"
+        assert h.invoice().status == "open"
 
     return result, check
 
@@ -368,7 +400,7 @@ def _c_cancel_with_wrong_amount_still_cancels(h: Harness) -> Any:
 def _c_confirm_after_cancel(h: Harness) -> Any:
     ctid, pid = h.prepared()
     h.complete(ctid, pid, error="-5017")
-    return h.complete(ctid, pid), lambda: _no_posting(ctid)
+    return h.complete(ctid, pid), lambda: _no_posting(h, ctid)
 
 
 def _c_amount(under_another_click_trans_id: bool) -> Case:
@@ -392,7 +424,7 @@ def _c_superseded(h: Harness) -> Any:
     result = h.complete(old, old_pid)
 
     def check() -> None:
-        _no_posting(old)
+        _no_posting(h, old)
         assert h.complete(new, new_pid).error == 0
 
     return result, check
@@ -400,13 +432,13 @@ def _c_superseded(h: Harness) -> Any:
 
 def _c_bad_sign(h: Harness) -> Any:
     ctid, pid = h.prepared()
-    return h.complete(ctid, pid, bad_sign=True), lambda: _no_posting(ctid)
+    return h.complete(ctid, pid, bad_sign=True), lambda: _no_posting(h, ctid)
 
 
 def _c_prepare_posted_to_complete(h: Harness) -> Any:
     ctid, pid = h.prepared()
     fields = prepare_form(ctid, h.invoice_id, INVOICE_SUM, prepare_id=pid)
-    return h.shop.handle(fields, Action.COMPLETE), lambda: _no_posting(ctid)
+    return h.shop.handle(fields, Action.COMPLETE), lambda: _no_posting(h, ctid)
 
 
 def _c_missing_prepare_id(h: Harness) -> Any:
@@ -414,14 +446,12 @@ def _c_missing_prepare_id(h: Harness) -> Any:
     return h.complete(ctid, None), None
 
 
-def _absent(ctid: str) -> None:
-    with pytest.raises(ClickTransaction.DoesNotExist):
-        ClickTransaction.get(f"click#{ctid}")
+def _absent(h: Harness, ctid: str) -> None:
+    assert h.row(ctid) is None, ctid
 
 
-def _no_posting(ctid: str) -> None:
-    with pytest.raises(Posting.DoesNotExist):
-        Posting.get(f"click#{ctid}")
+def _no_posting(h: Harness, ctid: str) -> None:
+    assert h.posting(ctid) is None, ctid
 
 
 def _equal(got: Any, expected: Any) -> None:
@@ -493,8 +523,8 @@ CASES: list[tuple[str, Case, ShopError]] = [
 
 
 @pytest.mark.parametrize(("name", "case", "expected"), CASES, ids=[c[0] for c in CASES])
-def test_decision(aws: None, name: str, case: Case, expected: ShopError) -> None:
-    harness = Harness()
+def test_decision(store: str, name: str, case: Case, expected: ShopError) -> None:
+    harness = Harness(store)
     result, check = case(harness)
     assert result.error == expected, result.reply
     assert isinstance(result.reply["error"], int)
@@ -504,17 +534,17 @@ def test_decision(aws: None, name: str, case: Case, expected: ShopError) -> None
     assert harness.queue.sent == []  # none of these is a debit the ledger refused
 
 
-def test_cancel_after_confirm_answers_the_configured_code(aws: None) -> None:
-    harness = Harness(cancel_after_confirm=-9)
+def test_cancel_after_confirm_answers_the_configured_code(store: str) -> None:
+    harness = Harness(store, cancel_after_confirm=-9)
     ctid, pid = harness.confirmed()
     assert harness.complete(ctid, pid, error="-5017").error == ShopError.TRANSACTION_CANCELLED
     assert harness.complete(ctid, pid).error == ShopError.ALREADY_PAID
-    assert Invoice.get(harness.invoice_id).status == "paid"
-    assert Posting.get(f"click#{ctid}").reversed_at is None
+    assert harness.invoice().status == "paid"
+    assert harness.posting(ctid).reversed_at is None
 
 
-def test_reply_shapes(aws: None) -> None:
-    harness = Harness()
+def test_reply_shapes(store: str) -> None:
+    harness = Harness(store)
     ctid = next_trans_id()
     prepared = harness.prepare(ctid).reply
     assert prepared == {
@@ -543,14 +573,14 @@ def test_reply_shapes(aws: None) -> None:
     }
 
 
-def test_prepare_ids_are_distinct_and_increasing(aws: None) -> None:
-    harness = Harness()
+def test_prepare_ids_are_distinct_and_increasing(store: str) -> None:
+    harness = Harness(store)
     ids = [harness.prepared("apt-1", "1000")[1] for _ in range(5)]
     assert ids == sorted(ids) and len(set(ids)) == 5
 
 
 def test_the_attempt_row_records_what_reconciliation_needs(aws: None) -> None:
-    harness = Harness()
+    harness = Harness(DYNAMODB)
     ctid, pid = harness.prepared()
     row = ClickTransaction.get(f"click#{ctid}")
     assert row.state == TxState.PREPARED
@@ -558,20 +588,19 @@ def test_the_attempt_row_records_what_reconciliation_needs(aws: None) -> None:
     assert row.day_key.startswith("click#") and int(row.time) == int(row.created_at)
 
 
-def test_a_prepared_invoice_attempt_that_lost_its_reservation_is_retired(aws: None) -> None:
+def test_a_prepared_invoice_attempt_that_lost_its_reservation_is_retired(store: str) -> None:
     """Only superseding takes a Click reservation away; if one is gone anyway (an operator released it),
     the attempt is retired and answered -9, so Click cancels the payment instead of us keeping money
     for an invoice the attempt no longer reserves."""
-    harness = Harness()
+    harness = Harness(store)
     ctid, pid = harness.prepared()
-    Ledger().release_invoice(PaymentKey("click", ctid), harness.invoice_id)
+    harness.ledger.release_invoice(PaymentKey("click", ctid), harness.invoice_id)
 
     assert harness.prepare(ctid).error == ShopError.TRANSACTION_CANCELLED
-    row = ClickTransaction.get(f"click#{ctid}")
+    row = harness.row(ctid)
     assert (row.state, row.reason) == ("cancelled", "superseded: no longer holds the invoice reservation")
     assert harness.complete(ctid, pid).error == ShopError.TRANSACTION_CANCELLED
-    with pytest.raises(Posting.DoesNotExist):
-        Posting.get(f"click#{ctid}")
+    assert harness.posting(ctid) is None
 
 
 @pytest.mark.parametrize("account_kind", ["invoice", "apartment"])
@@ -580,7 +609,7 @@ def test_a_prepare_id_finds_its_attempt_by_key(
 ) -> None:
     """Prepare writes click#prepare#<id> -> click_trans_id with the attempt; a Complete under another
     click_trans_id reads it and the attempt by key: no Query or Scan of TransactionsTable."""
-    harness = Harness()
+    harness = Harness(DYNAMODB)
     account, amount = (harness.invoice_id, INVOICE_SUM) if account_kind == "invoice" else ("apt-1", "1000")
     ctid, pid = harness.prepared(account, amount)
     assert ClickPrepareAlias.get(f"click#prepare#{pid}").click_trans_id == ctid
@@ -608,7 +637,7 @@ def _next_prepare_id() -> int:
 def test_the_prepare_id_alias_is_written_with_the_attempt_or_not_at_all(aws: None) -> None:
     """A prepare id whose alias exists already (a reset counter, say) writes no attempt with that id: the
     transaction fails whole and Prepare takes the next id."""
-    harness = Harness()
+    harness = Harness(DYNAMODB)
     for account, amount in ((harness.invoice_id, INVOICE_SUM), ("apt-1", "1000")):
         taken = _next_prepare_id()
         ClickPrepareAlias(f"click#prepare#{taken}", click_trans_id="1").save()

@@ -1,0 +1,1 @@
+"""template.yaml: routes, configuration and least privilege per function and the SAM checks."""
