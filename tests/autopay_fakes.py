@@ -19,15 +19,10 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from tolov.autopay.subscribe import (
-    CANCELLED,
-    CREATED,
-    PAID,
-    Card,
-    Receipt,
-    SubscribeError,
-    SubscribeUnavailable,
-)
+from tolov.payme.subscribe_api import Card, Receipt, SubscribeError, SubscribeUnavailable
+from tolov.payme.subscribe_api import ReceiptState as S
+
+CREATED, PAID, CANCELLED = S.CREATED, S.PAID, S.CANCELLED
 
 OK_CARD = "8600495473316478"
 OK_CARD_2 = "8600069195406311"
@@ -122,7 +117,7 @@ class FakeSubscribe:
     def lose_reply_next(self, method: str, times: int = 1) -> None:
         with self._lock:
             self._faults.setdefault(method, []).extend(
-                [("after", SubscribeUnavailable(None, "lost"))] * times
+                [("after", SubscribeUnavailable("lost"))] * times
             )
 
     def set_state(self, receipt_id: str, state: int) -> None:

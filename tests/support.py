@@ -50,14 +50,14 @@ class FakeContext:
     function_name: str = "test"
     memory_limit_in_mb: int = 512
     aws_request_id: str = "00000000-0000-4000-8000-000000000000"
+    remaining_ms: int = 10_000  # what get_remaining_time_in_millis answers, whenever it is asked
 
     @property
     def invoked_function_arn(self) -> str:
         return f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
 
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 10_000
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
 
 
 def rest_event(

@@ -115,8 +115,6 @@ class AutopaySettings:
     # How long one charger owns an autopay's period: longer than the charger's timeout, shorter than the
     # charge queue's visibility timeout, so a crashed charger's work is picked up by the redelivery.
     lease_ms: int = 150_000
-    # INTERIM (until tolov.payme.subscribe_api from branch i10-subscribe is merged): the Subscribe API URL.
-    subscribe_url: str = "https://checkout.paycom.uz/api"
 
 
 @dataclass(frozen=True)
@@ -259,7 +257,6 @@ def _autopay(env: _Env) -> AutopaySettings:
         event_bus=env.text("EVENT_BUS_NAME", ""),
         shards=env.integer("AUTOPAY_SHARDS", AutopaySettings.shards, low=1, high=1000),
         lease_ms=env.integer("AUTOPAY_LEASE_MS", AutopaySettings.lease_ms, low=1000),
-        subscribe_url=env.text("PAYME_SUBSCRIBE_URL", AutopaySettings.subscribe_url),
     )
 
 

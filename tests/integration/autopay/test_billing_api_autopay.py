@@ -14,8 +14,8 @@ from tests.autopay_fakes import OK_CARD, OK_CARD_2, FakeSubscribe
 from tests.autopay_support import build_world, water
 from tests.support import invoke, load_handler, replies_lost, rest_event, together
 from tolov.autopay.schedule import first_due
-from tolov.autopay.subscribe import SubscribeError, SubscribeUnavailable
 from tolov.clock import now_ms, tashkent_date
+from tolov.payme.subscribe_api import SubscribeError, SubscribeUnavailable
 
 MIN = 100_000
 FIELDS = {
@@ -169,7 +169,7 @@ def test_an_unusable_card_is_422_with_the_reason(
     assert reason in reply["message"] and [i for i in table_items()] == []
 
 
-@pytest.mark.parametrize("failure", [SubscribeUnavailable(None, "timeout"), SubscribeError(-32504)])
+@pytest.mark.parametrize("failure", [SubscribeUnavailable("timeout"), SubscribeError(-32504)])
 def test_payme_not_answering_cards_check_is_503(fake: FakeSubscribe, failure: SubscribeError) -> None:
     fake.fail_next("cards.check", failure)
     status, reply = enrol(fake.add_card())
@@ -251,7 +251,7 @@ def test_delete_deactivates_and_removes_the_card_at_payme(fake: FakeSubscribe) -
 def test_a_delete_whose_card_removal_failed_answers_503_and_its_retry_finishes(fake: FakeSubscribe) -> None:
     token = fake.add_card()
     autopay_id = enrol(token)[1]["autopay_id"]
-    fake.fail_next("cards.remove", SubscribeUnavailable(None, "timeout"))
+    fake.fail_next("cards.remove", SubscribeUnavailable("timeout"))
     status, reply = delete(autopay_id)
     assert status == 503 and "inactive" in reply["message"]
     assert get(autopay_id)[1]["status"] == "inactive"  # no charge starts any more

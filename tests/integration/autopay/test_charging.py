@@ -5,8 +5,9 @@ import pytest
 from tests.autopay_support import MIN, World, gas, water
 from tolov.autopay.charger import ChargeOutcome, TryLater
 from tolov.autopay.repository import Outcome
-from tolov.autopay.subscribe import PAID, SubscribeError
 from tolov.billing.keys import PaymentKey
+from tolov.payme.subscribe_api import ReceiptState as S
+from tolov.payme.subscribe_api import SubscribeError
 from tolov.store.engine import StoreUnavailable
 
 DEBT = 25_000_00 + 15_000_00  # water + gas of 2026-09
@@ -22,7 +23,7 @@ def test_a_due_autopay_pays_the_debt_and_moves_to_next_month(world: World) -> No
     assert world.autopay(autopay_id).due_date == "2026-10-05"
     assert world.charge(autopay_id) is ChargeOutcome.PAID
     [receipt] = world.fake.receipts.values()
-    assert (receipt.state, receipt.amount, receipt.account) == (PAID, DEBT, {"apartment_id": "apt-1"})
+    assert (receipt.state, receipt.amount, receipt.account) == (S.PAID, DEBT, {"apartment_id": "apt-1"})
     assert receipt.description and "2026-10" in receipt.description
     assert world.debt() == 0
     posting = world.ledger.posting(PaymentKey("payme", receipt.id))
@@ -177,7 +178,7 @@ def test_a_receipt_in_flight_is_checked_again_later(world: World, state: int) ->
     with pytest.raises(TryLater) as later:
         world.charge(autopay_id, "2026-10-05")
     assert later.value.kind == "in_flight" and world.debt() == DEBT
-    world.fake.set_state(receipt_id, PAID)
+    world.fake.set_state(receipt_id, S.PAID)
     assert world.charge(autopay_id, "2026-10-05") is ChargeOutcome.PAID
     assert world.fake.count("receipts.create") == 1 and world.debt() == 0
 

@@ -8,7 +8,8 @@ from tests.autopay_fakes import OK_CARD
 from tests.autopay_support import World, build_world, gas, water
 from tolov.autopay.charger import ChargeOutcome, TryLater
 from tolov.autopay.repository import Deactivation, Outcome
-from tolov.autopay.subscribe import CANCELLED, SubscribeError
+from tolov.payme.subscribe_api import ReceiptState as S
+from tolov.payme.subscribe_api import SubscribeError
 
 DEBT = 25_000_00 + 15_000_00
 
@@ -37,7 +38,7 @@ def test_insufficient_funds_are_retried_on_each_of_the_next_runs_then_given_up(w
         (a.receipt_id for a in attempts), reverse=True
     )  # newest first
     # Each declined receipt was cancelled, never left payable; none is paid.
-    assert {r.state for r in world.fake.receipts.values()} == {CANCELLED} and world.fake.paid() == []
+    assert {r.state for r in world.fake.receipts.values()} == {S.CANCELLED} and world.fake.paid() == []
     assert world.debt() == DEBT
 
 
@@ -69,7 +70,7 @@ def test_a_declined_receipt_whose_cancel_failed_is_cancelled_before_the_next_one
     assert world.fake.receipts[first].state == 0
     world.fake.card_by_number(OK_CARD).balance = DEBT
     assert world.charge(autopay_id, "2026-10-06") is ChargeOutcome.PAID
-    assert world.fake.receipts[first].state == CANCELLED  # never paid after its decline
+    assert world.fake.receipts[first].state == S.CANCELLED  # never paid after its decline
     assert [r.id for r in world.fake.paid()] != [first] and len(world.fake.paid()) == 1
 
 
@@ -164,7 +165,7 @@ def test_processing_unavailable_is_retried_through_the_queue_with_a_new_receipt(
     assert world.charge(autopay_id, "2026-10-05") is ChargeOutcome.PAID
     # Not paid for certain: that receipt is cancelled, never paid again (its Merchant API transaction may
     # be cancelled already), and a new one pays the period.
-    assert world.fake.receipts[first].state == CANCELLED and world.fake.count("receipts.create") == 2
+    assert world.fake.receipts[first].state == S.CANCELLED and world.fake.count("receipts.create") == 2
     assert len(world.fake.paid()) == 1 and world.autopay(autopay_id).active
 
 
@@ -199,7 +200,7 @@ def test_our_own_side_refused_is_an_alarm_and_never_deactivates(world: World, me
     assert world.autopay(autopay_id).active and world.events.published == []
     assert world.charge(autopay_id, "2026-10-05") is ChargeOutcome.PAID
     assert len(world.fake.paid()) == 1
-    assert all(r.state == CANCELLED for r in world.fake.receipts.values() if r.state != 4)
+    assert all(r.state == S.CANCELLED for r in world.fake.receipts.values() if r.state != 4)
 
 
 def test_an_unpublished_failure_event_is_published_by_the_next_delivery(world: World) -> None:

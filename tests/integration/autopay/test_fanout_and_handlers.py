@@ -15,11 +15,13 @@ from tests.autopay_fakes import OK_CARD
 from tests.autopay_support import World, water
 from tests.support import FakeContext, load_handler, sqs_event
 from tolov.autopay.charge_queue import SqsChargeQueue
+from tolov.autopay.charger_gateway import LONGEST_CHARGE_MS
 from tolov.autopay.schedule import Scheduler, shard_names
-from tolov.autopay.subscribe import SubscribeError
+from tolov.payme.subscribe_api import SubscribeError
 from tolov.store.models import AutopayRecord
 
 QUEUE = "AutopayChargeQueue"
+CHARGER = FakeContext("AutopayChargerFunction", remaining_ms=90_000)  # a fresh invocation: its Timeout
 
 
 def queue_url() -> str:
@@ -163,7 +165,7 @@ def test_the_charger_function_reports_partial_failures_backs_off_and_counts_outc
 
     world.fake.receipts_pay = ours_refused  # type: ignore[method-assign]
     capsys.readouterr()
-    reply = charger_handler.lambda_handler(sqs_event(messages), FakeContext())
+    reply = charger_handler.lambda_handler(sqs_event(messages), CHARGER)
     failed = {f["itemIdentifier"] for f in reply["batchItemFailures"]}
     assert failed == {by_autopay[ids["ours"]]["MessageId"], garbage["MessageId"]}
     out = capsys.readouterr().out
@@ -189,3 +191,22 @@ def test_the_charger_function_reports_partial_failures_backs_off_and_counts_outc
     assert "tok-" not in event["Body"]
     assert world.debt("apt-paid") == 0 and world.autopay(ids["ours"]).active
     assert not world.autopay(ids["card"]).active
+
+
+def test_a_record_without_time_left_for_the_longest_charge_is_handed_back_at_once_uncharged(
+    world: World, charger_handler: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world.apartment("apt-1", [water()])
+    world.enrol("apt-1")
+    Scheduler(world.store, SqsChargeQueue(queue_url()), world.settings.autopay.shards).run(date(2026, 10, 5))
+    [message] = receive(visibility=60)
+    late = FakeContext("AutopayChargerFunction", remaining_ms=LONGEST_CHARGE_MS - 1)
+    capsys.readouterr()
+    reply = charger_handler.lambda_handler(sqs_event([message]), late)
+    assert reply["batchItemFailures"] == [{"itemIdentifier": message["MessageId"]}]
+    assert world.fake.count("receipts.create") == 0 and world.debt("apt-1") > 0
+    assert "AutopayOutOfTime" in capsys.readouterr().out
+    [again] = receive()  # visible again now, not after the queue's visibility timeout
+    assert again["MessageId"] == message["MessageId"]
+    assert charger_handler.lambda_handler(sqs_event([again]), CHARGER)["batchItemFailures"] == []
+    assert world.debt("apt-1") == 0 and len(world.fake.paid()) == 1

@@ -10,9 +10,9 @@ from tests.autopay_fakes import FakeSubscribe
 from tests.autopay_support import World, build_world, merchant_endpoint, water
 from tests.support import together
 from tolov.autopay.charger import ChargeOutcome, TryLater
-from tolov.autopay.subscribe import SubscribeError
 from tolov.billing.keys import PaymentKey
 from tolov.payme.dynamo import DynamoRepository
+from tolov.payme.subscribe_api import SubscribeError
 
 DEBT = 25_000_00
 

@@ -53,5 +53,6 @@ def test_the_autopay_samples_drive_the_scheduler_and_the_charger(fake: FakeSubsc
     assert daily["queued"] == 0
     charger: Any = load_handler("autopay_charger")
     # ap_sample is no autopay: acknowledged, nothing charged.
-    reply = charger.lambda_handler(sample_event("autopay/charger_message.json"), FakeContext())
+    context = FakeContext("AutopayChargerFunction", remaining_ms=90_000)
+    reply = charger.lambda_handler(sample_event("autopay/charger_message.json"), context)
     assert reply == {"batchItemFailures": []} and fake.receipts == {}

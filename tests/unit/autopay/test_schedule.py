@@ -16,7 +16,7 @@ from tolov.autopay.schedule import (
     run_date,
     shard_of,
 )
-from tolov.autopay.subscribe import Card, SubscribeError, SubscribeUnavailable
+from tolov.payme.subscribe_api import Card, SubscribeError, SubscribeUnavailable
 
 
 @pytest.mark.parametrize(
@@ -94,7 +94,7 @@ def test_a_charge_message_round_trips() -> None:
         (SubscribeError(-31301), Decline.CARD_UNUSABLE),
         (SubscribeError(-31400), Decline.CARD_UNUSABLE),
         (SubscribeError(-32400), Decline.UNKNOWN_OUTCOME),
-        (SubscribeUnavailable(None, "timeout"), Decline.UNKNOWN_OUTCOME),
+        (SubscribeUnavailable("timeout"), Decline.UNKNOWN_OUTCOME),
         (SubscribeError(-31002), Decline.UNAVAILABLE),
         (SubscribeError(-31622), Decline.OUR_SIDE),
         (SubscribeError(-31623), Decline.OUR_SIDE),

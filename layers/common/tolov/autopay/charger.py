@@ -1,12 +1,13 @@
 """Charging one autopay for one period: at most one paid receipt, whatever crashes or redeliveries happen.
 
 The period's charge is a small state machine in AutopayTable. Its receipt id is stored before
-receipts.pay; from then on every delivery resolves that receipt by receipts.get and never creates another
-while it may still be paid:
+receipts.pay; from then on every delivery (after an unknown outcome of pay too: a time-out, HTTP 5xx, -32400,
+a crash) resolves that receipt by receipts.check and never creates another while it may still be paid:
 
     state 0            pay that same receipt; one Payme refused before (a decline, or a failure that was
                        certain, not an unknown outcome) is cancelled instead
-    1 2 3 5 6 20 21 30 in flight: TryLater, the queue delivers the message again after a backoff
+    1 2 3 6 20 21 30   in flight: TryLater, the queue delivers the message again after a backoff
+    5                  held: autopay never holds, so never done either: TryLater, then the DLQ
     4                  paid: posted to the apartment's ledger under PaymentKey("payme", receipt id), the key
                        Payme's PerformTransaction for that receipt uses, so whichever path comes first posts
     50                 cancelled: only now may the period get a new receipt
@@ -40,12 +41,12 @@ from tolov.autopay.repository import (
     PeriodCharge,
 )
 from tolov.autopay.schedule import ChargeRequest, next_cycle, next_run, shard_of
-from tolov.autopay.subscribe import CANCELLED, CREATED, IN_FLIGHT, Subscribe, SubscribeError
-from tolov.autopay.subscribe import PAID as RECEIPT_PAID
+from tolov.autopay.subscribe import Subscribe
 from tolov.billing.errors import LedgerContention, StateChanged
 from tolov.billing.keys import PaymentKey
 from tolov.billing.ledger import Ledger
 from tolov.clock import Clock, now_ms
+from tolov.payme.subscribe_api import IN_FLIGHT_STATES, ReceiptState, SubscribeError
 from tolov.settings import ApartmentLimits, AutopaySettings, PaymeSettings
 from tolov.store.engine import StoreUnavailable
 
@@ -161,19 +162,23 @@ class Charger:
         """What the stored receipt's state says; None when it is cancelled (a new one may be created)."""
         receipt_id = charge.receipt_id or ""
         try:
-            receipt = self.subscribe.receipts_get(receipt_id)
+            state = self.subscribe.receipts_check(receipt_id)
+            # The amount the receipt was created for is stored with its id; Payme's word only if it is not.
+            amount = charge.amount
+            if state == ReceiptState.PAID and amount is None:
+                amount = self.subscribe.receipts_get(receipt_id).amount
         except SubscribeError as error:
             raise _later(error) from None
-        if receipt.state == RECEIPT_PAID:
-            return self._paid(autopay, charge, receipt.amount)
-        if receipt.state == CANCELLED:
+        if state == ReceiptState.PAID and amount is not None:
+            return self._paid(autopay, charge, amount)
+        if state == ReceiptState.CANCELLED:
             self._forget(charge)
             return None
-        if receipt.state in IN_FLIGHT:
+        if state in IN_FLIGHT_STATES:
             self._note(charge, Outcome.IN_FLIGHT, None)
             raise TryLater("in_flight")
-        if receipt.state != CREATED:
-            raise TryLater("unexpected")
+        if state != ReceiptState.CREATED:
+            raise TryLater("unexpected")  # 5 (held): autopay never holds a payment
         if charge.phase == REFUSED:
             # Refused before (declined, or failed for certain): never paid again, cancelled before a new one.
             if self._cancel(receipt_id):
@@ -188,7 +193,7 @@ class Charger:
             receipt = self.subscribe.receipts_pay(charge.receipt_id or "", token)
         except SubscribeError as error:
             return self._refused(autopay, charge, request, error, token)
-        if receipt.state == RECEIPT_PAID:
+        if receipt.state == ReceiptState.PAID:
             return self._paid(autopay, charge, receipt.amount)
         self._note(charge, Outcome.IN_FLIGHT, None)
         raise TryLater("in_flight")
@@ -380,12 +385,12 @@ class Charger:
         """Cancel an unpaid receipt; True once it is cancelled (50). Never cancels a paid one: Payme would
         refund it. A failure leaves it to the next run, which cancels it before creating another."""
         try:
-            receipt = self.subscribe.receipts_get(receipt_id)
-            if receipt.state == CREATED:
-                receipt = self.subscribe.receipts_cancel(receipt_id)
+            state = self.subscribe.receipts_check(receipt_id)
+            if state == ReceiptState.CREATED:
+                state = self.subscribe.receipts_cancel(receipt_id).state
         except SubscribeError:
             return False
-        return receipt.state == CANCELLED
+        return state == ReceiptState.CANCELLED
 
     def _publish(self, autopay: Autopay) -> None:
         """The autopay.failed event written with the deactivation: published, then cleared (at least once)."""

@@ -5,6 +5,13 @@ A TryLater (a receipt in flight, Payme unavailable, our own billing or credentia
 record after hiding the message for an exponential backoff (30 s doubling, at most 15 min); after the
 queue's maxReceiveCount the message goes to the dead-letter queue, whose alarm calls ops, and the
 autopay stays due, so the next daily run sends it again. Logs carry ids and codes, never a card token.
+
+A record is started only while the invocation has time left for the longest charge: at most
+SUBSCRIBE_CALLS_PER_CHARGE Subscribe calls of at most CALL_LIMIT_S each (the client's own bound; it never
+repeats a call), and the AWS calls. The charger's Timeout (90 s) covers one such charge with room to spare,
+so the first record of a batch always ends inside it; a later record without that time is handed back to
+the queue at once, never cut off by Lambda between receipts.pay and its record (which would still be
+exactly once, by the stored receipt id, but a lease's wait late).
 """
 
 import json
@@ -23,10 +30,10 @@ from tolov.autopay.charger import Charger, TryLater
 from tolov.autopay.dynamo import DynamoAutopayStore
 from tolov.autopay.events import EventBridgeEvents
 from tolov.autopay.schedule import ChargeRequest
-from tolov.autopay.subscribe import build_subscribe_client
 from tolov.autopay.vault import CardVault
 from tolov.billing.ledger import Ledger
 from tolov.observability import logger, metrics
+from tolov.payme.subscribe_api import CALL_LIMIT_S, build_subscribe_client
 from tolov.settings import Settings
 from tolov.wiring import Wiring
 
@@ -36,6 +43,15 @@ BACKOFF_BASE_S = 30
 BACKOFF_CAP_S = 900
 # Alarmed in the template: our Merchant API endpoint or our credentials refused by Payme.
 OUR_SIDE_METRIC = "AutopayOurSideRefused"
+# The most a charge calls Payme: receipts.create (or .check), .pay, cards.check (-31630), then the
+# declined receipt's receipts.check and .cancel.
+SUBSCRIBE_CALLS_PER_CHARGE = 5
+AWS_ALLOWANCE_S = 5  # a charge's DynamoDB, KMS and EventBridge calls, generously
+LONGEST_CHARGE_MS = int((SUBSCRIBE_CALLS_PER_CHARGE * CALL_LIMIT_S + AWS_ALLOWANCE_S) * 1000)
+
+
+class OutOfTime(Exception):
+    """Not started: the invocation has less time left than the longest charge."""
 
 
 @dataclass(frozen=True)
@@ -74,13 +90,17 @@ def answer(
     built = edge.get()
     return process_partial_response(
         event=event,
-        record_handler=lambda record: charge_record(built, record),
+        record_handler=lambda record: charge_record(built, record, context),
         processor=processor,
         context=context,
     )
 
 
-def charge_record(edge: ChargerEdge, record: SQSRecord) -> None:
+def charge_record(edge: ChargerEdge, record: SQSRecord, context: LambdaContext) -> None:
+    if context.get_remaining_time_in_millis() < LONGEST_CHARGE_MS:
+        metrics.add_metric(name="AutopayOutOfTime", unit=MetricUnit.Count, value=1)
+        edge.queue.delay(record.receipt_handle, 0)  # visible again now, for another invocation
+        raise OutOfTime(record.message_id)
     try:
         request = ChargeRequest.from_message(json.loads(record.body))
     except ValueError:  # never readable: retried until the DLQ keeps it for a look

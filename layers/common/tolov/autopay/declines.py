@@ -14,7 +14,7 @@
 
 from enum import StrEnum
 
-from tolov.autopay.subscribe import Card, SubscribeError, SubscribeUnavailable
+from tolov.payme.subscribe_api import SYSTEM_ERROR, Card, SubscribeError, SubscribeUnavailable
 
 
 class Decline(StrEnum):
@@ -29,7 +29,6 @@ class Decline(StrEnum):
 
 INSUFFICIENT_FUNDS = -31303
 FUNDS_OR_CARD = -31630
-SYSTEM_ERROR = -32400
 
 _BY_CODE: dict[int, Decline] = {
     INSUFFICIENT_FUNDS: Decline.INSUFFICIENT_FUNDS,
@@ -66,6 +65,4 @@ def card_problem(card: Card) -> str | None:
 
 def reason_of(error: SubscribeError) -> str:
     """A short English reason for a card error (Payme's own message when it has one), for replies."""
-    message = error.message
-    text = (message.get("en") or message.get("ru") or "") if isinstance(message, dict) else str(message or "")
-    return text[:200] or f"Payme error {error.code}"
+    return error.text[:200] or f"Payme error {error.code}"

@@ -21,10 +21,11 @@ from tolov.autopay.errors import (
 )
 from tolov.autopay.repository import ACTIVE, Attempt, Autopay, AutopayStore, Deactivation
 from tolov.autopay.schedule import first_due, shard_of
-from tolov.autopay.subscribe import Card, Subscribe, SubscribeError
+from tolov.autopay.subscribe import Subscribe
 from tolov.billing.errors import StateChanged, TransactionExists
 from tolov.billing.ledger import Ledger
 from tolov.clock import Clock, now_ms, tashkent_date
+from tolov.payme.subscribe_api import Card, SubscribeError
 from tolov.settings import ApartmentLimits
 from tolov.store.engine import StoreUnavailable
 

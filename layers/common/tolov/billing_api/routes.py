@@ -11,7 +11,6 @@ from aws_lambda_powertools.metrics import MetricUnit
 from tolov.autopay.dynamo import DynamoAutopayStore
 from tolov.autopay.enrolment import Enrolment
 from tolov.autopay.scheduler_gateway import build_scheduler, run
-from tolov.autopay.subscribe import build_subscribe_client
 from tolov.autopay.vault import CardVault
 from tolov.billing.invoices import Billing, NewItem
 from tolov.billing.ledger import Ledger
@@ -37,6 +36,7 @@ from tolov.billing_api.schemas import (
     invoice_out,
 )
 from tolov.observability import metrics
+from tolov.payme.subscribe_api import build_subscribe_client
 from tolov.settings import Settings
 from tolov.store.models import Invoice, Posting
 from tolov.wiring import Wiring

@@ -6,7 +6,13 @@ from typing import Any
 import pytest
 
 from local.template import SamTemplate, function_environment, load_config
-from tolov.autopay.charger_gateway import BACKOFF_CAP_S, OUR_SIDE_METRIC, backoff_seconds, metric_name
+from tolov.autopay.charger_gateway import (
+    BACKOFF_CAP_S,
+    LONGEST_CHARGE_MS,
+    OUR_SIDE_METRIC,
+    backoff_seconds,
+    metric_name,
+)
 from tolov.settings import load_settings
 
 
@@ -50,6 +56,17 @@ def test_the_lease_outlives_the_charger_and_expires_before_a_redelivery(template
         load_settings(function_environment("AutopayChargerFunction", load_config())).autopay.lease_ms / 1000
     )
     assert timeout_s < lease_s < visibility_s and visibility_s >= 6 * timeout_s
+
+
+def test_the_charger_timeout_covers_the_longest_charge_with_room(template: SamTemplate) -> None:
+    """Five Subscribe calls at the client's bound each (it never repeats one) and the AWS calls fit one
+    invocation, so the first record of a batch always ends before Lambda stops it; later records start only
+    with that much time left (tests/integration/autopay: the charger hands the rest back)."""
+    timeout_ms = props(template, "AutopayChargerFunction")["Timeout"] * 1000
+    assert timeout_ms >= LONGEST_CHARGE_MS + 20_000
+    [event] = props(template, "AutopayChargerFunction")["Events"].values()
+    batch = event["Properties"]["BatchSize"]
+    assert 1 <= batch <= 10
 
 
 def test_the_charge_queue_has_an_alarmed_dead_letter_queue(template: SamTemplate) -> None:
