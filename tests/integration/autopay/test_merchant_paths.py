@@ -103,7 +103,7 @@ def test_charger_and_perform_at_once_post_once(world: World, round_: int) -> Non
     autopay_id = world.enrol(apartment).autopay.autopay_id
     world.fake.lose_reply_next(
         "receipts.pay"
-    )  # the card is debited; the charger will learn it from receipts.get
+    )  # the card is debited; the charger will learn it from receipts.check
     with pytest.raises(TryLater):
         world.charge(autopay_id)
     [receipt] = world.fake.paid()
