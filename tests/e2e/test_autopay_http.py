@@ -301,20 +301,22 @@ def test_a_card_expired_after_enrolment_deactivates_the_autopay_and_emits_autopa
     assert run(stack, day) == 0  # an inactive autopay is due no more
 
 
-def test_with_callbacks_off_the_charger_posts(stack: StackProcess, payme: SubscribeClient) -> None:
-    apartment_with_debt(stack, "e2e-ap-5")
-    autopay = enrol(stack, "e2e-ap-5", saved_card(payme, CARD))
-    day = _past_day(7)
-    make_due(stack, autopay["autopay_id"], day)
-    sim(stack, "callbacks", {"enabled": False})
-    try:
-        assert run(stack, day) == 1
-        [attempt] = until(lambda: attempts_of(stack, autopay["autopay_id"], 1))
-    finally:
-        sim(stack, "callbacks", {"enabled": True})
-    assert attempt["outcome"] == "paid" and balance(stack, "e2e-ap-5") == (0, 0)
-    # Our Merchant API never heard of that receipt: the charger's posting is the only one.
-    assert merchant_transaction(stack, attempt["receipt_id"])["error"]["code"] == -31003
+def test_with_callbacks_off_the_charger_posts() -> None:
+    """PAYME_SIM_MERCHANT_CALLBACKS=0: the simulator debits without calling our /payme; the charger posts."""
+    with running_stack(env={"PAYME_SIM_MERCHANT_CALLBACKS": "0"}) as quiet:
+        assert "merchant callbacks: off" in quiet.text()
+        key = quiet.config["PAYME_KEY"]
+        payme = SubscribeClient(quiet.subscribe_url, quiet.config["PAYME_MERCHANT_ID"], lambda: key)
+        apartment_with_debt(quiet, "e2e-ap-5")
+        autopay = enrol(quiet, "e2e-ap-5", saved_card(payme, CARD))
+        day = _past_day(7)
+        make_due(quiet, autopay["autopay_id"], day)
+        assert run(quiet, day) == 1
+        [attempt] = until(lambda: attempts_of(quiet, autopay["autopay_id"], 1))
+        assert attempt["outcome"] == "paid" and balance(quiet, "e2e-ap-5") == (0, 0)
+        # Our Merchant API never heard of that receipt: the charger's posting is the only one.
+        assert merchant_transaction(quiet, attempt["receipt_id"])["error"]["code"] == -31003
+        assert paid_receipts(payme, "e2e-ap-5") == [attempt["receipt_id"]]
 
 
 def _past_day(offset: int) -> date:
