@@ -4,17 +4,22 @@ projects to for 100 000 in one schedule window on AWS.
     python bench/autopay.py [--autopays 1000] [--latency-ms 200] [--concurrency 10 50] [--window-h 3]
 
 Set-up: moto server in a subprocess (DynamoDB made atomic as in the local stack; SQS, KMS, Secrets
-Manager, EventBridge), with the template's resources. The Subscribe API: until branch i10-subscribe's
-simulator is merged, tests/autopay_fakes.py served over HTTP on 127.0.0.1, sleeping --latency-ms in every
-call. The product code is what Lambda runs: the scheduler's run() fills AutopayChargeQueue; the charger
-is functions/autopay_charger/app.py's lambda_handler, called by --concurrency poller threads that do what
-Lambda's SQS event source does (receive up to BatchSize=5, invoke, delete what did not fail); each thread
-stands for one concurrent Lambda execution of the charger.
+Manager, EventBridge), with the template's resources. The Subscribe API is the local stack's Payme
+Subscribe simulator (local/subscribe_sim) in a subprocess of its own on 127.0.0.1, with its merchant
+callbacks off (no /payme is served here: the charger posts every receipt), and POST /_sim/latency
+{"ms": --latency-ms} delaying every call of the charge phase. Cards are enrolled as a resident's pay page
+does it (cards.create with expire 0399, cards.get_verify_code, cards.verify with 666666), then POST
+/autopay's enrolment (cards.check), with no latency. The product code is what Lambda runs: the scheduler's
+run() fills AutopayChargeQueue; the charger is functions/autopay_charger/app.py's lambda_handler, with the
+real Subscribe client, called by --concurrency poller threads that do what Lambda's SQS event source does
+(receive up to BatchSize=5, invoke, delete what did not fail); each thread stands for one concurrent Lambda
+execution of the charger.
 
 Measured: the run (Query per shard, SendMessageBatch of 10), the charge phase (wall time, charges/s,
 per-charge latency), the calls per charge by service, the Subscribe calls in flight at once (the
-concurrency Payme sees), peak RSS of this process during the charge phase, and that every autopay was
-paid exactly once (one paid receipt, one posting each).
+concurrency Payme sees, counted in the client), peak RSS of this process during the charge phase, and that
+every autopay was paid exactly once (one paid receipt at the simulator, receipts.get_all, and one posting
+each).
 """
 
 import argparse
@@ -38,6 +43,8 @@ sys.path[:0] = [str(ROOT / "layers" / "common"), str(ROOT)]
 
 RUN_DATE = date(2026, 10, 5)
 BATCH_SIZE = 5  # the template's AutopayChargerFunction SQS BatchSize
+CHARGER_TIMEOUT_MS = 90_000  # the template's AutopayChargerFunction Timeout: each batch's time left
+CARD = "8600495473316478"  # the simulator's OK test card
 AWS_LATENCY_MS = {"dynamodb": 8.0, "kms": 8.0, "sqs": 15.0, "events": 15.0, "secretsmanager": 20.0}
 
 MOTO = """
@@ -154,42 +161,91 @@ def install_hooks() -> None:
 
 
 # ---------------------------------------------------------------------- the Subscribe API
+SIMULATOR = """
+import sys, time
+sys.path[:0] = [{layers!r}, {root!r}]
+from local.subscribe_sim import SubscribeSimulator, serve
+server = serve(SubscribeSimulator({merchant!r}, {key!r}, callbacks=False), port=0)
+print(server.url, flush=True)
+while True:
+    time.sleep(3600)
+"""
+
+
 class InFlight:
-    """Wraps the fake's calls: how many Subscribe requests are being served at once."""
+    """Wraps the client's calls: how many Subscribe requests are in flight at once, and which methods."""
 
     def __init__(self) -> None:
         self.now = 0
         self.peak = 0
+        self.calls: Counter[str] = Counter()
         self.lock = threading.Lock()
 
-    @contextlib.contextmanager
-    def one(self) -> Any:
+    def install(self) -> None:
+        from tolov.payme.subscribe_api import SubscribeClient
+
+        call = SubscribeClient._call
+        counter = self
+
+        def counted(client: Any, method: str, *args: Any, **kwargs: Any) -> Any:
+            with counter.lock:
+                counter.now += 1
+                counter.peak = max(counter.peak, counter.now)
+                counter.calls[method] += 1
+            try:
+                return call(client, method, *args, **kwargs)
+            finally:
+                with counter.lock:
+                    counter.now -= 1
+
+        SubscribeClient._call = counted  # type: ignore[method-assign]
+
+    def reset(self) -> None:
         with self.lock:
-            self.now += 1
-            self.peak = max(self.peak, self.now)
-        try:
-            yield
-        finally:
-            with self.lock:
-                self.now -= 1
+            self.peak = 0
+            self.calls.clear()
 
 
-def start_subscribe(latency_s: float) -> tuple[Any, Any, InFlight]:
-    from tests.autopay_fakes import FakeSubscribe, FakeSubscribeServer
+class Simulator:
+    """The simulator in its own process, and our client of it (the bench's view, never the charger's)."""
 
-    fake = FakeSubscribe()
-    in_flight = InFlight()
-    call = fake._call
+    def __init__(self) -> None:
+        from local.template import load_config
+        from tolov.payme.subscribe_api import SubscribeClient
 
-    def counted(method: str, params: dict[str, Any], run: Any) -> Any:
-        with in_flight.one():
-            return call(method, params, run)
+        config = load_config()
+        code = SIMULATOR.format(
+            layers=str(ROOT / "layers" / "common"),
+            root=str(ROOT),
+            merchant=config["PAYME_MERCHANT_ID"],
+            key=config["PAYME_KEY"],
+        )
+        self.process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        self.url = self.process.stdout.readline().strip()
+        key = config["PAYME_KEY"]
+        self.client = SubscribeClient(self.url, config["PAYME_MERCHANT_ID"], lambda: key)
 
-    fake._call = counted  # type: ignore[method-assign]
-    server = FakeSubscribeServer(fake)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    fake.latency_s = latency_s
-    return fake, server, in_flight
+    def control(self, what: str, body: dict[str, Any]) -> None:
+        import requests
+
+        reply = requests.post(self.url.removesuffix("/api") + f"/_sim/{what}", json=body, timeout=10)
+        reply.raise_for_status()
+
+    def saved_card(self) -> str:
+        created = self.client.cards_create(CARD, "0399")
+        self.client.cards_get_verify_code(created.token)
+        return self.client.cards_verify(created.token, "666666").token
+
+    def receipts(self, from_ms: int, to_ms: int) -> list[Any]:
+        found: list[Any] = []
+        while page := self.client.receipts_get_all(50, from_ms, to_ms, len(found)):
+            found.extend(page)
+        return found
+
+    def stop(self) -> None:
+        self.process.kill()
+        self.process.wait()
 
 
 # ---------------------------------------------------------------------- memory
@@ -256,7 +312,7 @@ def environment(moto_url: str, subscribe_url: str) -> None:
     template.provision(config, endpoint_url=moto_url)
 
 
-def seed(count: int, prefix: str, fake: Any) -> list[str]:
+def seed(count: int, prefix: str, simulator: Simulator) -> list[str]:
     """count apartments with one invoice each and an autopay due on RUN_DATE (latency off meanwhile)."""
     from tolov.autopay.dynamo import DynamoAutopayStore
     from tolov.autopay.enrolment import Enrolment
@@ -264,13 +320,14 @@ def seed(count: int, prefix: str, fake: Any) -> list[str]:
     from tolov.billing.invoices import Billing, NewItem
     from tolov.billing.ledger import Ledger
     from tolov.clock import TASHKENT
+    from tolov.payme.subscribe_api import build_subscribe_client
     from tolov.settings import get_settings
 
     settings = get_settings()
     enrolled_at = int(datetime(2026, 10, 5, 9, tzinfo=TASHKENT).timestamp() * 1000)  # due RUN_DATE
     enrolment = Enrolment(
         DynamoAutopayStore(),
-        fake,
+        build_subscribe_client(settings),
         CardVault(settings.autopay.kms_key_id),
         Ledger(),
         settings.limits,
@@ -284,7 +341,7 @@ def seed(count: int, prefix: str, fake: Any) -> list[str]:
         apartment = f"{prefix}-{n:06d}"
         billing.put_apartment(apartment, f"Flat {n}", "r")
         billing.create_invoice(apartment, "2026-09", [item])
-        token = fake.add_card("8600495473316478")
+        token = simulator.saved_card()
         return enrolment.enrol(apartment, token, 5, 1_000_000)[0].autopay.autopay_id
 
     with ThreadPoolExecutor(16) as pool:
@@ -322,7 +379,7 @@ def charge_all(handler: Any, concurrency: int, expected: int) -> Phase:
 
         @staticmethod
         def get_remaining_time_in_millis() -> int:
-            return 60_000
+            return CHARGER_TIMEOUT_MS  # a fresh invocation: the charger starts every record
 
     def poller() -> None:
         client = boto3.client("sqs")
@@ -369,7 +426,7 @@ def charge_all(handler: Any, concurrency: int, expected: int) -> Phase:
 
 # ---------------------------------------------------------------------- one measured round
 def round_(
-    args: argparse.Namespace, concurrency: int, fake: Any, in_flight: InFlight, handler: Any
+    args: argparse.Namespace, concurrency: int, simulator: Simulator, in_flight: InFlight, handler: Any
 ) -> dict[str, Any]:
     from tolov.autopay.scheduler_gateway import build_scheduler
     from tolov.billing.keys import PaymentKey
@@ -377,10 +434,11 @@ def round_(
     from tolov.settings import get_settings
 
     prefix = f"c{concurrency}"
-    fake.latency_s = 0.0
-    ids = seed(args.autopays, prefix, fake)
-    before = set(fake.receipts)
-    fake.latency_s = args.latency_ms / 1000
+    simulator.control("latency", {"ms": 0})
+    ids = seed(args.autopays, prefix, simulator)
+    simulator.control("balance", {"number": CARD, "balance": 10**15})
+    simulator.control("latency", {"ms": args.latency_ms})
+    since = int(time.time() * 1000)
     WIRETAP.reset()
     scheduler = build_scheduler(get_settings())
     started = time.perf_counter()
@@ -391,16 +449,18 @@ def round_(
     run_calls = dict(WIRETAP.calls)
     assert queued == args.autopays, (queued, args.autopays)
     WIRETAP.reset()
-    in_flight.peak = 0
-    subscribe_calls_before = len(fake.calls)
+    in_flight.reset()
     baseline = RssSampler.rss_kib()
     with silenced_stdout(), RssSampler() as rss:  # the handler's EMF metrics and JSON logs
         phase = charge_all(handler, concurrency, args.autopays)
-    receipts = [fake.receipts[r] for r in set(fake.receipts) - before]
-    paid = [r for r in receipts if r.state == 4]
+    subscribe = dict(in_flight.calls)
+    peak_in_flight = in_flight.peak
+    simulator.control("latency", {"ms": 0})
+    receipts = simulator.receipts(since, int(time.time() * 1000) + 1000)
+    paid = [r for r in receipts if r.paid]
+    paid_for = Counter(a["value"] for r in paid for a in r.account if isinstance(a, dict))
     ledger = Ledger()
     posted = sum(1 for r in paid if ledger.posting(PaymentKey("payme", r.id)) is not None)
-    subscribe = Counter(name for name, _ in fake.calls[subscribe_calls_before:])
     return {
         "concurrency": concurrency,
         "autopays": len(ids),
@@ -409,12 +469,14 @@ def round_(
         "run_calls": run_calls,
         "phase": phase,
         "paid": len(paid),
+        "paid_apartments": len(paid_for),
+        "paid_twice": sum(1 for n in paid_for.values() if n > 1),
         "receipts": len(receipts),
         "posted": posted,
         "calls": dict(WIRETAP.calls),
         "aws_seconds": dict(WIRETAP.seconds),
-        "subscribe": dict(subscribe),
-        "peak_in_flight": in_flight.peak,
+        "subscribe": subscribe,
+        "peak_in_flight": peak_in_flight,
         "rss_mib": (baseline / 1024, rss.peak_kib / 1024),
     }
 
@@ -439,7 +501,10 @@ def report(args: argparse.Namespace, rounds: list[dict[str, Any]]) -> None:
         f"Autopay: {args.autopays} due autopays per round, Subscribe latency {args.latency_ms} ms per call, "
         f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}"
     )
-    say("Subscribe API: tests/autopay_fakes.py over HTTP (the i10-subscribe simulator is not merged yet)")
+    say(
+        f"Subscribe API: the local Payme Subscribe simulator in its own process, POST /_sim/latency "
+        f'{{"ms": {args.latency_ms}}}, merchant callbacks off (the charger posts); the real client'
+    )
     load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     say(f"load average at the end: {load} (other work shares these CPUs)")
     say("")
@@ -453,7 +518,8 @@ def report(args: argparse.Namespace, rounds: list[dict[str, Any]]) -> None:
         phase: Phase = r["phase"]
         latencies = sorted(phase.latencies)
         p50, p95 = statistics.median(latencies), latencies[int(len(latencies) * 0.95) - 1]
-        once = r["paid"] == r["autopays"] == r["receipts"] == r["posted"]
+        once = r["paid"] == r["paid_apartments"] == r["autopays"] == r["receipts"] == r["posted"]
+        once = once and r["paid_twice"] == 0
         rss = f"{r['rss_mib'][0]:.0f}-{r['rss_mib'][1]:.0f}"
         moto_ms = 1000 * r["aws_seconds"].get("dynamodb", 0) / max(1, r["calls"].get("dynamodb", 0))
         say(
@@ -467,7 +533,8 @@ def report(args: argparse.Namespace, rounds: list[dict[str, Any]]) -> None:
     say("calls at once; moto ms: a DynamoDB call's wall time here, waiting included (one at a time in moto);")
     say("p50/p95: one record's share of its invocation (a batch of 5 is charged one record after another);")
     say("paid once: every autopay has exactly one paid receipt and one posting; RSS: this whole process")
-    say("(bench, fake Subscribe API, every charger thread), from before the charge phase to its peak.")
+    say("(bench and every charger thread; the simulator and moto run apart), before the charge phase to")
+    say("its peak.")
     say("Where moto's DynamoDB time per charge passes the Subscribe time, more chargers only queue on moto.")
     first = rounds[0]
     n = first["autopays"]
@@ -513,6 +580,11 @@ def report(args: argparse.Namespace, rounds: list[dict[str, Any]]) -> None:
         " what the queue gives up on is still due and sent again by the next run"
     )
     say(
+        "  callbacks: on AWS Payme calls our /payme (Check, Create, Perform) inside each receipts.pay, so"
+        " the pay's latency holds those three; PaymeMerchantFunction sees 3 calls per charge, at the"
+        " chargers' rate"
+    )
+    say(
         f"  {'Payme limit calls/s':>20} {'chargers':>9} {'charges/s':>10} {'100 000 take':>13} "
         f"{'in ' + str(args.window_h) + ' h':>8}"
     )
@@ -547,13 +619,18 @@ def main() -> None:
     try:
         assert moto.stdout is not None
         moto_url = moto.stdout.readline().strip()
-        fake, server, in_flight = start_subscribe(args.latency_ms / 1000)
-        environment(moto_url, server.url)
-        from tests.support import load_handler
+        simulator = Simulator()
+        try:
+            environment(moto_url, simulator.url)
+            in_flight = InFlight()
+            in_flight.install()
+            from tests.support import load_handler
 
-        handler = load_handler("autopay_charger")
-        rounds = [round_(args, c, fake, in_flight, handler) for c in args.concurrency]
-        report(args, rounds)
+            handler = load_handler("autopay_charger")
+            rounds = [round_(args, c, simulator, in_flight, handler) for c in args.concurrency]
+            report(args, rounds)
+        finally:
+            simulator.stop()
     finally:
         moto.kill()
         moto.wait()

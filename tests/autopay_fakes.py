@@ -1,6 +1,6 @@
-"""An in-memory Payme Subscribe API for the autopay tests, with Payme's receipt state machine, and an HTTP
-face (JSON-RPC at /api, the simulator's /_sim/balance and /_sim/card) for the e2e test and the benchmark
-until the simulator of branch i10-subscribe is merged.
+"""An in-memory Payme Subscribe API for the in-process autopay tests, with Payme's receipt state machine and
+fault injection the simulator has no control for (the e2e tests and the benchmark use the simulator itself,
+local/subscribe_sim, over HTTP).
 
 Faults are injected per method: `fail_next("receipts.pay", error)` raises before the call does anything;
 `lose_reply_next("receipts.pay")` lets the call take effect and then raises SubscribeUnavailable, as a
@@ -9,14 +9,11 @@ called like Payme calls our /payme (CheckPerform, Create with the receipt id, Pe
 """
 
 import itertools
-import json
 import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from tolov.payme.subscribe_api import Card, Receipt, SubscribeError, SubscribeUnavailable
@@ -92,7 +89,6 @@ class FakeSubscribe:
     merchant: MerchantCall | None = None
     # -31630 for every card or funds refusal (Payme's general code), instead of -31303/-31301.
     general_refusals: bool = False
-    latency_s: float = 0.0
     cards: dict[str, FakeCard] = field(default_factory=dict)
     receipts: dict[str, FakeReceipt] = field(default_factory=dict)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
@@ -132,8 +128,6 @@ class FakeSubscribe:
 
     # ------------------------------------------------------------------ plumbing
     def _call(self, method: str, params: dict[str, Any], run: Callable[[], Any]) -> Any:
-        if self.latency_s:
-            time.sleep(self.latency_s)
         with self._lock:
             self.calls.append((method, {k: v for k, v in params.items() if k != "token"}))
             queued = self._faults.get(method) or []
@@ -278,99 +272,3 @@ class FakeSubscribe:
 
         result: Receipt = self._call("receipts.get", {"id": receipt_id}, run)
         return result
-
-
-# ---------------------------------------------------------------------- the HTTP face
-_METHODS = {
-    "cards.check": lambda f, p: {"card": _card_json(f.cards_check(p["token"]))},
-    "cards.remove": lambda f, p: {"success": f.cards_remove(p["token"])},
-    "receipts.create": lambda f, p: {
-        "receipt": f.receipts_create(
-            p["amount"], p["account"], description=p.get("description"), detail=p.get("detail")
-        ).raw
-    },
-    "receipts.pay": lambda f, p: {"receipt": f.receipts_pay(p["id"], p["token"]).raw},
-    "receipts.cancel": lambda f, p: {"receipt": f.receipts_cancel(p["id"]).raw},
-    "receipts.check": lambda f, p: {"state": f.receipts_check(p["id"])},
-    "receipts.get": lambda f, p: {"receipt": f.receipts_get(p["id"]).raw},
-}
-
-
-def _card_json(card: Card) -> dict[str, Any]:
-    return {
-        "number": card.number,
-        "expire": card.expire,
-        "token": card.token,
-        "recurrent": card.recurrent,
-        "verify": card.verify,
-    }
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: "FakeSubscribeServer"
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
-        fake = self.server.fake
-        if self.path == "/_sim/balance":
-            fake.card_by_number(body["number"]).balance = int(body["balance"])
-            return self._reply({"success": True})
-        if self.path == "/_sim/card":
-            fake.card_by_number(body["number"]).status = body["status"]
-            return self._reply({"success": True})
-        if self.path == "/_sim/card/new":  # a saved, verified card, as cards.create + cards.verify make it
-            return self._reply({"token": fake.add_card(body.get("number", OK_CARD))})
-        if self.headers.get("X-Auth", "").count(":") != 1:
-            return self._reply({"id": body.get("id"), "error": {"code": -32504, "message": message("Auth")}})
-        method = _METHODS.get(body.get("method"))
-        try:
-            if method is None:
-                raise SubscribeError(-32601, message("Method not found"))
-            result = method(fake, body.get("params") or {})
-        except SubscribeUnavailable:
-            self.send_response(502)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return None
-        except SubscribeError as error:
-            return self._reply(
-                {"id": body.get("id"), "error": {"code": error.code, "message": error.message}}
-            )
-        return self._reply({"jsonrpc": "2.0", "id": body.get("id"), "result": result})
-
-    def _reply(self, payload: dict[str, Any]) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-class FakeSubscribeServer(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 1024
-
-    def __init__(self, fake: FakeSubscribe, port: int = 0) -> None:
-        super().__init__(("127.0.0.1", port), _Handler)
-        self.fake = fake
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/api"
-
-
-@contextmanager
-def serving(fake: FakeSubscribe, port: int = 0) -> Iterator[FakeSubscribeServer]:
-    server = FakeSubscribeServer(fake, port)
-    thread = threading.Thread(target=server.serve_forever, name="fake-subscribe", daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
