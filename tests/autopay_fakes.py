@@ -110,10 +110,11 @@ class FakeSubscribe:
         with self._lock:
             self._faults.setdefault(method, []).extend([("before", error)] * times)
 
-    def lose_reply_next(self, method: str, times: int = 1) -> None:
+    def lose_reply_next(self, method: str, times: int = 1, *, error: Exception | None = None) -> None:
+        """The call takes effect, then the caller sees `error` (a lost reply: SubscribeUnavailable)."""
         with self._lock:
             self._faults.setdefault(method, []).extend(
-                [("after", SubscribeUnavailable("lost"))] * times
+                [("after", error or SubscribeUnavailable("lost"))] * times
             )
 
     def set_state(self, receipt_id: str, state: int) -> None:

@@ -7,7 +7,7 @@ from tolov.autopay.charger import ChargeOutcome, TryLater
 from tolov.autopay.repository import Outcome
 from tolov.billing.keys import PaymentKey
 from tolov.payme.subscribe_api import ReceiptState as S
-from tolov.payme.subscribe_api import SubscribeError
+from tolov.payme.subscribe_api import SubscribeError, SubscribeUnavailable
 from tolov.store.engine import StoreUnavailable
 
 DEBT = 25_000_00 + 15_000_00  # water + gas of 2026-09
@@ -165,6 +165,37 @@ def test_a_charger_killed_mid_charge_is_resumed_once_its_lease_expires(world: Wo
     assert later.value.kind == "busy" and world.fake.receipts == {}
     world.clock.now += 150_001
     assert world.charger.charge(world.request(autopay_id)) is ChargeOutcome.PAID
+
+
+UNKNOWN_OUTCOMES = {
+    "time-out": SubscribeUnavailable("time-out", method="receipts.pay"),
+    "HTTP 502": SubscribeUnavailable("HTTP 502", method="receipts.pay", http_status=502),
+    "-32400": SubscribeError(-32400, method="receipts.pay"),
+}
+
+
+@pytest.mark.parametrize("debited", [True, False], ids=["debited", "not-debited"])
+@pytest.mark.parametrize("unknown", UNKNOWN_OUTCOMES)
+def test_an_unknown_pay_outcome_is_resolved_by_receipts_check_on_the_stored_receipt(
+    world: World, unknown: str, debited: bool
+) -> None:
+    autopay_id = enrolled(world)
+    error = UNKNOWN_OUTCOMES[unknown]
+    if debited:
+        world.fake.lose_reply_next("receipts.pay", error=error)  # it took effect; we heard the error
+    else:
+        world.fake.fail_next("receipts.pay", error)
+    with pytest.raises(TryLater) as later:
+        world.charge(autopay_id)
+    assert later.value.kind == "unknown_outcome" and world.debt() == DEBT
+    [receipt_id] = world.fake.receipts
+    calls_before = len(world.fake.calls)
+    assert world.charge(autopay_id, "2026-10-05") is ChargeOutcome.PAID
+    redelivery = world.fake.calls[calls_before:]
+    assert redelivery[0] == ("receipts.check", {"id": receipt_id})  # the stored receipt, before anything
+    assert [name for name, _ in redelivery].count("receipts.create") == 0
+    assert world.fake.count("receipts.pay") == (1 if debited else 2)
+    assert [r.id for r in world.fake.paid()] == [receipt_id] and world.debt() == 0
 
 
 @pytest.mark.parametrize("state", [1, 2, 3, 20, 21, 30])
