@@ -514,10 +514,12 @@ def print_banner(
     for route in routes:
         key = "  [x-api-key]" if route.api_key_required else ""
         say(f"    {route.method:<7} {route.path:<40} {route.function}{key}")
-    say(f"  moto  {moto_url}  (DynamoDB, SQS, Secrets Manager, EventBridge; region {LOCAL_REGION})")
+    say(f"  moto  {moto_url}  (DynamoDB, SQS, Secrets Manager, KMS, EventBridge; region {LOCAL_REGION})")
     say(f"    tables:  {', '.join(provisioned['tables']) or '-'}")
     say(f"    secrets: {', '.join(provisioned['secrets']) or '-'}")
     say(f"    queues:  {', '.join(provisioned['queues']) or '-'}")
+    say(f"    keys:    {', '.join(provisioned.get('keys', [])) or '-'}  (KMS, as alias/<name>)")
+    say(f"    buses:   {', '.join(provisioned.get('buses', [])) or '-'}")
     for poller in pollers:
         source = poller.source
         partial = ", partial batch failures" if source.report_batch_item_failures else ""

@@ -85,6 +85,7 @@ _ARN_FORMATS = {
     "AWS::Events::EventBus": "arn:aws:events:{region}:{account}:event-bus/{name}",
     "AWS::SecretsManager::Secret": "arn:aws:secretsmanager:{region}:{account}:secret:{name}",
     "AWS::Serverless::Function": "arn:aws:lambda:{region}:{account}:function:{name}",
+    "AWS::KMS::Key": "arn:aws:kms:{region}:{account}:alias/{name}",
 }
 
 
@@ -392,7 +393,8 @@ class SamTemplate:
     # ------------------------------------------------------------------ provisioning
 
     def provision(self, config: Config, endpoint_url: str | None = None) -> dict[str, list[str]]:
-        """Create every table and secret; already existing ones are left alone."""
+        """Create every table, secret, queue, KMS key (under the alias alias/<logical id>) and event bus;
+        already existing ones are left alone."""
         # Fixed fake credentials: against moto (server or mock_aws) any key works, and a call that
         # escapes to real AWS by mistake fails authentication instead of creating resources.
         session = boto3.Session(
@@ -404,7 +406,7 @@ class SamTemplate:
         dynamodb = session.client("dynamodb", endpoint_url=endpoint_url)
         secretsmanager = session.client("secretsmanager", endpoint_url=endpoint_url)
         sqs = session.client("sqs", endpoint_url=endpoint_url)
-        created: dict[str, list[str]] = {"tables": [], "secrets": [], "queues": []}
+        created: dict[str, list[str]] = {"tables": [], "secrets": [], "queues": [], "keys": [], "buses": []}
         for spec in self.table_specs(config):
             if _create_unless_exists(dynamodb.create_table, spec, "ResourceInUseException"):
                 created["tables"].append(spec["TableName"])
@@ -424,6 +426,18 @@ class SamTemplate:
                 created["queues"].append(name)
         for url, redrive in redrives.items():
             sqs.set_queue_attributes(QueueUrl=url, Attributes={"RedrivePolicy": redrive})
+        kms = session.client("kms", endpoint_url=endpoint_url)
+        aliases = {a["AliasName"] for a in kms.list_aliases().get("Aliases", [])}
+        for name in self._resolved_of_type("AWS::KMS::Key", config):
+            if f"alias/{name}" not in aliases:
+                key_id = kms.create_key(Description=name)["KeyMetadata"]["KeyId"]
+                kms.create_alias(AliasName=f"alias/{name}", TargetKeyId=key_id)
+                created["keys"].append(name)
+        events = session.client("events", endpoint_url=endpoint_url)
+        for bus in self._resolved_of_type("AWS::Events::EventBus", config):  # named by logical id, as !Ref is
+            exists = "ResourceAlreadyExistsException"
+            if _create_unless_exists(events.create_event_bus, {"Name": bus}, exists):
+                created["buses"].append(bus)
         return created
 
 
@@ -447,6 +461,9 @@ def _local_symbol(name: str, resource_type: str) -> dict[str, str]:
         symbol["TopicName"] = name
     elif resource_type == "AWS::DynamoDB::Table":
         symbol["StreamArn"] = f"{arn}/stream/local"
+    elif resource_type == "AWS::KMS::Key":
+        # moto draws a key's id itself; an alias named after the logical id is a KeyId KMS accepts.
+        symbol.update(Ref=f"alias/{name}", KeyId=f"alias/{name}")
     return symbol
 
 

@@ -50,14 +50,14 @@ class FakeContext:
     function_name: str = "test"
     memory_limit_in_mb: int = 512
     aws_request_id: str = "00000000-0000-4000-8000-000000000000"
+    remaining_ms: int = 10_000  # what get_remaining_time_in_millis answers, whenever it is asked
 
     @property
     def invoked_function_arn(self) -> str:
         return f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
 
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 10_000
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
 
 
 def rest_event(
@@ -85,6 +85,26 @@ def rest_event(
     )
     event["requestContext"].update(resourcePath=resource, httpMethod=method, path="/dev" + path)
     return event
+
+
+def sqs_event(messages: list[dict[str, Any]], queue: str = "AutopayChargeQueue") -> dict[str, Any]:
+    """The event Lambda's SQS event source hands a function for messages received with ReceiveMessage."""
+    arn = f"arn:aws:sqs:us-east-1:123456789012:{queue}"
+    records = [
+        {
+            "messageId": m["MessageId"],
+            "receiptHandle": m["ReceiptHandle"],
+            "body": m["Body"],
+            "attributes": m.get("Attributes", {}),
+            "messageAttributes": {},
+            "md5OfBody": m["MD5OfBody"],
+            "eventSource": "aws:sqs",
+            "eventSourceARN": arn,
+            "awsRegion": "us-east-1",
+        }
+        for m in messages
+    ]
+    return {"Records": records}
 
 
 def invoke(function_dir: str, event: dict[str, Any]) -> tuple[int, Any]:
@@ -137,6 +157,8 @@ def replies_lost(
         yield dropped
     finally:
         client.meta.events.unregister(event, unique_id=unique_id)
+
+
 @contextmanager
 def http_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[ThreadingHTTPServer]:
     """A ThreadingHTTPServer on a free 127.0.0.1 port, serving in a daemon thread for the with block."""

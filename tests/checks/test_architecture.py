@@ -13,6 +13,7 @@ TOLOV = ROOT / "layers" / "common" / "tolov"
 PARTS = {
     "Handlers": ("functions.",),
     "BillingApi": ("tolov.billing_api",),
+    "Autopay": ("tolov.autopay",),
     "Payme": ("tolov.payme",),
     "Click": ("tolov.click",),
     "Billing": ("tolov.billing",),
@@ -36,6 +37,13 @@ NEVER = {
     ("Kernel", "Click"): "the kernel is the bottom floor",
     ("Kernel", "Store"): "the kernel is the bottom floor",
     ("Kernel", "BillingApi"): "the kernel is the bottom floor",
+    ("Kernel", "Autopay"): "the kernel is the bottom floor",
+    ("Billing", "Autopay"): "billing knows nothing of who pays into it",
+    ("Store", "Autopay"): "storage knows no payment path",
+    ("Payme", "Autopay"): "the Payme protocol knows nothing of the schedule that uses it",
+    ("Click", "Autopay"): "Click has no part in Payme autopay",
+    ("Autopay", "Click"): "autopay charges Payme cards only",
+    ("Autopay", "BillingApi"): "autopay knows nothing of the API edge that enrols",
 }
 
 

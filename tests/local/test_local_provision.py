@@ -7,7 +7,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from local.template import LOCAL_REGION, SamTemplate, load_config, provision
+from local.template import LOCAL_REGION, SamTemplate, function_environment, load_config, provision
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -59,15 +59,35 @@ def test_provision_is_idempotent() -> None:
     config = load_config()
     provision(config)
     again = provision(config)
-    assert again == {"tables": [], "secrets": [], "queues": []}
+    assert again == {"tables": [], "secrets": [], "queues": [], "keys": [], "buses": []}
 
 
 def test_provision_follows_another_template() -> None:
     echo = SamTemplate.load(FIXTURES / "template.yaml")
     created = echo.provision(load_config(FIXTURES / "local.env"))
-    assert created == {"tables": ["EchoTable"], "secrets": ["EchoSecret"], "queues": []}
+    assert created == {
+        "tables": ["EchoTable"],
+        "secrets": ["EchoSecret"],
+        "queues": [],
+        "keys": [],
+        "buses": [],
+    }
     secrets = boto3.client("secretsmanager", region_name=LOCAL_REGION)
     assert secrets.get_secret_value(SecretId="EchoSecret")["SecretString"] == "echo-secret-value"
+
+
+def test_kms_keys_and_event_buses_are_created_where_their_refs_point() -> None:
+    """A KMS key's !Ref is alias/<logical id> (moto draws key ids itself), an event bus is named by its
+    logical id: what the functions' environment names is what provision() created."""
+    config = load_config()
+    created = provision(config)
+    assert (created["keys"], created["buses"]) == (["AutopayCardKey"], ["TolovEventBus"])
+    env = function_environment("AutopayChargerFunction", config)
+    kms = boto3.client("kms", region_name=LOCAL_REGION)
+    sealed = kms.encrypt(KeyId=env["AUTOPAY_KMS_KEY_ID"], Plaintext=b"token")["CiphertextBlob"]
+    assert kms.decrypt(CiphertextBlob=sealed)["Plaintext"] == b"token"
+    events = boto3.client("events", region_name=LOCAL_REGION)
+    assert events.describe_event_bus(Name=env["EVENT_BUS_NAME"])["Name"] == "TolovEventBus"
 
 
 def test_queues_are_created_and_a_queue_ref_is_a_working_url() -> None:

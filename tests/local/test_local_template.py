@@ -26,6 +26,11 @@ BILLING_ROUTES = {
     ("GET", "/invoices/{invoice_id}"),
     ("POST", "/invoices/{invoice_id}/cancel"),
     ("GET", "/openapi.json"),
+    ("POST", "/autopay"),
+    ("POST", "/autopay/runs"),
+    ("GET", "/autopay/{autopay_id}"),
+    ("DELETE", "/autopay/{autopay_id}"),
+    ("GET", "/apartments/{apartment_id}/autopay"),
 }
 
 
@@ -281,8 +286,10 @@ def test_environment_of_the_fixture_covers_sub_if_and_secrets(echo: SamTemplate)
 
 
 def test_function_settings_apply_globals(template: SamTemplate) -> None:
-    settings = template.function_settings("BillingApiFunction")
+    settings = template.function_settings("PaymeMerchantFunction")
     assert (settings.memory_mb, settings.timeout_s) == (512, 10)
+    billing = template.function_settings("BillingApiFunction")  # its own Timeout wins over the Globals'
+    assert (billing.memory_mb, billing.timeout_s) == (512, 29)
 
 
 def test_layers_are_the_layer_content_uris(template: SamTemplate) -> None:

@@ -13,8 +13,12 @@ def test_the_template_declares_the_table_and_grants_only_what_powertools_calls()
     assert table["SSESpecification"] == {"SSEEnabled": True}
     function = template.resources["BillingApiFunction"]["Properties"]
     assert function["Environment"]["Variables"]["IDEMPOTENCY_TABLE"] == {"Ref": "IdempotencyTable"}
+    table_arn = {"Fn::GetAtt": ["IdempotencyTable", "Arn"]}
     grants = [
-        (sorted(s["Action"]), s["Resource"]) for p in function["Policies"] for s in p.get("Statement", [])
+        (sorted(s["Action"]), s["Resource"])
+        for p in function["Policies"]
+        for s in p.get("Statement", [])
+        if s["Resource"] == table_arn
     ]
     assert grants == [
         (

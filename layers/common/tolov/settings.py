@@ -34,6 +34,7 @@ class Tables:
     postings: str = "PostingsTable"
     transactions: str = "TransactionsTable"
     idempotency: str = "IdempotencyTable"  # the billing API's Idempotency-Key replies
+    autopay: str = "AutopayTable"  # autopays, their periods and attempts, the one-active-per-apartment keys
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,23 @@ class ClickSettings:
 
 
 @dataclass(frozen=True)
+class AutopaySettings:
+    """Recurring charges of saved cards (tolov.autopay)."""
+
+    # Insufficient funds: tried again on each of this many following daily runs, then given up for the period.
+    retry_days: int = 3
+    kms_key_id: str = ""  # the KMS key card tokens are encrypted with
+    queue_url: str = ""  # one message per autopay and period, consumed by AutopayChargerFunction
+    event_bus: str = ""  # where autopay.failed goes
+    # The due index is spread over this many partitions (due_shard); a run reads each with its own Query.
+    # Only ever raise it: an autopay keeps the shard it was written with until its due date next moves.
+    shards: int = 16
+    # How long one charger owns an autopay's period: longer than the charger's timeout, shorter than the
+    # charge queue's visibility timeout, so a crashed charger's work is picked up by the redelivery.
+    lease_ms: int = 150_000
+
+
+@dataclass(frozen=True)
 class Settings:
     region: str = "us-east-1"
     # PynamoDB does not read AWS_ENDPOINT_URL itself; the local stack and the tests set it.
@@ -108,6 +126,7 @@ class Settings:
     limits: ApartmentLimits = field(default_factory=ApartmentLimits)
     payme: PaymeSettings = field(default_factory=PaymeSettings)
     click: ClickSettings = field(default_factory=ClickSettings)
+    autopay: AutopaySettings = field(default_factory=AutopaySettings)
 
 
 # ---------------------------------------------------------------------- reading the environment
@@ -230,6 +249,17 @@ def _click(env: _Env) -> ClickSettings:
     )
 
 
+def _autopay(env: _Env) -> AutopaySettings:
+    return AutopaySettings(
+        retry_days=env.integer("AUTOPAY_RETRY_DAYS", AutopaySettings.retry_days, low=0, high=27),
+        kms_key_id=env.text("AUTOPAY_KMS_KEY_ID", ""),
+        queue_url=env.text("AUTOPAY_QUEUE_URL", ""),
+        event_bus=env.text("EVENT_BUS_NAME", ""),
+        shards=env.integer("AUTOPAY_SHARDS", AutopaySettings.shards, low=1, high=1000),
+        lease_ms=env.integer("AUTOPAY_LEASE_MS", AutopaySettings.lease_ms, low=1000),
+    )
+
+
 _TABLE_VARIABLES: dict[str, str] = {
     "apartments": "APARTMENTS_TABLE",
     "invoices": "INVOICES_TABLE",
@@ -237,6 +267,7 @@ _TABLE_VARIABLES: dict[str, str] = {
     "postings": "POSTINGS_TABLE",
     "transactions": "TRANSACTIONS_TABLE",
     "idempotency": "IDEMPOTENCY_TABLE",
+    "autopay": "AUTOPAY_TABLE",
 }
 
 
@@ -254,6 +285,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         limits=_limits(env),
         payme=_payme(env, environment),
         click=_click(env),
+        autopay=_autopay(env),
     )
 
 

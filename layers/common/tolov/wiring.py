@@ -8,13 +8,18 @@ protocol's reply, and is retried then, so a fixed configuration needs no new con
 
 from collections.abc import Callable
 from threading import Lock
+from typing import Any, cast
 
 
 class Wiring[T]:
-    def __init__(self, build: Callable[[], T]) -> None:
+    def __init__(self, build: Callable[[], T], *, eager: bool = True) -> None:
+        """eager=False builds on the first get(): for what only some requests need (the billing API's
+        autopay routes and their Subscribe client), so the others do not pay for it at init."""
         self._build = build
         self._lock = Lock()
         self._built: T | None = None
+        if not eager:
+            return
         try:
             self._built = build()
         except Exception:
@@ -32,3 +37,24 @@ class Wiring[T]:
         """Build again on the next get(): for a container whose settings were changed (tests, local)."""
         with self._lock:
             self._built = None
+
+
+class AwsClient:
+    """A boto3 client made on first use, for what only some requests call (the Click reversal queue, the
+    autopay queue, KMS, EventBridge): the code paths that never call it never import boto3 for it. Pass
+    `client` to use a given one (tests, a session of one's own)."""
+
+    def __init__(self, service: str, client: Any | None = None) -> None:
+        self.service = service
+        self._client = client
+        self._lock = Lock()
+
+    def __call__(self) -> Any:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    import boto3
+
+                    make = cast(Callable[[str], Any], boto3.client)  # any name, not only the stubs' own
+                    self._client = make(self.service)
+        return self._client

@@ -4,7 +4,8 @@ Each payment path (the Payme Merchant API, the Click SHOP-API, the autopay charg
 exceptions for the same three situations, so that their protocol cores read alike: StateChanged for a lost
 race (read again and decide from what is stored), TransactionExists for a payment attempt whose key is
 already taken (read it and answer from it), LedgerContention when the ledger kept changing under us
-(answer "try again"). Each protocol core maps these and the billing refusals below to its own replies,
+(answer "try again"). AlreadyPosted is the StateChanged of a posting whose key another path of the same
+payment took first. Each protocol core maps these and the billing refusals below to its own replies,
 in one table of its own.
 """
 
@@ -68,3 +69,10 @@ class StateChanged(Exception):
 
 class TransactionExists(StateChanged):
     """A new payment attempt's key is taken: an earlier or concurrent delivery of the same attempt."""
+
+
+class AlreadyPosted(StateChanged):
+    """The payment's key is posted already, so this change moved nothing in the ledger: an earlier or
+    concurrent delivery of the same change posted it, or another path of the same payment did (the
+    autopay charger posts a paid Subscribe receipt under the key Payme's PerformTransaction for that
+    receipt uses). The core reads again and decides whether only its own state is left to record."""

@@ -49,6 +49,21 @@ def attempts() -> Iterator[int]:
 
 
 @dataclass(frozen=True)
+class Payable:
+    """What a payment into an apartment would pay if posted now: the open charges it may take, oldest
+    first (those of an invoice reserved by a one-time payment attempt are left to that attempt), their
+    invoices, and the apartment's credit (negative: debt not tied to a charge)."""
+
+    charges: list[Charge]
+    invoices: dict[str, Invoice]
+    credit: int
+
+    @property
+    def debt(self) -> int:
+        return sum(int(c.unpaid) for c in self.charges) + max(0, -self.credit)
+
+
+@dataclass(frozen=True)
 class PostingResult:
     posting: Posting
     created: bool  # False: this payment key had already been posted (or reversed) before
@@ -106,6 +121,20 @@ class Ledger:
     def open_charges(apartment_id: str) -> list[Charge]:
         """Unpaid charges, oldest period first, then by service (the range key's order)."""
         return list(Charge.query(apartment_id, filter_condition=Charge.unpaid > 0, consistent_read=True))
+
+    def payable(self, apartment_id: str) -> Payable:
+        """Raises ApartmentNotFound."""
+        apartment = self.apartment(apartment_id)
+        charges = self.open_charges(apartment_id)
+        invoices = self._invoices_of(charges)
+        payable = [
+            c
+            for c in charges
+            if (inv := invoices.get(c.invoice_id)) is not None
+            and inv.status == "open"
+            and inv.active_payment is None
+        ][:MAX_CHARGES_PER_POSTING]
+        return Payable(payable, invoices, int(apartment.credit))
 
     @staticmethod
     def _payable_invoice(invoice: Invoice, key: str, amount: int, *, require_lock: bool) -> int:
@@ -192,16 +221,8 @@ class Ledger:
             existing = self.posting(payment_key)
             if existing is not None:
                 return PostingResult(existing, created=False)
-            self.apartment(apartment_id)
-            charges = self.open_charges(apartment_id)
-            invoices = self._invoices_of(charges)
-            payable = [
-                c
-                for c in charges
-                if (inv := invoices.get(c.invoice_id)) is not None
-                and inv.status == "open"
-                and inv.active_payment is None
-            ][:MAX_CHARGES_PER_POSTING]
+            found = self.payable(apartment_id)
+            payable, invoices = found.charges, found.invoices
             allocations, remainder = allocate([(c.charge_key, int(c.unpaid)) for c in payable], amount)
             by_key = {c.charge_key: c for c in payable}
             per_invoice: dict[str, int] = {}

@@ -18,6 +18,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyValidationError,
 )
 
+from tolov.autopay import errors as autopay
 from tolov.billing import errors
 from tolov.billing_api.idempotency import HEADER as IDEMPOTENCY_KEY
 from tolov.billing_api.resolver import MalformedBody
@@ -98,6 +99,33 @@ def invoice_conflict(failure: errors.InvoiceConflict) -> Response[dict[str, Any]
     return error(HTTPStatus.CONFLICT, str(failure), *taken, invoice_id=failure.invoice_id)
 
 
+def autopay_not_found(failure: autopay.AutopayNotFound) -> Response[dict[str, Any]]:
+    return error(HTTPStatus.NOT_FOUND, f"autopay {failure} not found", ("autopay_id", "not found"))
+
+
+def active_autopay_exists(failure: autopay.ActiveAutopayExists) -> Response[dict[str, Any]]:
+    reason = "has an active autopay with this provider"
+    return error(HTTPStatus.CONFLICT, str(failure), ("apartment_id", reason), autopay_id=failure.autopay_id)
+
+
+def card_refused(failure: autopay.CardRefused) -> Response[dict[str, Any]]:
+    message = f"the card cannot be used for autopay: {failure.reason}"
+    return error(
+        HTTPStatus.UNPROCESSABLE_ENTITY, message, ("card_token", failure.reason), error_code=failure.code
+    )
+
+
+def max_amount_too_low(failure: autopay.MaxAmountTooLow) -> Response[dict[str, Any]]:
+    reason = f"must be at least {failure.minimum} (the apartment top-up minimum)"
+    return error(HTTPStatus.UNPROCESSABLE_ENTITY, f"max_amount {reason}", ("max_amount", reason))
+
+
+def provider_unavailable(failure: autopay.ProviderUnavailable) -> Response[dict[str, Any]]:
+    # Payme did not answer or refused our credentials: the request is fine, and repeating it is safe.
+    logger.error("payme subscribe call failed", extra={"reason": str(failure)})
+    return error(HTTPStatus.SERVICE_UNAVAILABLE, f"{failure}; retry")
+
+
 def contention(failure: errors.LedgerContention) -> Response[dict[str, Any]]:
     return error(HTTPStatus.SERVICE_UNAVAILABLE, "the ledger is busy, retry")
 
@@ -120,6 +148,11 @@ REPLIES: list[tuple[Any, Callable[[Any], Response[dict[str, Any]]]]] = [
     (errors.InvoiceNotFound, invoice_not_found),
     (errors.InvoiceBusy, invoice_busy),
     (errors.InvoiceConflict, invoice_conflict),
+    (autopay.AutopayNotFound, autopay_not_found),
+    (autopay.ActiveAutopayExists, active_autopay_exists),
+    (autopay.CardRefused, card_refused),
+    (autopay.MaxAmountTooLow, max_amount_too_low),
+    (autopay.ProviderUnavailable, provider_unavailable),
     (errors.LedgerContention, contention),
     ([StoreUnavailable, StoreFailure, IdempotencyPersistenceLayerError], storage_unavailable),
 ]

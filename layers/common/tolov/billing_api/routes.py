@@ -1,4 +1,5 @@
-"""The billing API's routes over the billing core. API Gateway checks the API key before any of them."""
+"""The billing API's routes over the billing core and autopay. API Gateway checks the API key before any
+of them. Autopay's enrolment (with its Subscribe client and KMS) is built on the first autopay request."""
 
 from http import HTTPStatus
 from typing import Annotated
@@ -7,34 +8,63 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.metrics import MetricUnit
 
+from tolov.autopay.dynamo import DynamoAutopayStore
+from tolov.autopay.enrolment import Enrolment
+from tolov.autopay.scheduler_gateway import build_scheduler, run
+from tolov.autopay.vault import CardVault
 from tolov.billing.invoices import Billing, NewItem
+from tolov.billing.ledger import Ledger
 from tolov.billing_api import replies
 from tolov.billing_api.idempotency import IdempotentPosts
 from tolov.billing_api.links import invoice_links
 from tolov.billing_api.resolver import JsonResolver
 from tolov.billing_api.schemas import (
+    ApartmentAutopaysOut,
     ApartmentIn,
     ApartmentOut,
+    AutopayIn,
+    AutopayOut,
+    AutopayRunIn,
+    AutopayRunOut,
     BalanceOut,
     Id,
     InvoiceIn,
     InvoiceOut,
     apartment_out,
+    autopay_out,
     balance_out,
     invoice_out,
 )
 from tolov.observability import metrics
+from tolov.payme.subscribe_api import build_subscribe_client
 from tolov.settings import Settings
 from tolov.store.models import Invoice, Posting
+from tolov.wiring import Wiring
 
 IdPath = Annotated[Id, Path()]
+JSON = content_types.APPLICATION_JSON
 
 
-def build_api(settings: Settings, billing: Billing | None = None) -> JsonResolver:
+def build_enrolment(settings: Settings) -> Enrolment:
+    return Enrolment(
+        DynamoAutopayStore(),
+        build_subscribe_client(settings),
+        CardVault(settings.autopay.kms_key_id),
+        Ledger(),
+        settings.limits,
+        settings.autopay.shards,
+    )
+
+
+def build_api(
+    settings: Settings, billing: Billing | None = None, enrolment: Enrolment | None = None
+) -> JsonResolver:
     app = JsonResolver()
     app.use(middlewares=[IdempotentPosts(settings.tables.idempotency)])
     replies.register(app)
     billing = billing or Billing()
+    autopays = Wiring(lambda: enrolment or build_enrolment(settings), eager=False)
+    scheduler = Wiring(lambda: build_scheduler(settings), eager=False)
 
     def with_links(invoice: Invoice, postings: list[Posting]) -> InvoiceOut:
         return invoice_out(invoice, postings, invoice_links(invoice, settings))
@@ -73,5 +103,32 @@ def build_api(settings: Settings, billing: Billing | None = None) -> JsonResolve
     @app.post("/invoices/<invoice_id>/cancel")
     def cancel_invoice(invoice_id: IdPath) -> InvoiceOut:
         return invoice_out(billing.cancel_invoice(invoice_id), [], None)
+
+    @app.post("/autopay")
+    def create_autopay(body: Annotated[AutopayIn, Body()]) -> Response[AutopayOut]:
+        view, created = autopays.get().enrol(
+            body.apartment_id, body.card_token, body.day_of_month, body.max_amount
+        )
+        if created:
+            metrics.add_metric(name="AutopaysEnrolled", unit=MetricUnit.Count, value=1)
+        return Response(HTTPStatus.CREATED if created else HTTPStatus.OK, JSON, autopay_out(view))
+
+    @app.post("/autopay/runs")
+    def run_autopay(body: Annotated[AutopayRunIn, Body()]) -> Response[AutopayRunOut]:
+        # The scheduler's own run, in this request: for ops after an outage, and safe to repeat.
+        return Response(HTTPStatus.ACCEPTED, JSON, AutopayRunOut(**run(scheduler.get(), body.date)))
+
+    @app.get("/autopay/<autopay_id>")
+    def get_autopay(autopay_id: IdPath) -> AutopayOut:
+        return autopay_out(autopays.get().get(autopay_id))
+
+    @app.delete("/autopay/<autopay_id>")
+    def delete_autopay(autopay_id: IdPath) -> AutopayOut:
+        return autopay_out(autopays.get().cancel(autopay_id))
+
+    @app.get("/apartments/<apartment_id>/autopay")
+    def apartment_autopays(apartment_id: IdPath) -> ApartmentAutopaysOut:
+        views = autopays.get().of_apartment(apartment_id)
+        return ApartmentAutopaysOut(apartment_id=apartment_id, autopays=[autopay_out(v) for v in views])
 
     return app

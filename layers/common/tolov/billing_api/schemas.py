@@ -1,18 +1,22 @@
 """The billing API contract: request and response models (Powertools builds the OpenAPI from them)."""
 
 from datetime import date
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
+from tolov.autopay.schedule import run_date
 from tolov.billing.keys import PaymentKey
+from tolov.clock import now_ms
 
 if TYPE_CHECKING:
+    from tolov.autopay.enrolment import AutopayView
     from tolov.billing.invoices import Balance
     from tolov.store.models import Apartment, Invoice, Posting
 
 # Ids travel inside Payme links (';' and '=' are separators there) and ledger keys ('#'): keep them plain.
 Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+Day = date
 Tiyin = Annotated[StrictInt, Field(gt=0, le=10**13, description="integer tiyin (1 sum = 100 tiyin)")]
 
 
@@ -181,4 +185,91 @@ def balance_out(balance: "Balance") -> BalanceOut:
             )
             for c in balance.charges
         ],
+    )
+
+
+# ---------------------------------------------------------------------- autopay
+class AutopayIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+    apartment_id: Id
+    provider: Literal["payme"]
+    card_token: Annotated[
+        str, Field(min_length=1, max_length=2048, repr=False, description="cards.create/cards.verify token")
+    ]
+    day_of_month: Annotated[StrictInt, Field(ge=1, le=28, description="the day of each month it charges")]
+    max_amount: Tiyin = Field(description="the most one charge takes, integer tiyin")
+
+
+class CardOut(BaseModel):
+    number: str = Field(description="masked, as Payme shows it")
+    expire: str
+
+
+class AttemptOut(BaseModel):
+    period: str
+    receipt_id: str | None
+    amount: int
+    outcome: Literal["paid", "declined", "failed", "in_flight", "skipped"]
+    error_code: int | None = Field(description="Payme's error code, when it gave one")
+    at: int = Field(description="ms, when this outcome was recorded")
+
+
+class AutopayOut(BaseModel):
+    autopay_id: str
+    apartment_id: str
+    provider: str
+    card: CardOut
+    day_of_month: int
+    max_amount: int
+    status: Literal["active", "inactive"]
+    next_charge_date: str | None = Field(description="YYYY-MM-DD of the next run that charges it")
+    attempts: list[AttemptOut] = Field(description="newest first")
+    inactive_reason: str | None = Field(description="cancelled (DELETE) or card_declined")
+    created_at: int
+
+
+class ApartmentAutopaysOut(BaseModel):
+    apartment_id: str
+    autopays: list[AutopayOut] = Field(description="newest first")
+
+
+class AutopayRunIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    date: Day = Field(description="YYYY-MM-DD: today (Tashkent) or a day before it")
+
+    @field_validator("date")
+    @classmethod
+    def not_in_the_future(cls, value: Day) -> Day:
+        return run_date(value, now_ms())
+
+
+class AutopayRunOut(BaseModel):
+    date: str
+    queued: int = Field(description="messages this run sent: autopays due and not yet paid for the period")
+
+
+def autopay_out(view: "AutopayView") -> AutopayOut:
+    autopay = view.autopay
+    return AutopayOut(
+        autopay_id=autopay.autopay_id,
+        apartment_id=autopay.apartment_id,
+        provider=autopay.provider,
+        card=CardOut(number=autopay.card_number, expire=autopay.card_expire),
+        day_of_month=autopay.day_of_month,
+        max_amount=autopay.max_amount,
+        status="active" if autopay.active else "inactive",
+        next_charge_date=autopay.due_date if autopay.active else None,
+        attempts=[
+            AttemptOut(
+                period=a.period,
+                receipt_id=a.receipt_id,
+                amount=a.amount,
+                outcome=a.outcome.value,
+                error_code=a.error_code,
+                at=a.at,
+            )
+            for a in view.attempts
+        ],
+        inactive_reason=autopay.inactive_reason,
+        created_at=autopay.created_at,
     )

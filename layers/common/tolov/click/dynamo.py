@@ -7,7 +7,6 @@ cancelling or giving up an invoice attempt, go through the ledger so that the at
 the reservation move together. This adapter only reads and writes: the core decides what to write.
 """
 
-import datetime
 from collections.abc import Callable
 
 from tolov.billing.errors import ApartmentNotFound, InvoiceNotFound, StateChanged, TransactionExists
@@ -23,6 +22,7 @@ from tolov.click.attempt import (
     TxState,
     payment_key,
 )
+from tolov.clock import tashkent_date
 from tolov.store.engine import (
     Action,
     CallerConditionFailed,
@@ -37,8 +37,6 @@ from tolov.store.engine import (
 from tolov.store.models import ClickCounter, ClickPrepareAlias, ClickTransaction
 
 COUNTER_KEY = f"{PROVIDER}#counter"  # cannot collide: click_trans_id is digits
-# Statements and reconciliation with Click go by the Tashkent business day (UTC+5, no DST).
-TASHKENT = datetime.timezone(datetime.timedelta(hours=5))
 
 
 def prepare_key(prepare_id: int) -> str:
@@ -46,8 +44,8 @@ def prepare_key(prepare_id: int) -> str:
 
 
 def day_key(time_ms: int) -> str:
-    day = datetime.datetime.fromtimestamp(time_ms / 1000, TASHKENT).date()
-    return f"{PROVIDER}#{day.isoformat()}"
+    # Statements and reconciliation with Click go by the Tashkent business day.
+    return f"{PROVIDER}#{tashkent_date(time_ms).isoformat()}"
 
 
 def to_attempt(row: ClickTransaction) -> ClickTx:

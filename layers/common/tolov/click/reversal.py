@@ -11,19 +11,13 @@ from typing import Any, Protocol
 from tolov.billing.errors import StateChanged
 from tolov.click.attempt import ClickTx, ReversalRequest, TxState
 from tolov.clock import Clock, now_ms
+from tolov.wiring import AwsClient
 
 
 class SqsReversalQueue:
     def __init__(self, queue_url: str, client: Any | None = None) -> None:
         self.queue_url = queue_url
-        self._client = client
-
-    def _sqs(self) -> Any:
-        if self._client is None:
-            import boto3  # the shop's decision path never needs SQS; import on first reversal
-
-            self._client = boto3.client("sqs")
-        return self._client
+        self._sqs = AwsClient("sqs", client)
 
     def enqueue(self, request: ReversalRequest) -> None:
         if not self.queue_url:

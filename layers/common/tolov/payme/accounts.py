@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tolov.payme.errors import ACCOUNT_INVALID, ACCOUNT_NOT_FOUND, account_error
-from tolov.payme.repository import InvoiceView
+from tolov.payme.repository import InvoiceLine, InvoiceView
 from tolov.payme.transaction import AccountKind
 from tolov.settings import PaymeSettings
 
@@ -53,35 +53,44 @@ def _value(kind: AccountKind, name: str, raw: Any) -> str:
 def invoice_detail(invoice: InvoiceView) -> dict[str, Any]:
     """One fiscal item per invoice line at its unit price. A line partly settled from apartment credit
     carries that part as its `discount`, so the items add up to the amount actually charged."""
-    items: list[dict[str, Any]] = []
-    for line in invoice.lines:
-        item: dict[str, Any] = {
-            "title": line.title,
-            "price": line.unit_price,
-            "count": line.count,
-            "code": line.ikpu,
-            "package_code": line.package_code,
-            "vat_percent": line.vat_percent,
-        }
-        if line.prepaid:
-            item["discount"] = line.prepaid
-        items.append(item)
-    return {"receipt_type": RECEIPT_SALE, "items": items}
+    return detail([line_item(line) for line in invoice.lines])
 
 
-def topup_detail(config: PaymeSettings, amount: int) -> dict[str, Any] | None:
+def line_item(line: InvoiceLine) -> dict[str, Any]:
+    """A fiscal item at the line's unit price; `prepaid` (the part of the line not charged now) becomes the
+    line's discount."""
+    item: dict[str, Any] = {
+        "title": line.title,
+        "price": line.unit_price,
+        "count": line.count,
+        "code": line.ikpu,
+        "package_code": line.package_code,
+        "vat_percent": line.vat_percent,
+    }
+    if line.prepaid:
+        item["discount"] = line.prepaid
+    return item
+
+
+def topup_item(config: PaymeSettings, amount: int) -> dict[str, Any] | None:
+    """The fiscal item of an apartment top-up, or None when its IKPU is not configured."""
     if not config.topup_fiscal_configured:
         return None
     return {
-        "receipt_type": RECEIPT_SALE,
-        "items": [
-            {
-                "title": config.topup_title,
-                "price": amount,
-                "count": 1,
-                "code": config.topup_ikpu,
-                "package_code": config.topup_package_code,
-                "vat_percent": config.topup_vat_percent,
-            }
-        ],
+        "title": config.topup_title,
+        "price": amount,
+        "count": 1,
+        "code": config.topup_ikpu,
+        "package_code": config.topup_package_code,
+        "vat_percent": config.topup_vat_percent,
     }
+
+
+def topup_detail(config: PaymeSettings, amount: int) -> dict[str, Any] | None:
+    item = topup_item(config, amount)
+    return None if item is None else detail([item])
+
+
+def detail(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """The fiscal `detail` object (CheckPerformTransaction, receipts.create) of a sale of these items."""
+    return {"receipt_type": RECEIPT_SALE, "items": items}

@@ -8,7 +8,7 @@ This adapter only reads and writes; the Merchant API core decides.
 
 from typing import Any
 
-from tolov.billing.errors import StateChanged, TransactionExists
+from tolov.billing.errors import AlreadyPosted, StateChanged, TransactionExists
 from tolov.billing.invoices import Billing
 from tolov.billing.keys import PaymentKey
 from tolov.billing.ledger import Ledger
@@ -32,8 +32,10 @@ from tolov.store.engine import (
     ConditionFailed,
     TxOp,
     conditional,
+    transact,
 )
 from tolov.store.models import PaymeTransactionRecord as Row
+from tolov.store.models import Posting
 
 
 def payment_key(payme_id: str) -> PaymentKey:
@@ -177,6 +179,16 @@ class DynamoRepository:
         except CallerConditionFailed:
             raise StateChanged(tx.id) from None
         if not result.created:
+            raise AlreadyPosted(tx.id)
+
+    def mark_performed(self, tx: Transaction, perform_time: int) -> None:
+        key = str(payment_key(tx.id))
+        posted = Posting.payment_key.exists() & Posting.reversed_at.does_not_exist()
+        ops: list[TxOp] = [
+            lambda t: t.condition_check(Posting, key, condition=posted),
+            _transition(tx.id, CREATED, [Row.state.set(PERFORMED), Row.perform_time.set(perform_time)]),
+        ]
+        if transact(ops) is not None:
             raise StateChanged(tx.id)
 
     def cancel(self, tx: Transaction, cancel_time: int, reason: int) -> None:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from tolov.billing.errors import (
+    AlreadyPosted,
     AmountMismatch,
     ApartmentNotFound,
     InvoiceAlreadyPaid,
@@ -280,7 +281,13 @@ class Merchant:
                 self._expire(tx, now)
                 raise PaymeError(e.CANNOT_PERFORM, e.TRANSACTION_EXPIRED)
             try:
-                self.repo.perform(tx, now)
+                try:
+                    self.repo.perform(tx, now)
+                except AlreadyPosted:
+                    # Posted already: by an earlier round of ours (then the transaction is in state 2 and
+                    # this fails), or by the autopay charger for this Subscribe receipt (then only the
+                    # state change is left to record).
+                    self.repo.mark_performed(tx, now)
                 return {"transaction": tx.transaction, "perform_time": now, "state": PERFORMED}
             except StateChanged:
                 continue

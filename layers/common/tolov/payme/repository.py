@@ -59,7 +59,12 @@ class Repository(Protocol):
 
     def perform(self, tx: Transaction, perform_time: int) -> None:
         """State 1 -> 2 together with the ledger posting. Raises StateChanged when the transaction is no
-        longer in state 1 (or its posting already exists), or the ledger's refusal."""
+        longer in state 1, AlreadyPosted when its posting already exists, or the ledger's refusal."""
+        ...
+
+    def mark_performed(self, tx: Transaction, perform_time: int) -> None:
+        """State 1 -> 2 alone, on condition that its payment is posted (and not reversed): for a
+        Subscribe receipt the autopay charger posted first. Raises StateChanged otherwise."""
         ...
 
     def cancel(self, tx: Transaction, cancel_time: int, reason: int) -> None:

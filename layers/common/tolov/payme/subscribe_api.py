@@ -56,6 +56,7 @@ from tolov.payme.keys import KeyRing
 from tolov.settings import Settings, get_secret
 
 __all__ = [
+    "CALL_LIMIT_S",
     "IN_FLIGHT_STATES",
     "PRODUCTION_URL",
     "SYSTEM_ERROR",
@@ -75,6 +76,11 @@ PRODUCTION_URL: Final = "https://checkout.paycom.uz/api"
 TEST_URL: Final = "https://checkout.test.paycom.uz/api"
 SYSTEM_ERROR: Final = -32400
 MAX_GET_ALL: Final = 50  # receipts.get_all answers at most this many per call
+CONNECT_TIMEOUT_S: Final = 3.0
+READ_TIMEOUT_S: Final = 8.0
+# The longest one call can take with the default time-outs (the watchdog's bound); the client never
+# repeats a call itself: what must be tried again is the caller's to decide (the charger: the queue).
+CALL_LIMIT_S: Final = CONNECT_TIMEOUT_S + READ_TIMEOUT_S
 
 _MAX_REPLY_BYTES: Final = 1 << 20
 _HIDDEN: Final = "<hidden>"
@@ -380,8 +386,8 @@ class SubscribeClient:
         merchant_id: str,
         key: Callable[[], str],
         *,
-        connect_timeout: float = 3.0,
-        read_timeout: float = 8.0,
+        connect_timeout: float = CONNECT_TIMEOUT_S,
+        read_timeout: float = READ_TIMEOUT_S,
         opener: urllib.request.OpenerDirector | None = None,
     ) -> None:
         parsed = urllib.parse.urlsplit(url)

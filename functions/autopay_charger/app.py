@@ -1,0 +1,20 @@
+"""AutopayChargerFunction: AutopayChargeQueue consumer, charging one autopay for one period per message."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from tolov.autopay.charger_gateway import answer, build_charger
+from tolov.observability import logger, metrics, tracer
+from tolov.settings import get_settings
+from tolov.wiring import Wiring
+
+charger = Wiring(lambda: build_charger(get_settings()))
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics(raise_on_empty_metrics=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return answer(charger, event, context)
