@@ -184,6 +184,14 @@ def test_two_cards_at_once_on_one_link_enrol_one(fake: FakeSubscribe) -> None:
     assert sorted(status for status, _ in results) == [201, 410]
 
 
+def test_the_same_card_twice_at_once_is_one_autopay(fake: FakeSubscribe) -> None:
+    token = token_of(new_link()[1]["url"])
+    card = fake.add_card(OK_CARD)
+    results = together([lambda: enrol_post({"t": token, "card_token": card})] * 2)
+    assert sorted(status for status, _ in results) == [200, 201]
+    assert len({body["autopay_id"] for _, body in results}) == 1
+
+
 def test_a_refused_card_gives_the_link_back_for_another_card(fake: FakeSubscribe) -> None:
     token = token_of(new_link()[1]["url"])
     refused = fake.add_card(OK_CARD, recurrent=False)
