@@ -332,3 +332,31 @@ def test_a_forged_link_is_refused(stack: StackProcess, phone: Any) -> None:
     url = enrol_link(stack)
     reply = phone.goto(url[:-3] + "AAA" + "&lang=en")
     assert reply.status == 403 and phone.locator("h1").inner_text() == "This link is not valid"
+
+
+def test_an_expired_link_says_so(stack: StackProcess, phone: Any) -> None:
+    from tolov.autopay.links import LINK_TTL_MS, issue
+    from tolov.signing import Signer
+
+    apartment_id = new_apartment(stack)
+    signer = Signer(stack.config["LINK_SIGNING_KEY"].encode())  # the local value of LinkSigningKeySecret
+    yesterday = int(time.time() * 1000) - LINK_TTL_MS - 60_000
+    token, _ = issue(signer, apartment_id, 5, 50_000_000, yesterday)
+    reply = phone.goto(stack.url(f"/autopay/enrol?t={token}&lang=ru"))
+    assert (
+        reply.status == 410 and "Срок действия ссылки (24 часа) истёк." in phone.locator("body").inner_text()
+    )
+
+
+def test_another_card_can_be_chosen_before_the_code(stack: StackProcess, phone: Any) -> None:
+    phone.goto(f"{enrol_link(stack)}&lang=en")
+    enter_card(phone, "8600495473316478")
+    phone.locator("#code-step").wait_for(state="visible")
+    phone.locator("#start-again").click()
+    phone.locator("#card-step").wait_for(state="visible")
+    enter_card(phone, "8600069195406311")
+    phone.locator("#code-step").wait_for(state="visible")
+    phone.locator("#sms-code").fill(SMS_CODE)
+    phone.locator("#code-submit").click()
+    phone.locator("#done").wait_for(state="visible")
+    assert phone.locator("#done-card").inner_text() == "860006******6311"
