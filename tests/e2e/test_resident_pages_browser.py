@@ -360,3 +360,32 @@ def test_another_card_can_be_chosen_before_the_code(stack: StackProcess, phone: 
     phone.locator("#code-submit").click()
     phone.locator("#done").wait_for(state="visible")
     assert phone.locator("#done-card").inner_text() == "860006******6311"
+
+
+def test_a_lost_reply_of_the_enrolment_is_retried_into_the_same_autopay(
+    stack: StackProcess, phone: Any
+) -> None:
+    url, apartment_id = new_enrol_link(stack)
+    lost: list[int] = []
+
+    def lose_the_first_reply(route: Any) -> None:
+        if route.request.method != "POST" or lost:
+            route.continue_()
+            return
+        route.fetch()  # the enrolment reaches the server and lands...
+        lost.append(1)
+        route.abort("connectionreset")  # ...and its reply never reaches the browser
+
+    phone.route(re.compile(r".*/autopay/enrol(\?.*)?$"), lose_the_first_reply)
+    phone.goto(f"{url}&lang=en")
+    enter_card(phone, "8600495473316478")
+    phone.locator("#code-step").wait_for(state="visible")
+    phone.locator("#sms-code").fill(SMS_CODE)
+    phone.locator("#code-submit").click()
+    phone.locator("#error").wait_for(state="visible")
+    assert phone.locator("#error").inner_text() == "No connection. Please try again." and lost == [1]
+    phone.locator("#code-submit").click()  # the resident tries again: the same link and card
+    phone.locator("#done").wait_for(state="visible")
+    assert phone.locator("#done-card").inner_text() == "860049******6478"
+    [autopay] = api(stack, "GET", f"/apartments/{apartment_id}/autopay").json()["autopays"]
+    assert autopay["status"] == "active"

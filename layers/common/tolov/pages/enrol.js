@@ -7,6 +7,7 @@
   var cfg = JSON.parse(document.getElementById("enrol-config").textContent);
   var T = cfg.texts;
   var token = null;
+  var verified = null; // the token cards.verify returned: a retry after a lost reply sends it again
   var $ = function (id) { return document.getElementById(id); };
 
   function show(step) {
@@ -82,13 +83,18 @@
     clearError();
     var button = $("code-submit");
     busy(button, true);
-    payme("cards.verify", { token: token, code: digits($("sms-code").value) })
-      .then(function (result) {
-        token = result.card.token; // Payme may answer with another token: the verified one is kept
+    var verify = verified
+      ? Promise.resolve(verified)
+      : payme("cards.verify", { token: token, code: digits($("sms-code").value) }).then(function (result) {
+          verified = result.card.token; // Payme may answer with another token: the verified one is kept
+          return verified;
+        });
+    verify
+      .then(function (cardToken) {
         return fetch(location.pathname, {
           method: "POST",
           headers: { "Content-Type": "application/json" },
-          body: JSON.stringify({ t: cfg.token, card_token: token })
+          body: JSON.stringify({ t: cfg.token, card_token: cardToken })
         }).then(function (reply) {
           return reply.json().then(function (body) { return { status: reply.status, body: body }; });
         }, function () { throw new Error(T.network); });
@@ -109,6 +115,7 @@
 
   $("start-again").addEventListener("click", function () {
     token = null;
+    verified = null;
     clearError();
     $("sms-code").value = "";
     show("card-step");
