@@ -224,3 +224,19 @@ def test_the_enrol_page_shows_the_form_for_a_fresh_link(fake: FakeSubscribe) -> 
     assert config["token"] == token and config["merchantId"] == get_settings().payme.merchant_id
     assert config["subscribeUrl"] == get_settings().payme.subscribe_url
     assert "connect-src 'self' http://127.0.0.1:3001" in headers["Content-Security-Policy"]
+
+
+def test_a_store_or_secret_that_does_not_answer_is_a_503_page(
+    fake: FakeSubscribe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+    from tolov.pages import routes
+
+    def no_secret(secret_id: str) -> None:
+        raise GetParameterError("Secrets Manager did not answer")
+
+    token = token_of(new_link()[1]["url"])
+    monkeypatch.setattr(routes, "signer_from_secret", no_secret)
+    status, _, html = pages(page_event("/autopay/enrol", None, {"t": token, "lang": "en"}))
+    assert status == 503 and "try again" in html and "Traceback" not in html

@@ -15,6 +15,7 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
 from tolov.autopay.link_claims import DynamoLinkClaims
 from tolov.autopay.links import LinkEnrolment, LinkForged, LinkGone
@@ -70,8 +71,8 @@ def build_pages(settings: Settings, ledger: Ledger | None = None) -> JsonResolve
         lang = language()
         try:
             return _response(make(lang))
-        except (StoreUnavailable, StoreFailure):
-            logger.exception("a page's store call failed")
+        except (StoreUnavailable, StoreFailure, GetParameterError):  # DynamoDB or the signing secret
+            logger.exception("a page's store or secret read failed")
             return _response(message_page(503, lang, "unavailable_title", "unavailable_text"))
 
     @app.get("/pay/<invoice_id>")
