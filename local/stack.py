@@ -57,6 +57,7 @@ DRAIN_TIMEOUT_S = 10.0  # how long a stop waits for the requests in flight
 READY_PREFIX = "READY"
 API_KEY_CONFIG = "BILLING_API_KEY"  # the value API Gateway's usage plan key has locally
 SUBSCRIBE_URL_CONFIG = "PAYME_SUBSCRIBE_URL"
+PUBLIC_BASE_URL_CONFIG = "PUBLIC_BASE_URL"
 PAYME_MERCHANT_PATH = "/payme"  # where the simulator calls our Merchant API, as Payme does
 POLLER_STOP_TIMEOUT_S = 10.0
 
@@ -210,6 +211,7 @@ class LocalHttpServer(ThreadingHTTPServer):
         super().__init__(address, _ProxyRequestHandler)
         self.api = api
         self.stopping = False
+        self.serving = False  # serve_forever has been started
         self._changed = threading.Condition()
         self._busy: dict[socket.socket, bool] = {}  # every open connection: is a request on it in flight?
 
@@ -358,16 +360,41 @@ def _origin_form(target: str) -> str:
     return target
 
 
-def start_http(api: LocalApi, host: str, port: int) -> tuple[LocalHttpServer, str]:
+def bind_http(host: str, port: int) -> tuple[LocalHttpServer, str]:
+    """The API's socket, bound before the functions load: port 0 is known then, and PUBLIC_BASE_URL can
+    name it. serve_http() starts answering."""
     try:
-        server = LocalHttpServer((host, port), api)
+        server = LocalHttpServer((host, port), cast(LocalApi, None))
     except OSError as error:
         raise SystemExit(f"error: cannot serve the API on {host}:{port}: {error.strerror}") from error
-    threading.Thread(target=server.serve_forever, name="local-api", daemon=True).start()
     return server, f"http://{_address(server.server_address)}"
 
 
+def serve_http(server: LocalHttpServer, api: LocalApi) -> None:
+    server.api = api
+    server.serving = True
+    threading.Thread(target=server.serve_forever, name="local-api", daemon=True).start()
+
+
+def start_http(api: LocalApi, host: str, port: int) -> tuple[LocalHttpServer, str]:
+    server, url = bind_http(host, port)
+    serve_http(server, api)
+    return server, url
+
+
+def local_public_base_url(config: Mapping[str, str], api_url: str) -> dict[str, str]:
+    """PUBLIC_BASE_URL as the stack serves it: a local one (http://127.0.0.1:3000) becomes the address the
+    API got (another port in tests); one elsewhere (a tunnel, say) is left as it is."""
+    url = urlsplit(config.get(PUBLIC_BASE_URL_CONFIG, ""))
+    if url.scheme == "http" and url.hostname in ("127.0.0.1", "localhost"):
+        return {**config, PUBLIC_BASE_URL_CONFIG: api_url}
+    return dict(config)
+
+
 def stop_http(server: LocalHttpServer) -> None:
+    if not server.serving:  # startup failed before it answered: nothing to drain (shutdown() would wait)
+        server.server_close()
+        return
     unfinished = server.drain(DRAIN_TIMEOUT_S)
     if unfinished:
         warn(f"{unfinished} request(s) still running after {DRAIN_TIMEOUT_S:.0f} s; stopping without them")
@@ -592,6 +619,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if subscribe is not None:
             cleanup.callback(subscribe.stop)
             config = {**config, SUBSCRIBE_URL_CONFIG: subscribe.url}  # the port it got, for the functions
+        http, api_url = bind_http(args.host, args.port)
+        cleanup.callback(stop_http, http)  # callbacks run last-in first-out: before moto stops
+        config = local_public_base_url(config, api_url)
         provisioned = template.provision(config, endpoint_url=moto_url)
 
         # Handlers read their configuration at import time, as in Lambda: environment before import.
@@ -603,8 +633,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         routes = template.api_routes(config)
         stages = {route.rest_api: template.stage_name(route.rest_api, config) for route in routes}
         api = LocalApi(routes, functions.invoke, api_key, stages)
-        http, api_url = start_http(api, args.host, args.port)
-        cleanup.callback(stop_http, http)  # callbacks run last-in first-out: before moto stops
+        serve_http(http, api)
         connect_simulator_to_merchant_api(subscribe, api, api_url)
         invokers = {name: function.invoke for name, function in functions.by_id.items()}
         pollers = start_pollers(template.sqs_event_sources(config), boto3.client("sqs"), invokers)

@@ -76,7 +76,7 @@ class _SimulatorHandler(BaseHTTPRequestHandler):
             body = self._body()
         except ValueError as error:
             self.close_connection = True
-            self._reply(413, {"error": str(error)})
+            self._reply(413, {"error": str(error)}, self._cors())
             return
         path = self._path()
         if path == API_PATH:
@@ -89,7 +89,7 @@ class _SimulatorHandler(BaseHTTPRequestHandler):
     def _api(self, body: bytes) -> None:
         simulator = self._server.simulator
         if not self._server.slots.acquire(blocking=False):
-            self._reply(503, {"error": "too many requests at once"})
+            self._reply(503, {"error": "too many requests at once"}, CORS_HEADERS[:1])
             return
         try:
             if simulator.latency_ms:
@@ -141,6 +141,10 @@ class _SimulatorHandler(BaseHTTPRequestHandler):
             self._reply(400, {"error": str(error)})
             return
         self._reply(200, answer)
+
+    def _cors(self) -> list[tuple[str, str]]:
+        """A browser reads no reply of /api without Access-Control-Allow-Origin, an error's neither."""
+        return CORS_HEADERS[:1] if self._path() == API_PATH else []
 
     def _path(self) -> str:
         return self.path.partition("?")[0]

@@ -12,13 +12,15 @@ TOLOV = ROOT / "layers" / "common" / "tolov"
 # A module belongs to the first part whose prefix its name starts with.
 PARTS = {
     "Handlers": ("functions.",),
+    "Pages": ("tolov.pages",),
     "BillingApi": ("tolov.billing_api",),
     "Autopay": ("tolov.autopay",),
     "Payme": ("tolov.payme",),
     "Click": ("tolov.click",),
     "Billing": ("tolov.billing",),
     "Store": ("tolov.store",),
-    "Kernel": ("tolov.money", "tolov.clock", "tolov.settings", "tolov.observability", "tolov.wiring"),
+    "Kernel": ("tolov.money", "tolov.clock", "tolov.settings", "tolov.observability", "tolov.wiring",
+               "tolov.signing"),
 }
 NEVER = {
     ("Billing", "Payme"): "billing knows no provider",
@@ -44,6 +46,11 @@ NEVER = {
     ("Click", "Autopay"): "Click has no part in Payme autopay",
     ("Autopay", "Click"): "autopay charges Payme cards only",
     ("Autopay", "BillingApi"): "autopay knows nothing of the API edge that enrols",
+    # The resident pages sit on top, beside the billing API: nothing but their handler knows them.
+    **{
+        (part, "Pages"): "only the pages' handler knows the pages"
+        for part in ("BillingApi", "Autopay", "Payme", "Click", "Billing", "Store", "Kernel")
+    },
 }
 
 

@@ -46,8 +46,10 @@ def test_provision_creates_the_secrets_with_the_config_values() -> None:
     config = load_config()
     created = provision(config)
 
-    assert created["secrets"] == ["PaymeKeySecret", "ClickSecretKeySecret"]
+    assert created["secrets"] == ["PaymeKeySecret", "ClickSecretKeySecret", "LinkSigningKeySecret"]
     secrets = boto3.client("secretsmanager", region_name=LOCAL_REGION)
+    link_key = secrets.get_secret_value(SecretId="LinkSigningKeySecret")["SecretString"]
+    assert link_key == config["LINK_SIGNING_KEY"]
     assert secrets.get_secret_value(SecretId="PaymeKeySecret")["SecretString"] == config["PAYME_KEY"]
     assert (
         secrets.get_secret_value(SecretId="ClickSecretKeySecret")["SecretString"]

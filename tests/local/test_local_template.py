@@ -31,6 +31,7 @@ BILLING_ROUTES = {
     ("GET", "/autopay/{autopay_id}"),
     ("DELETE", "/autopay/{autopay_id}"),
     ("GET", "/apartments/{apartment_id}/autopay"),
+    ("POST", "/apartments/{apartment_id}/autopay-links"),
 }
 
 
@@ -184,6 +185,7 @@ def test_secrets_take_their_values_from_the_config(template: SamTemplate, config
     assert specs == {
         "PaymeKeySecret": config["PAYME_KEY"],
         "ClickSecretKeySecret": config["CLICK_SECRET_KEY"],
+        "LinkSigningKeySecret": config["LINK_SIGNING_KEY"],
     }
 
 

@@ -312,6 +312,15 @@ def test_the_browser_preflight_for_the_front_end_methods(sim: Sim) -> None:
     assert status == 200 and headers["Access-Control-Allow-Origin"] == "*"
 
 
+def test_a_browser_can_read_the_apis_refusals_too(sim: Sim) -> None:
+    status, headers, _ = raw(sim.server.url, b"x" * (70 * 1024), {"Origin": "x", "X-Auth": MERCHANT})
+    assert status == 413 and headers["Access-Control-Allow-Origin"] == "*"
+    wrong = {"id": 1, "method": "cards.create", "params": {"card": {"number": "1", "expire": "0399"}}}
+    sent = {"X-Auth": MERCHANT, "Origin": "x"}
+    status, headers, body = raw(sim.server.url, json.dumps(wrong).encode(), sent)
+    assert status == 200 and headers["Access-Control-Allow-Origin"] == "*" and b'"error"' in body
+
+
 # ---------------------------------------------------------------------------------------------- receipts
 
 

@@ -50,8 +50,8 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[set[Grant]]:
     yield needed
 
 
-def granted() -> set[Grant]:
-    function = SamTemplate.load().resources["PaymeMerchantFunction"]["Properties"]
+def granted(function_id: str = "PaymeMerchantFunction") -> set[Grant]:
+    function = SamTemplate.load().resources[function_id]["Properties"]
     grants: set[Grant] = set()
     for policy in function["Policies"]:
         if "AWSSecretsManagerGetSecretValuePolicy" in policy:
@@ -61,7 +61,9 @@ def granted() -> set[Grant]:
             continue
         for statement in policy["Statement"]:
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-            grants.update((action, _resource(statement["Resource"])) for action in actions)
+            resources = statement["Resource"]
+            resources = resources if isinstance(resources, list) else [resources]
+            grants.update((action, _resource(resource)) for action in actions for resource in resources)
     return grants
 
 

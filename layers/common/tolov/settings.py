@@ -118,6 +118,22 @@ class AutopaySettings:
 
 
 @dataclass(frozen=True)
+class PagesSettings:
+    """The resident pages (tolov.pages) and the links to them the billing API returns."""
+
+    # Where residents reach the API, stage prefix included (https://x.execute-api.../dev, a custom domain):
+    # the QR code and the links the API returns are built from it. Empty: from the request's own host and
+    # stage, right for the execute-api domain only.
+    public_base_url: str = ""
+    # GET /pay/{invoice_id} only with a signed ?t= (invoice ids are ten guessable digits).
+    require_signed: bool = False
+    # The HMAC key of pay and autopay-enrolment links (a Secrets Manager secret of the template).
+    signing_key_secret_arn: str = ""
+    # Payme's public offer (oferta), linked from the card form when set.
+    payme_offer_url: str = ""
+
+
+@dataclass(frozen=True)
 class Settings:
     region: str = "us-east-1"
     # PynamoDB does not read AWS_ENDPOINT_URL itself; the local stack and the tests set it.
@@ -127,6 +143,7 @@ class Settings:
     payme: PaymeSettings = field(default_factory=PaymeSettings)
     click: ClickSettings = field(default_factory=ClickSettings)
     autopay: AutopaySettings = field(default_factory=AutopaySettings)
+    pages: PagesSettings = field(default_factory=PagesSettings)
 
 
 # ---------------------------------------------------------------------- reading the environment
@@ -260,6 +277,18 @@ def _autopay(env: _Env) -> AutopaySettings:
     )
 
 
+def _pages(env: _Env) -> PagesSettings:
+    base = env.text("PUBLIC_BASE_URL", "").strip().rstrip("/")
+    if base and not base.startswith(("https://", "http://")):
+        raise ConfigError(f"PUBLIC_BASE_URL must be an http(s) URL, not {base!r}")
+    return PagesSettings(
+        public_base_url=base,
+        require_signed=bool(env.optional_flag("PAY_PAGE_REQUIRE_SIGNED")),
+        signing_key_secret_arn=env.text("LINK_SIGNING_KEY_SECRET_ARN", ""),
+        payme_offer_url=env.text("PAYME_OFFER_URL", ""),
+    )
+
+
 _TABLE_VARIABLES: dict[str, str] = {
     "apartments": "APARTMENTS_TABLE",
     "invoices": "INVOICES_TABLE",
@@ -286,6 +315,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         payme=_payme(env, environment),
         click=_click(env),
         autopay=_autopay(env),
+        pages=_pages(env),
     )
 
 

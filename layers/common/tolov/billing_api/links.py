@@ -8,14 +8,19 @@ from tolov.settings import Settings
 from tolov.store.models import Invoice
 
 
-def invoice_links(invoice: Invoice, settings: Settings) -> PaymentLinks | None:
+def invoice_links(invoice: Invoice, settings: Settings, *, lang: str | None = None) -> PaymentLinks | None:
+    """lang (ru, uz, en): the language Payme's checkout opens in (the pay page passes its own)."""
     unpaid = int(invoice.amount) - int(invoice.paid_amount)
     if invoice.status != "open" or unpaid <= 0:
         return None
     payme, click = settings.payme, settings.click
     return PaymentLinks(
         payme=checkout_link(
-            payme.checkout_url, payme.merchant_id, {payme.invoice_field: invoice.invoice_id}, unpaid
+            payme.checkout_url,
+            payme.merchant_id,
+            {payme.invoice_field: invoice.invoice_id},
+            unpaid,
+            lang=lang,
         ),
         click=pay_link(
             click.service_id, click.merchant_id, invoice.invoice_id, unpaid, pay_url=click.pay_url

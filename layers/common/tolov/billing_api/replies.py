@@ -19,6 +19,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 
 from tolov.autopay import errors as autopay
+from tolov.autopay.links import LinkForged, LinkGone
 from tolov.billing import errors
 from tolov.billing_api.idempotency import HEADER as IDEMPOTENCY_KEY
 from tolov.billing_api.resolver import MalformedBody
@@ -120,6 +121,14 @@ def max_amount_too_low(failure: autopay.MaxAmountTooLow) -> Response[dict[str, A
     return error(HTTPStatus.UNPROCESSABLE_ENTITY, f"max_amount {reason}", ("max_amount", reason))
 
 
+def link_forged(failure: LinkForged) -> Response[dict[str, Any]]:
+    return error(HTTPStatus.FORBIDDEN, "the enrolment link is not valid", ("t", "not signed by us"))
+
+
+def link_gone(failure: LinkGone) -> Response[dict[str, Any]]:
+    return error(HTTPStatus.GONE, str(failure), ("t", failure.reason))
+
+
 def provider_unavailable(failure: autopay.ProviderUnavailable) -> Response[dict[str, Any]]:
     # Payme did not answer or refused our credentials: the request is fine, and repeating it is safe.
     logger.error("payme subscribe call failed", extra={"reason": str(failure)})
@@ -153,6 +162,8 @@ REPLIES: list[tuple[Any, Callable[[Any], Response[dict[str, Any]]]]] = [
     (autopay.CardRefused, card_refused),
     (autopay.MaxAmountTooLow, max_amount_too_low),
     (autopay.ProviderUnavailable, provider_unavailable),
+    (LinkForged, link_forged),
+    (LinkGone, link_gone),
     (errors.LedgerContention, contention),
     ([StoreUnavailable, StoreFailure, IdempotencyPersistenceLayerError], storage_unavailable),
 ]

@@ -1,6 +1,7 @@
 """The billing API's routes over the billing core and autopay. API Gateway checks the API key before any
 of them. Autopay's enrolment (with its Subscribe client and KMS) is built on the first autopay request."""
 
+from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Annotated
 
@@ -8,8 +9,10 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.metrics import MetricUnit
 
+from tolov.autopay import links as enrol_links
 from tolov.autopay.dynamo import DynamoAutopayStore
 from tolov.autopay.enrolment import Enrolment
+from tolov.autopay.errors import MaxAmountTooLow
 from tolov.autopay.scheduler_gateway import build_scheduler, run
 from tolov.autopay.vault import CardVault
 from tolov.billing.invoices import Billing, NewItem
@@ -17,12 +20,15 @@ from tolov.billing.ledger import Ledger
 from tolov.billing_api import replies
 from tolov.billing_api.idempotency import IdempotentPosts
 from tolov.billing_api.links import invoice_links
+from tolov.billing_api.resident_links import enrol_url, pay_url, public_base
 from tolov.billing_api.resolver import JsonResolver
 from tolov.billing_api.schemas import (
     ApartmentAutopaysOut,
     ApartmentIn,
     ApartmentOut,
     AutopayIn,
+    AutopayLinkIn,
+    AutopayLinkOut,
     AutopayOut,
     AutopayRunIn,
     AutopayRunOut,
@@ -35,9 +41,11 @@ from tolov.billing_api.schemas import (
     balance_out,
     invoice_out,
 )
+from tolov.clock import now_ms
 from tolov.observability import metrics
 from tolov.payme.subscribe_api import build_subscribe_client
 from tolov.settings import Settings
+from tolov.signing import signer_from_secret
 from tolov.store.models import Invoice, Posting
 from tolov.wiring import Wiring
 
@@ -66,8 +74,15 @@ def build_api(
     autopays = Wiring(lambda: enrolment or build_enrolment(settings), eager=False)
     scheduler = Wiring(lambda: build_scheduler(settings), eager=False)
 
+    def base_url() -> str:
+        return public_base(settings.pages, app.current_event.raw_event.get("requestContext"))
+
     def with_links(invoice: Invoice, postings: list[Posting]) -> InvoiceOut:
-        return invoice_out(invoice, postings, invoice_links(invoice, settings))
+        # Signed only where the pay page asks for it: the other stages need no secret read per invoice.
+        pages = settings.pages
+        signer = signer_from_secret(pages.signing_key_secret_arn) if pages.require_signed else None
+        bill_page = pay_url(base_url(), invoice.invoice_id, signer)
+        return invoice_out(invoice, postings, invoice_links(invoice, settings), bill_page)
 
     @app.get("/openapi.json")
     def openapi() -> Response[str]:
@@ -103,6 +118,20 @@ def build_api(
     @app.post("/invoices/<invoice_id>/cancel")
     def cancel_invoice(invoice_id: IdPath) -> InvoiceOut:
         return invoice_out(billing.cancel_invoice(invoice_id), [], None)
+
+    @app.post("/apartments/<apartment_id>/autopay-links")
+    def create_autopay_link(
+        apartment_id: IdPath, body: Annotated[AutopayLinkIn, Body()]
+    ) -> Response[AutopayLinkOut]:
+        # What POST /autopay would refuse of the apartment and cap is refused now, not on the page.
+        billing.ledger.apartment(apartment_id, attributes=["apartment_id"])  # ApartmentNotFound
+        if body.max_amount < settings.limits.min_tiyin:
+            raise MaxAmountTooLow(settings.limits.min_tiyin)
+        signer = signer_from_secret(settings.pages.signing_key_secret_arn)
+        token, link = enrol_links.issue(signer, apartment_id, body.day_of_month, body.max_amount, now_ms())
+        expires = datetime.fromtimestamp(link.expires_at // 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        out = AutopayLinkOut(url=enrol_url(base_url(), token), expires_at=expires)
+        return Response(HTTPStatus.CREATED, JSON, out)
 
     @app.post("/autopay")
     def create_autopay(body: Annotated[AutopayIn, Body()]) -> Response[AutopayOut]:

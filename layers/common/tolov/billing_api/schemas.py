@@ -95,6 +95,9 @@ class InvoiceOut(BaseModel):
     items: list[ItemOut]
     due_date: str | None
     payment_links: PaymentLinks | None = Field(description="null once nothing is left to pay")
+    pay_url: str | None = Field(
+        default=None, description="the resident's bill page (signed when PAY_PAGE_REQUIRE_SIGNED=1)"
+    )
     payments: list[PaymentOut]
     credit_applied: int = Field(description="tiyin of earlier overpayment that paid this invoice")
     created_at: int
@@ -126,7 +129,9 @@ def apartment_out(apartment: "Apartment") -> ApartmentOut:
     )
 
 
-def invoice_out(invoice: "Invoice", postings: list["Posting"], links: PaymentLinks | None) -> InvoiceOut:
+def invoice_out(
+    invoice: "Invoice", postings: list["Posting"], links: PaymentLinks | None, pay_url: str | None = None
+) -> InvoiceOut:
     paid_by: dict[str, int] = invoice.payments.as_dict() if invoice.payments else {}
     payments = []
     for posting in postings:
@@ -162,6 +167,7 @@ def invoice_out(invoice: "Invoice", postings: list["Posting"], links: PaymentLin
         ],
         due_date=invoice.due_date,
         payment_links=links,
+        pay_url=pay_url,
         payments=payments,
         credit_applied=int(paid_by.get("credit", 0)),
         created_at=int(invoice.created_at),
@@ -231,6 +237,25 @@ class AutopayOut(BaseModel):
 class ApartmentAutopaysOut(BaseModel):
     apartment_id: str
     autopays: list[AutopayOut] = Field(description="newest first")
+
+
+class AutopayLinkIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    day_of_month: Annotated[StrictInt, Field(ge=1, le=28, description="the day of each month it charges")]
+    max_amount: Tiyin = Field(description="the most one charge takes, integer tiyin")
+
+
+class AutopayLinkOut(BaseModel):
+    url: str = Field(description="the resident's card page, GET /autopay/enrol?t=<signed token>")
+    expires_at: str = Field(description="ISO 8601 UTC; the link enrols once, until then")
+
+
+class EnrolIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+    t: Annotated[str, Field(min_length=1, max_length=1024, description="the link's signed token")]
+    card_token: Annotated[
+        str, Field(min_length=1, max_length=2048, repr=False, description="the cards.verify token")
+    ]
 
 
 class AutopayRunIn(BaseModel):

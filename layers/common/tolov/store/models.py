@@ -329,6 +329,24 @@ class AutopayActiveKey(_Model):
     autopay_id = UnicodeAttribute()
 
 
+ENROL_LINK_SK = "enrol_link"
+
+
+class EnrolLinkClaim(_Model):
+    """A used autopay-enrolment link (tolov.autopay.links): taken on condition that it is free or taken by
+    the same card, so a link enrols once and its own retry is recognised."""
+
+    class Meta(_Meta):
+        table_name = "AutopayTable"
+
+    key = UnicodeAttribute(hash_key=True, attr_name="pk")  # enrol_link#<nonce>
+    sk = UnicodeAttribute(range_key=True, default=ENROL_LINK_SK)
+    card = UnicodeAttribute()  # a keyed hash of the card token, never the token
+    autopay_id = UnicodeAttribute(null=True)  # set once the enrolment it made is recorded
+    expires_at = NumberAttribute()
+    claimed_at = NumberAttribute()
+
+
 # ---------------------------------------------------------------------- binding
 _bound = False
 
@@ -345,6 +363,7 @@ _TABLES: dict[type[_Model], str] = {
     AutopayPeriodRecord: "autopay",
     AutopayAttemptRecord: "autopay",
     AutopayActiveKey: "autopay",
+    EnrolLinkClaim: "autopay",
 }
 
 

@@ -1,0 +1,22 @@
+"""The resident pages: the bill (GET /pay/{invoice_id}) and the autopay card form (GET and POST
+/autopay/enrol). No API key: a signed link is what lets a resident in."""
+
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from tolov.observability import logger, metrics, tracer
+from tolov.pages.routes import build_pages
+from tolov.settings import get_settings
+from tolov.wiring import Wiring
+
+pages = Wiring(lambda: build_pages(get_settings()))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics(raise_on_empty_metrics=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    result: dict[str, Any] = pages.get().resolve(event, context)
+    return result
