@@ -148,6 +148,18 @@ def until(what: Callable[[], Any], seconds: float = WAIT_S) -> Any:
     return value
 
 
+def next_charge_on(stack: StackProcess, autopay_id: str, day: date) -> dict[str, Any] | None:
+    """The autopay once its next charge date is `day`."""
+    autopay: dict[str, Any] = autopay_of(stack, autopay_id)
+    return autopay if autopay["next_charge_date"] == day.isoformat() else None
+
+
+def moved_past(stack: StackProcess, autopay_id: str, day: date) -> dict[str, Any] | None:
+    """The autopay once its next charge date is after `day`."""
+    autopay: dict[str, Any] = autopay_of(stack, autopay_id)
+    return autopay if autopay["next_charge_date"] > day.isoformat() else None
+
+
 def attempts_of(stack: StackProcess, autopay_id: str, n: int) -> list[dict[str, Any]] | None:
     """The autopay's attempts, newest first, once there are n and none is in flight."""
     attempts: list[dict[str, Any]] = autopay_of(stack, autopay_id)["attempts"]
@@ -215,8 +227,9 @@ def test_enrol_a_simulator_card_run_a_date_see_the_ledger(
     assert attempt["period"] == today.isoformat()[:7]
     assert balance(stack, "e2e-ap-1") == (0, 0)
     assert api(stack, "GET", f"/invoices/{invoice_id}").json()["status"] == "paid"
-    fetched = autopay_of(stack, autopay["autopay_id"])
-    assert fetched["next_charge_date"] > today.isoformat() and fetched["status"] == "active"
+    # Paid is recorded before the autopay's next date moves (two writes): wait for both.
+    fetched = until(lambda: moved_past(stack, autopay["autopay_id"], today))
+    assert fetched is not None and fetched["status"] == "active"
     # Callbacks on: the simulator's CreateTransaction and PerformTransaction reached our Merchant API.
     [receipt_id] = paid_receipts(payme, "e2e-ap-1")
     assert attempt["receipt_id"] == receipt_id
@@ -261,8 +274,9 @@ def test_insufficient_funds_then_cured_on_a_later_run(stack: StackProcess, payme
         assert run(stack, first) == 1
         [declined] = until(lambda: attempts_of(stack, autopay["autopay_id"], 1))
         assert declined["outcome"] == "declined" and declined["error_code"] is not None
-        fetched = autopay_of(stack, autopay["autopay_id"])
-        assert fetched["status"] == "active" and fetched["next_charge_date"] == second.isoformat()
+        # The decline is recorded before the autopay's next date moves (two writes): wait for both.
+        fetched = until(lambda: next_charge_on(stack, autopay["autopay_id"], second))
+        assert fetched is not None and fetched["status"] == "active"
         assert balance(stack, "e2e-ap-3")[0] == 250_000 and paid_receipts(payme, "e2e-ap-3") == []
         # Our Merchant API heard of the receipt (callbacks on) and had it cancelled, reason 2.
         cancelled = merchant_transaction(stack, declined["receipt_id"])["result"]
