@@ -13,6 +13,7 @@ TOLOV = ROOT / "layers" / "common" / "tolov"
 PARTS = {
     "Handlers": ("functions.",),
     "BillingApi": ("tolov.billing_api",),
+    "Events": ("tolov.events",),
     "Autopay": ("tolov.autopay",),
     "Payme": ("tolov.payme",),
     "Click": ("tolov.click",),
@@ -44,6 +45,12 @@ NEVER = {
     ("Click", "Autopay"): "Click has no part in Payme autopay",
     ("Autopay", "Click"): "autopay charges Payme cards only",
     ("Autopay", "BillingApi"): "autopay knows nothing of the API edge that enrols",
+    # The outbox reads the tables' streams; no payment path publishes an event itself (one way).
+    **{
+        (part, "Events"): "payment paths write state; the stream publishes it"
+        for part in ("BillingApi", "Autopay", "Payme", "Click", "Billing", "Store", "Kernel")
+    },
+    ("Events", "BillingApi"): "events know nothing of the API edge",
 }
 
 

@@ -70,8 +70,9 @@ def test_our_side_refusals_have_an_alarm_on_the_metric_the_charger_emits(templat
 
 
 def test_autopay_settings_come_from_the_template(template: SamTemplate) -> None:
-    settings = load_settings(function_environment("AutopayChargerFunction", load_config())).autopay
-    assert settings.kms_key_id == "alias/AutopayCardKey" and settings.event_bus == "TolovEventBus"
+    everything = load_settings(function_environment("AutopayChargerFunction", load_config()))
+    settings = everything.autopay
+    assert settings.kms_key_id == "alias/AutopayCardKey" and everything.event_bus == "TolovEventBus"
     assert settings.queue_url.endswith("/AutopayChargeQueue") and settings.retry_days == 3
     key = template.resources["AutopayCardKey"]
     assert key["DeletionPolicy"] == "Retain" and key["Properties"]["EnableKeyRotation"] is True

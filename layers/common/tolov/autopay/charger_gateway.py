@@ -21,7 +21,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from tolov.autopay.charge_queue import SqsChargeQueue
 from tolov.autopay.charger import Charger, TryLater
 from tolov.autopay.dynamo import DynamoAutopayStore
-from tolov.autopay.events import EventBridgeEvents
 from tolov.autopay.schedule import ChargeRequest
 from tolov.autopay.subscribe import build_subscribe_client
 from tolov.autopay.vault import CardVault
@@ -50,7 +49,6 @@ def build_charger(settings: Settings) -> ChargerEdge:
         build_subscribe_client(settings),
         CardVault(settings.autopay.kms_key_id),
         Ledger(),
-        EventBridgeEvents(settings.autopay.event_bus),
         settings.payme,
         settings.limits,
         settings.autopay,
