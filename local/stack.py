@@ -9,6 +9,11 @@ http://127.0.0.1:3001/api, and calls the served ``/payme`` as Payme calls a cash
 Port 0 picks a free port; the last startup line is machine-readable:
 
     READY api=http://127.0.0.1:3000 moto=http://127.0.0.1:5000 subscribe=http://127.0.0.1:3001/api
+          events=http://127.0.0.1:3000/_local/events  (one line)
+
+The tables' DynamoDB streams feed their consumers in-process too (``local.streams``: the outbox of
+EventPublisherFunction), and what the template's event buses receive is kept at GET /_local/events,
+newest first (``local.events_tap``).
 """
 
 import argparse
@@ -32,8 +37,12 @@ import boto3
 
 from local.apigw import LocalApi, Request, Response
 from local.console import VERBOSE_ENV, function_output_to, say, verbose_from_env, warn
+from local.event_sources import Poller
+from local.events_tap import PATH as EVENTS_PATH
+from local.events_tap import EventsTap, start_events_tap
 from local.runtime import Functions, LocalFunction, load_function, stamp_invocations_on_logs
 from local.sqs import SqsPoller, start_pollers
+from local.streams import StreamPoller, start_stream_pollers
 from local.subscribe_sim import (
     CALLBACKS_SETTING,
     SimulatorServer,
@@ -209,6 +218,7 @@ class LocalHttpServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], api: LocalApi) -> None:
         super().__init__(address, _ProxyRequestHandler)
         self.api = api
+        self.events_tap: EventsTap | None = None  # GET /_local/events, once the tap is running
         self.stopping = False
         self._changed = threading.Condition()
         self._busy: dict[socket.socket, bool] = {}  # every open connection: is a request on it in flight?
@@ -295,7 +305,11 @@ class _ProxyRequestHandler(BaseHTTPRequestHandler):
             source_ip=self.client_address[0],
             host=self.headers.get("Host") or _address(self.server.server_address),
         )
-        response = cast(LocalHttpServer, self.server).api.handle(request)
+        server = cast(LocalHttpServer, self.server)
+        if urlsplit(request.target).path == EVENTS_PATH and server.events_tap is not None:
+            response = _events_reply(request, server.events_tap)
+        else:
+            response = server.api.handle(request)
         self._write(response)
         elapsed_ms = (time.monotonic() - started) * 1000
         answered_by = response.function or "-"
@@ -343,6 +357,15 @@ class _ProxyRequestHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # _serve prints one line per request with the function that answered
+
+
+def _events_reply(request: Request, tap: EventsTap) -> Response:
+    """GET /_local/events: what the buses received, newest first (the stack's route, not the template's)."""
+    if request.method not in ("GET", "HEAD"):
+        headers = [("Content-Type", "application/json"), ("Allow", "GET")]
+        return Response(405, headers, b'{"message": "GET only"}')
+    body = json.dumps({"events": tap.events()}, ensure_ascii=False).encode()
+    return Response(200, [("Content-Type", "application/json")], body, function="local-events")
 
 
 def _address(server_address: Any) -> str:
@@ -407,7 +430,7 @@ def connect_simulator_to_merchant_api(simulator: SimulatorServer | None, api: Lo
 # ---------------------------------------------------------------------------------------------- SQS
 
 
-def stop_pollers(pollers: Sequence[SqsPoller]) -> None:
+def stop_pollers(pollers: Sequence[Poller]) -> None:
     for poller in pollers:
         poller.stop(POLLER_STOP_TIMEOUT_S)
 
@@ -508,6 +531,8 @@ def print_banner(
     *,
     subscribe: SimulatorServer | None = None,
     pollers: Sequence[SqsPoller] = (),
+    streams: Sequence[StreamPoller] = (),
+    events_url: str | None = None,
 ) -> None:
     say(f"tolov local stack — {template.path}")
     say(f"  API   {api_url}")
@@ -527,6 +552,13 @@ def print_banner(
             f"    SQS {source.queue} → {source.function} "
             f"(batch {source.batch_size}{partial}, {poller.concurrency} pollers)"
         )
+    for stream in streams:
+        feed = stream.source
+        partial = ", partial batch failures" if feed.report_batch_item_failures else ""
+        failure = f", on failure → {feed.on_failure_queue}" if feed.on_failure_queue else ""
+        say(f"    stream {feed.table} → {feed.function} (batch {feed.batch_size}{partial}{failure})")
+    if events_url is not None:
+        say(f"  events  {events_url}  (what the buses received, newest first)")
     if subscribe is not None:
         simulator = subscribe.simulator
         say(f"  Payme Subscribe simulator  {subscribe.url}  (test cards: expire 0399, SMS code 666666)")
@@ -609,6 +641,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         invokers = {name: function.invoke for name, function in functions.by_id.items()}
         pollers = start_pollers(template.sqs_event_sources(config), boto3.client("sqs"), invokers)
         cleanup.callback(stop_pollers, pollers)  # first of all: a batch may still call the API or Payme
+        session = boto3.Session()
+        tap = start_events_tap(session, list(template.resources_of_type("AWS::Events::EventBus")))
+        cleanup.callback(stop_pollers, [tap])
+        http.events_tap = tap
+        streams = start_stream_pollers(template.stream_event_sources(config), session, invokers)
+        cleanup.callback(stop_pollers, streams)
+        events_url = api_url + EVENTS_PATH
 
         print_banner(
             template,
@@ -622,12 +661,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.verbose,
             subscribe=subscribe,
             pollers=pollers,
+            streams=streams,
+            events_url=events_url,
         )
         if args.seed:
             seed(api, args.seed, api_key)
         served = f"{READY_PREFIX} api={api_url} moto={moto_url}"
         if subscribe is not None:
             served += f" subscribe={subscribe.url}"
+        served += f" events={events_url}"
         say(served)
         say(f"\n{stop.wait()} received, stopping")
     say("stopped")

@@ -54,6 +54,7 @@ class StackProcess:
     log_path: Path
     output: list[str] = field(default_factory=list)  # appended by a reader thread while the stack runs
     subscribe_url: str = ""  # the Payme Subscribe simulator's /api; "" when the stack serves none
+    events_url: str = ""  # GET: what the template's event buses received, newest first
 
     def url(self, path: str) -> str:
         return self.api_url + path
@@ -144,6 +145,7 @@ def start_stack(
             Path(log_name),
             output,
             subscribe_url=fields.get("subscribe", ""),
+            events_url=fields.get("events", ""),
         )
         _wait_for_http(stack.api_url, timeout)
     except BaseException:
