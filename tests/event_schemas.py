@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry, Resource
 
@@ -29,8 +30,11 @@ def validator(event_type: str) -> Draft202012Validator:
 
 
 def validate(detail: dict[str, Any]) -> None:
-    """Raises jsonschema.ValidationError when the detail does not match its type's schema."""
+    """Raises jsonschema.ValidationError when the detail does not match its type's schema. JSON Schema
+    counts 25000.0 as an integer; tiyin are written without a fraction, so that is refused too."""
     validator(str(detail["type"])).validate(detail)
+    if type(detail["amount"]) is not int:
+        raise jsonschema.ValidationError(f"amount {detail['amount']!r} is not written as an integer")
 
 
 def validate_delivered(event: dict[str, Any]) -> None:
