@@ -25,7 +25,7 @@ from tolov.autopay.schedule import ChargeRequest
 from tolov.autopay.subscribe import build_subscribe_client
 from tolov.autopay.vault import CardVault
 from tolov.billing.ledger import Ledger
-from tolov.observability import logger, metrics
+from tolov.observability import correlate, logger, metrics
 from tolov.settings import Settings
 from tolov.wiring import Wiring
 
@@ -86,6 +86,7 @@ def charge_record(edge: ChargerEdge, record: SQSRecord) -> None:
         logger.error("autopay charge message unreadable", extra={"message_id": record.message_id})
         raise
     fields = {"autopay_id": request.autopay_id, "period": request.period, "run_date": str(request.run_date)}
+    correlate(**fields)  # also on the Subscribe client's lines (the receipt id, Payme's codes)
     try:
         outcome = edge.charger.charge(request)
     except TryLater as later:

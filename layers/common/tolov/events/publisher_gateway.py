@@ -25,7 +25,7 @@ from tolov.events.changes import (
     invoice_events,
     transaction_events,
 )
-from tolov.observability import logger, metrics
+from tolov.observability import correlate, logger, metrics
 from tolov.settings import Settings, Tables
 from tolov.wiring import Wiring
 
@@ -85,7 +85,8 @@ def publish_record(publisher: Publisher, record: DynamoDBRecord) -> None:
     events = publisher.events_of(record)
     if not events:
         return
-    fields = {"stream_event_id": record.event_id, "events": [e.event_id for e in events]}
+    fields = {"events": [e.event_id for e in events]}
+    correlate(stream_event_id=record.event_id)
     try:
         publisher.bus.put(events)
     except Exception:
