@@ -65,6 +65,7 @@ DEFAULT_LOG = ROOT / ".local-run" / "stack.log"
 DRAIN_TIMEOUT_S = 10.0  # how long a stop waits for the requests in flight
 READY_PREFIX = "READY"
 API_KEY_CONFIG = "BILLING_API_KEY"  # the value API Gateway's usage plan key has locally
+LOG_LEVEL_CONFIG = "LOG_LEVEL"  # the LogLevel parameter; also taken from the environment
 SUBSCRIBE_URL_CONFIG = "PAYME_SUBSCRIBE_URL"
 PAYME_MERCHANT_PATH = "/payme"  # where the simulator calls our Merchant API, as Payme does
 POLLER_STOP_TIMEOUT_S = 10.0
@@ -517,6 +518,14 @@ def _invoice_id(response: Response | None) -> str | None:
 
 # ---------------------------------------------------------------------------------------------- banner
 
+SECRET_CONFIG = ("PAYME_KEY", "CLICK_SECRET_KEY", API_KEY_CONFIG)  # read them in the config file
+
+
+def mask_secret(key: str, value: str) -> str:
+    """No secret in any line the stack prints, local ones included: the log scan holds the stack to it."""
+    return f"{value[:3]}… ({len(value)} characters)" if key in SECRET_CONFIG and value else value
+
+
 
 def print_banner(
     template: SamTemplate,
@@ -568,9 +577,9 @@ def print_banner(
             calls = "off"
         say(f"    merchant callbacks: {calls}")
         say(f"    controls: POST {subscribe.base_url}/_sim/balance | card | latency | callbacks")
-    say(f"  local credentials from {config_path} (local-only values, never real ones):")
+    say(f"  local configuration from {config_path} (local-only values; secrets shown masked):")
     for key, value in config.items():
-        say(f"    {key}={value}")
+        say(f"    {key}={mask_secret(key, value)}")
     shown = "shown here too" if verbose else f"{VERBOSE_ENV}=1 shows them here too"
     say(f"  logs  {log_file}  (what the functions print; {shown})")
     say("  Ctrl-C stops the stack.")
@@ -613,6 +622,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         template = SamTemplate.load(args.template)
         root = (args.root or args.template.parent).resolve()
         config = load_config(args.config)
+        if os.environ.get(LOG_LEVEL_CONFIG):  # the template's LogLevel for this run (the log scan: DEBUG)
+            config = {**config, LOG_LEVEL_CONFIG: os.environ[LOG_LEVEL_CONFIG]}
         api_key = config.get(API_KEY_CONFIG)
         if api_key is None:
             warn(f"{API_KEY_CONFIG} is not in {args.config}: every route that needs an API key answers 403")
