@@ -137,10 +137,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         folder = Path(name)
         code = run_e2e(folder, args)
         summary = (folder / PYTEST_OUTPUT).read_text(encoding="utf-8", errors="replace").strip().splitlines()
+        failed = [line for line in summary if line.startswith(("FAILED ", "ERROR "))]
         result = scan_run(folder, config)
         tokens_file = folder / TOKENS_FILE
         tokens = len(tokens_file.read_text().splitlines()) if tokens_file.exists() else 0
     print(f"e2e suite at DEBUG: {summary[-1] if summary else 'no output'} (pytest exit {code})")
+    for line in failed:
+        print(f"  {line[:200]}")
     print(report(result, tokens))
     return 1 if result.hits else 0
 

@@ -9,6 +9,8 @@ from local.template import SamTemplate, function_environment, load_config
 from tolov.autopay.charger_gateway import BACKOFF_CAP_S, OUR_SIDE_METRIC, backoff_seconds, metric_name
 from tolov.settings import load_settings
 
+TOPIC = {"Fn::If": ["HasAlarmTopic", {"Ref": "AlarmTopicArn"}, {"Ref": "OpsAlarmTopic"}]}
+
 
 @pytest.fixture(scope="module")
 def template() -> SamTemplate:
@@ -59,7 +61,7 @@ def test_the_charge_queue_has_an_alarmed_dead_letter_queue(template: SamTemplate
     assert alarm["Dimensions"] == [
         {"Name": "QueueName", "Value": {"Fn::GetAtt": ["AutopayChargeDeadLetterQueue", "QueueName"]}}
     ]
-    assert alarm["AlarmActions"] == [{"Ref": "OpsAlarmTopic"}]
+    assert alarm["AlarmActions"] == [TOPIC]
 
 
 def test_our_side_refusals_have_an_alarm_on_the_metric_the_charger_emits(template: SamTemplate) -> None:
