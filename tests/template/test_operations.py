@@ -186,3 +186,25 @@ def test_checkov_reports_no_failed_check() -> None:
     command = [str(checkov), "--config-file", ".ci/checkov.yaml", "-f", "template.yaml"]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0 and "Failed checks: 0" in result.stdout, result.stdout[-3000:]
+
+
+def test_samconfig_has_dev_and_prod_with_parameters_the_template_takes(template: SamTemplate) -> None:
+    import shlex
+    import tomllib
+
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
+    parameters = template.data["Parameters"]
+    stacks = {}
+    for env in ("default", "prod"):
+        deploy = config[env]["deploy"]["parameters"]
+        overrides = dict(item.split("=", 1) for item in shlex.split(deploy["parameter_overrides"]))
+        assert set(overrides) <= set(parameters), set(overrides) - set(parameters)
+        for name, value in overrides.items():
+            allowed = parameters[name].get("AllowedValues")
+            assert allowed is None or value in allowed, (env, name, value)
+        stacks[env] = (config[env]["global"]["parameters"]["stack_name"], overrides)
+    assert stacks["default"][0] == "tolov-dev" and stacks["default"][1]["Environment"] == "dev"
+    assert stacks["prod"][0] == "tolov-prod" and stacks["prod"][1]["Environment"] == "prod"
+    assert stacks["prod"][1]["PaymeAllowedCidrs"] == "185.234.113.0/28"  # Payme Business's addresses
+    assert stacks["prod"][1]["AlarmTopicArn"].startswith("arn:aws:sns:")
+    assert not re.search(r"(Key|Secret)\w*=", (ROOT / "samconfig.toml").read_text())  # no secret set here
