@@ -95,56 +95,53 @@ def transaction_events(old: Image | None, new: Image | None) -> list[DomainEvent
     return []  # Click's prepare aliases and counter
 
 
+# The state a provider row reaches -> the event and the row's time of it.
+_PAYME = {
+    PERFORMED: (COMPLETED, "perform_time"),
+    CANCELLED: (CANCELLED_TYPE, "cancel_time"),
+    CANCELLED_AFTER_PERFORM: (REFUNDED, "cancel_time"),
+}
+_CLICK = {
+    TxState.CONFIRMED.value: (COMPLETED, "confirmed_at"),
+    TxState.CANCELLED.value: (CANCELLED_TYPE, "cancelled_at"),
+    TxState.REVERSED.value: (REFUNDED, "reversed_at"),
+}
+
+
 def _payme(old: Image | None, new: Image) -> list[DomainEvent]:
     before = None if old is None else int(old["state"])
-    after = int(new["state"])
-    if before == after:
-        return []
-    payment = PaymentKey("payme", str(new["payme_id"]))
     account = {"kind": str(new["account_kind"]), "id": str(new["account_ref"])}
-    common = {"transaction_id": payment.external_id, "payment_key": str(payment), "account": account}
-    subject = f"payme:{payment.external_id}"
-    if after == PERFORMED:
-        return [_event(COMPLETED, subject, "payme", new["amount"], new["perform_time"], **common)]
-    if after == CANCELLED:
-        reason = _reason(new.get("reason"))
-        return [
-            _event(
-                CANCELLED_TYPE, subject, "payme", new["amount"], new["cancel_time"], reason=reason, **common
-            )
-        ]
-    if after == CANCELLED_AFTER_PERFORM:
-        reason = _reason(new.get("reason"))
-        return [
-            _event(REFUNDED, subject, "payme", new["amount"], new["cancel_time"], reason=reason, **common)
-        ]
-    return []
+    payment = PaymentKey("payme", str(new["payme_id"]))
+    return _payment(payment, account, before, int(new["state"]), _PAYME, new)
 
 
 def _click(old: Image | None, new: Image) -> list[DomainEvent]:
     before = None if old is None else str(old.get("state"))
-    after = str(new["state"])
-    if before == after:
-        return []
-    payment = PaymentKey("click", str(new["click_trans_id"]))
     account = {"kind": str(new["account"]), "id": str(new["merchant_trans_id"])}
-    common = {"transaction_id": payment.external_id, "payment_key": str(payment), "account": account}
-    subject = f"click:{payment.external_id}"
-    if after == TxState.CONFIRMED:
-        return [_event(COMPLETED, subject, "click", new["amount"], new["confirmed_at"], **common)]
-    if after == TxState.CANCELLED:
-        reason = _reason(new.get("reason"))
-        return [
-            _event(
-                CANCELLED_TYPE, subject, "click", new["amount"], new["cancelled_at"], reason=reason, **common
-            )
-        ]
-    if after == TxState.REVERSED:
-        reason = _reason(new.get("reason"))
-        return [
-            _event(REFUNDED, subject, "click", new["amount"], new["reversed_at"], reason=reason, **common)
-        ]
-    return []
+    payment = PaymentKey("click", str(new["click_trans_id"]))
+    return _payment(payment, account, before, str(new["state"]), _CLICK, new)
+
+
+def _payment(
+    payment: PaymentKey,
+    account: dict[str, str],
+    before: Any,
+    after: Any,
+    transitions: Mapping[Any, tuple[str, str]],
+    new: Image,
+) -> list[DomainEvent]:
+    if before == after or after not in transitions:
+        return []
+    kind, time_field = transitions[after]
+    ids: dict[str, Any] = {
+        "transaction_id": payment.external_id,
+        "payment_key": str(payment),
+        "account": account,
+    }
+    if kind != COMPLETED:
+        ids["reason"] = _reason(new.get("reason"))
+    subject = f"{payment.provider}:{payment.external_id}"
+    return [_event(kind, subject, payment.provider, new["amount"], new[time_field], **ids)]
 
 
 def _reason(value: Any) -> str | None:
