@@ -46,13 +46,16 @@ def test_provision_creates_the_secrets_with_the_config_values() -> None:
     config = load_config()
     created = provision(config)
 
-    assert created["secrets"] == ["PaymeKeySecret", "ClickSecretKeySecret"]
+    assert created["secrets"] == ["PaymeKeySecret", "BillingApiKeySecret", "ClickSecretKeySecret"]
     secrets = boto3.client("secretsmanager", region_name=LOCAL_REGION)
     assert secrets.get_secret_value(SecretId="PaymeKeySecret")["SecretString"] == config["PAYME_KEY"]
     assert (
         secrets.get_secret_value(SecretId="ClickSecretKeySecret")["SecretString"]
         == config["CLICK_SECRET_KEY"]
     )
+    # The billing API key's secret holds the local key the stack checks x-api-key against.
+    billing_key = secrets.get_secret_value(SecretId="BillingApiKeySecret")["SecretString"]
+    assert billing_key == config["BILLING_API_KEY"] == "local-billing-key"
 
 
 def test_provision_is_idempotent() -> None:
