@@ -1,26 +1,24 @@
-"""Autopay over HTTP on the local stack: enrol a card, run a date, see the ledger.
+"""Autopay over HTTP on the local stack: enrol a card saved with the stack's Payme Subscribe simulator,
+run a date, see the ledger, and the events (autopay.charged, autopay.failed) at /_local/events.
 
-Until branch i10-subscribe is merged, the Subscribe API is tests.autopay_fakes served over HTTP in this
-process (PAYME_SUBSCRIBE_URL points the stack at it), and it plays Payme's calls to our /payme as the
-simulator will. Charging needs the local stack's SQS event sources (also i10-subscribe): without them the
-test stops, skipped, once the run has queued its message.
+The simulator (local/subscribe_sim) plays Payme, calling our /payme as a cashbox's Merchant API; the
+stack's SQS event sources run the charger, its stream event sources the event publisher.
 """
 
-import base64
 import time
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 import requests
 
-from local.template import DEFAULT_CONFIG, LOCAL_REGION
+from local.template import LOCAL_REGION
 from local.testing import StackProcess, running_stack
-from tests.autopay_fakes import FakeSubscribe, FakeSubscribeServer, serving
+from tests.event_schemas import validate_delivered
 from tolov.clock import now_ms, tashkent_date
+from tolov.payme.subscribe_api import SubscribeClient
 
 pytestmark = pytest.mark.e2e
 
@@ -36,32 +34,18 @@ ITEM = {
 
 
 @pytest.fixture(scope="module")
-def subscribe() -> Iterator[FakeSubscribeServer]:
-    with serving(FakeSubscribe()) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def stack(subscribe: FakeSubscribeServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackProcess]:
-    config = Path(tmp_path_factory.mktemp("autopay")) / "local.env"
-    config.write_text(DEFAULT_CONFIG.read_text() + f"\nPAYME_SUBSCRIBE_URL={subscribe.url}\n")
-    with running_stack(config=config) as running:
-        subscribe.fake.merchant = merchant_api_of(running)  # the cashbox calls our /payme, as Payme does
+def stack() -> Iterator[StackProcess]:
+    with running_stack() as running:
         yield running
 
 
-def merchant_api_of(stack: StackProcess) -> Any:
-    auth = base64.b64encode(f"Paycom:{stack.config['PAYME_KEY']}".encode()).decode()
-
-    def call(method: str, params: dict[str, Any]) -> dict[str, Any]:
-        body = {"jsonrpc": "2.0", "id": int(time.time() * 1000), "method": method, "params": params}
-        reply = requests.post(
-            stack.url("/payme"), json=body, headers={"Authorization": f"Basic {auth}"}, timeout=10
-        )
-        result: dict[str, Any] = reply.json()
-        return result
-
-    return call
+def saved_card(stack: StackProcess, number: str) -> str:
+    """A verified card token, saved the way a resident saves one (cards.create, the SMS code)."""
+    key = stack.config["PAYME_KEY"]
+    payme = SubscribeClient(stack.subscribe_url, stack.config["PAYME_MERCHANT_ID"], lambda: key)
+    created = payme.cards_create(number, "0399")
+    payme.cards_get_verify_code(created.token)
+    return payme.cards_verify(created.token, "666666").token
 
 
 def api(stack: StackProcess, method: str, path: str, body: Any = None) -> requests.Response:
@@ -100,7 +84,7 @@ def waiting_charges(stack: StackProcess) -> int:
     )
 
 
-def test_enrol_a_card_run_a_date_see_the_ledger(stack: StackProcess, subscribe: FakeSubscribeServer) -> None:
+def test_enrol_a_card_run_a_date_see_the_ledger(stack: StackProcess) -> None:
     assert (
         api(stack, "PUT", "/apartments/e2e-ap-1", {"label": "Flat", "resident_id": "r1"}).status_code == 201
     )
@@ -108,7 +92,7 @@ def test_enrol_a_card_run_a_date_see_the_ledger(stack: StackProcess, subscribe: 
         stack, "POST", "/invoices", {"apartment_id": "e2e-ap-1", "period": "2026-11", "items": [ITEM]}
     )
     assert invoice.status_code == 201, invoice.text
-    token = requests.post(subscribe.url.replace("/api", "/_sim/card/new"), json={}, timeout=5).json()["token"]
+    token = saved_card(stack, "8600495473316478")
     enrol = {"apartment_id": "e2e-ap-1", "provider": "payme", "card_token": token, "day_of_month": 5}
     created = api(stack, "POST", "/autopay", {**enrol, "max_amount": 1_000_000})
     assert created.status_code == 201, created.text
@@ -126,12 +110,56 @@ def test_enrol_a_card_run_a_date_see_the_ledger(stack: StackProcess, subscribe: 
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and api(stack, "GET", "/apartments/e2e-ap-1/balance").json()["debt"]:
         time.sleep(0.5)
-    if api(stack, "GET", "/apartments/e2e-ap-1/balance").json()["debt"] and waiting_charges(stack):
-        pytest.skip("the local stack has no SQS event sources yet (branch i10-subscribe): the run is queued")
     balance = api(stack, "GET", "/apartments/e2e-ap-1/balance").json()
     assert (balance["debt"], balance["credit"]) == (0, 0)
     fetched = api(stack, "GET", f"/autopay/{autopay['autopay_id']}").json()
     [attempt] = fetched["attempts"]
     assert (attempt["outcome"], attempt["amount"]) == ("paid", 250_000)
     assert fetched["next_charge_date"] > today.isoformat()
-    assert [r.state for r in subscribe.fake.receipts.values()] == [4]
+    assert waiting_charges(stack) == 0
+    receipt = attempt["receipt_id"]
+    wanted = {f"autopay.charged:{autopay['autopay_id']}:{today.isoformat()[:7]}:{receipt}"}
+    events = events_until(stack, wanted)
+    assert wanted <= {e["detail"]["event_id"] for e in events}
+    for event in events:
+        validate_delivered(event)
+    assert token not in str(events) and token not in stack.log_text()
+
+
+def events_until(stack: StackProcess, wanted: set[str], timeout: float = 30.0) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    while True:
+        events: list[dict[str, Any]] = requests.get(stack.events_url, timeout=10).json()["events"]
+        if wanted <= {e["detail"]["event_id"] for e in events} or time.monotonic() > deadline:
+            return events
+        time.sleep(0.3)
+
+
+def test_a_card_expired_after_enrolment_deactivates_and_emits_autopay_failed(stack: StackProcess) -> None:
+    assert (
+        api(stack, "PUT", "/apartments/e2e-ap-2", {"label": "Flat", "resident_id": "r2"}).status_code == 201
+    )
+    body = {"apartment_id": "e2e-ap-2", "period": "2026-11", "items": [ITEM]}
+    assert api(stack, "POST", "/invoices", body).status_code == 201
+    token = saved_card(stack, "8600069195406311")
+    enrol = {"apartment_id": "e2e-ap-2", "provider": "payme", "card_token": token, "day_of_month": 5}
+    autopay = api(stack, "POST", "/autopay", {**enrol, "max_amount": 1_000_000}).json()
+    sim = requests.post(
+        stack.simulator_url("/_sim/card"), json={"number": "8600069195406311", "status": "expired"}, timeout=5
+    )
+    assert sim.status_code == 200, sim.text
+    today = tashkent_date(now_ms())
+    make_due_today(stack, autopay["autopay_id"], today.isoformat())
+    assert api(stack, "POST", "/autopay/runs", {"date": today.isoformat()}).status_code == 202
+    prefix = f"autopay.failed:{autopay['autopay_id']}:"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        events = requests.get(stack.events_url, timeout=10).json()["events"]
+        failed = [e for e in events if e["detail"]["event_id"].startswith(prefix)]
+        if failed:
+            break
+        time.sleep(0.3)
+    [event] = failed
+    validate_delivered(event)
+    assert event["detail"]["apartment_id"] == "e2e-ap-2" and event["detail"]["reason"] == "card_declined"
+    assert api(stack, "GET", f"/autopay/{autopay['autopay_id']}").json()["status"] == "inactive"
