@@ -46,7 +46,17 @@ lint: $(STAMP)
 	$(PY) -m ruff check layers functions local tests bench
 	$(PY) -m mypy
 
-checks: $(STAMP)
+# checkov has dependencies of its own that clash with SAM CLI's: it lives in .venv-checkov.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+
+$(CHECKOV_STAMP): .ci/checkov-requirements.txt
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON313) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r .ci/checkov-requirements.txt
+	@touch $(CHECKOV_STAMP)
+
+checks: $(STAMP) $(CHECKOV_STAMP)
+	$(CHECKOV_VENV)/bin/checkov --config-file .ci/checkov.yaml -f template.yaml
 	$(PY) -m pytest tests -m checks
 
 build: $(STAMP)
@@ -62,4 +72,4 @@ bench: $(STAMP)
 	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
 clean:
-	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache $(CHECKOV_VENV)

@@ -17,14 +17,12 @@ filter criteria, and the function's timeout.
 """
 
 import base64
-import threading
 import time
 import traceback
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
-from local.console import say, warn
+from local.event_sources import BatchOutcome, Invoke, Poller, reported_failures
 from local.template import LOCAL_REGION, SqsEventSource
 
 DEFAULT_CONCURRENCY = 2
@@ -32,29 +30,21 @@ MAX_CONCURRENCY = 10
 WAIT_SECONDS = 1  # long poll: an idle poller asks moto once a second
 MAX_MESSAGES_PER_RECEIVE = 10  # SQS's own limit
 
-Invoke = Callable[[dict[str, Any]], Any]
+__all__ = ["BatchOutcome", "SqsPoller", "start_pollers"]
 
 
-@dataclass(frozen=True)
-class BatchOutcome:
-    received: int
-    failed: int
-    elapsed_ms: float
-    error: str | None = None  # why the whole batch failed
-
-
-class SqsPoller:
+class SqsPoller(Poller):
     """One event source mapping: ``poll_once()`` runs a batch, ``start()`` polls until ``stop()``."""
 
     def __init__(
         self, source: SqsEventSource, sqs: Any, invoke: Invoke, *, wait_seconds: int = WAIT_SECONDS
     ) -> None:
+        super().__init__()
         self.source = source
+        self.name = f"sqs-{source.queue}"
         self._sqs = sqs
         self._invoke = invoke
         self._wait_seconds = wait_seconds
-        self._stopping = threading.Event()
-        self._threads: list[threading.Thread] = []
         self._queue_url: str | None = None
 
     @property
@@ -119,7 +109,7 @@ class SqsPoller:
             return everything, f"{type(failure).__name__}: {failure}"
         if not self.source.report_batch_item_failures:
             return set(), None
-        return _reported_failures(response, everything)
+        return reported_failures(response, everything)
 
     def _record(self, message: Mapping[str, Any]) -> dict[str, Any]:
         """An SQS message as Lambda puts it in the event (lower camel case, message attributes re-shaped)."""
@@ -141,49 +131,8 @@ class SqsPoller:
             record["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
         return record
 
-    # ------------------------------------------------------------------ threads
-
-    def start(self) -> None:
-        for number in range(self.concurrency):
-            name = f"sqs-{self.source.queue}-{number}"
-            thread = threading.Thread(target=self._loop, name=name, daemon=True)
-            thread.start()
-            self._threads.append(thread)
-
-    def stop(self, timeout: float) -> None:
-        """No new batch starts; a batch being handled finishes (within timeout seconds)."""
-        self._stopping.set()
-        deadline = time.monotonic() + timeout
-        for thread in self._threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-
-    def _loop(self) -> None:
-        failing = False
-        while not self._stopping.is_set():
-            try:
-                outcome = self.poll_once()
-                failing = False
-            except Exception as error:  # moto not there (yet, or any more): say so once, keep trying
-                if not failing and not self._stopping.is_set():
-                    warn(f"SQS {self.source.queue}: {type(error).__name__}: {error}; retrying")
-                failing = True
-                self._stopping.wait(1.0)
-                continue
-            if outcome is not None:
-                say(_describe(self.source, outcome))
-
-
-def _reported_failures(response: Any, everything: set[str]) -> tuple[set[str], str | None]:
-    """ReportBatchItemFailures as Lambda reads the response: failures must name records of the batch."""
-    if response is None or (isinstance(response, dict) and not response.get("batchItemFailures")):
-        return set(), None
-    failures = response.get("batchItemFailures") if isinstance(response, dict) else None
-    if not isinstance(failures, list):
-        return everything, "malformed batchItemFailures"
-    named = {item.get("itemIdentifier") if isinstance(item, dict) else None for item in failures}
-    if not named <= everything:
-        return everything, "batchItemFailures names a record that is not in the batch"
-    return {str(identifier) for identifier in named}, None
+    def describe(self, outcome: BatchOutcome) -> str:
+        return _describe(self.source, outcome)
 
 
 def _message_attribute(value: Mapping[str, Any]) -> dict[str, Any]:

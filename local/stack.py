@@ -9,6 +9,11 @@ http://127.0.0.1:3001/api, and calls the served ``/payme`` as Payme calls a cash
 Port 0 picks a free port; the last startup line is machine-readable:
 
     READY api=http://127.0.0.1:3000 moto=http://127.0.0.1:5000 subscribe=http://127.0.0.1:3001/api
+          events=http://127.0.0.1:3000/_local/events  (one line)
+
+The tables' DynamoDB streams feed their consumers in-process too (``local.streams``: the outbox of
+EventPublisherFunction), and what the template's event buses receive is kept at GET /_local/events,
+newest first (``local.events_tap``).
 """
 
 import argparse
@@ -32,8 +37,12 @@ import boto3
 
 from local.apigw import LocalApi, Request, Response
 from local.console import VERBOSE_ENV, function_output_to, say, verbose_from_env, warn
+from local.event_sources import Poller
+from local.events_tap import PATH as EVENTS_PATH
+from local.events_tap import EventsTap, start_events_tap
 from local.runtime import Functions, LocalFunction, load_function, stamp_invocations_on_logs
 from local.sqs import SqsPoller, start_pollers
+from local.streams import StreamPoller, start_stream_pollers
 from local.subscribe_sim import (
     CALLBACKS_SETTING,
     SimulatorServer,
@@ -56,6 +65,7 @@ DEFAULT_LOG = ROOT / ".local-run" / "stack.log"
 DRAIN_TIMEOUT_S = 10.0  # how long a stop waits for the requests in flight
 READY_PREFIX = "READY"
 API_KEY_CONFIG = "BILLING_API_KEY"  # the value API Gateway's usage plan key has locally
+LOG_LEVEL_CONFIG = "LOG_LEVEL"  # the LogLevel parameter; also taken from the environment
 SUBSCRIBE_URL_CONFIG = "PAYME_SUBSCRIBE_URL"
 PUBLIC_BASE_URL_CONFIG = "PUBLIC_BASE_URL"
 PAYME_MERCHANT_PATH = "/payme"  # where the simulator calls our Merchant API, as Payme does
@@ -210,6 +220,7 @@ class LocalHttpServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], api: LocalApi) -> None:
         super().__init__(address, _ProxyRequestHandler)
         self.api = api
+        self.events_tap: EventsTap | None = None  # GET /_local/events, once the tap is running
         self.stopping = False
         self.serving = False  # serve_forever has been started
         self._changed = threading.Condition()
@@ -297,7 +308,11 @@ class _ProxyRequestHandler(BaseHTTPRequestHandler):
             source_ip=self.client_address[0],
             host=self.headers.get("Host") or _address(self.server.server_address),
         )
-        response = cast(LocalHttpServer, self.server).api.handle(request)
+        server = cast(LocalHttpServer, self.server)
+        if urlsplit(request.target).path == EVENTS_PATH and server.events_tap is not None:
+            response = _events_reply(request, server.events_tap)
+        else:
+            response = server.api.handle(request)
         self._write(response)
         elapsed_ms = (time.monotonic() - started) * 1000
         answered_by = response.function or "-"
@@ -345,6 +360,15 @@ class _ProxyRequestHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # _serve prints one line per request with the function that answered
+
+
+def _events_reply(request: Request, tap: EventsTap) -> Response:
+    """GET /_local/events: what the buses received, newest first (the stack's route, not the template's)."""
+    if request.method not in ("GET", "HEAD"):
+        headers = [("Content-Type", "application/json"), ("Allow", "GET")]
+        return Response(405, headers, b'{"message": "GET only"}')
+    body = json.dumps({"events": tap.events()}, ensure_ascii=False).encode()
+    return Response(200, [("Content-Type", "application/json")], body, function="local-events")
 
 
 def _address(server_address: Any) -> str:
@@ -434,7 +458,7 @@ def connect_simulator_to_merchant_api(simulator: SimulatorServer | None, api: Lo
 # ---------------------------------------------------------------------------------------------- SQS
 
 
-def stop_pollers(pollers: Sequence[SqsPoller]) -> None:
+def stop_pollers(pollers: Sequence[Poller]) -> None:
     for poller in pollers:
         poller.stop(POLLER_STOP_TIMEOUT_S)
 
@@ -521,6 +545,14 @@ def _invoice_id(response: Response | None) -> str | None:
 
 # ---------------------------------------------------------------------------------------------- banner
 
+SECRET_CONFIG = ("PAYME_KEY", "CLICK_SECRET_KEY", API_KEY_CONFIG, "LINK_SIGNING_KEY")  # in the config file
+
+
+def mask_secret(key: str, value: str) -> str:
+    """No secret in any line the stack prints, local ones included: the log scan holds the stack to it."""
+    return f"{value[:3]}… ({len(value)} characters)" if key in SECRET_CONFIG and value else value
+
+
 
 def print_banner(
     template: SamTemplate,
@@ -535,6 +567,8 @@ def print_banner(
     *,
     subscribe: SimulatorServer | None = None,
     pollers: Sequence[SqsPoller] = (),
+    streams: Sequence[StreamPoller] = (),
+    events_url: str | None = None,
 ) -> None:
     say(f"tolov local stack — {template.path}")
     say(f"  API   {api_url}")
@@ -554,6 +588,13 @@ def print_banner(
             f"    SQS {source.queue} → {source.function} "
             f"(batch {source.batch_size}{partial}, {poller.concurrency} pollers)"
         )
+    for stream in streams:
+        feed = stream.source
+        partial = ", partial batch failures" if feed.report_batch_item_failures else ""
+        failure = f", on failure → {feed.on_failure_queue}" if feed.on_failure_queue else ""
+        say(f"    stream {feed.table} → {feed.function} (batch {feed.batch_size}{partial}{failure})")
+    if events_url is not None:
+        say(f"  events  {events_url}  (what the buses received, newest first)")
     if subscribe is not None:
         simulator = subscribe.simulator
         say(f"  Payme Subscribe simulator  {subscribe.url}  (test cards: expire 0399, SMS code 666666)")
@@ -563,9 +604,9 @@ def print_banner(
             calls = "off"
         say(f"    merchant callbacks: {calls}")
         say(f"    controls: POST {subscribe.base_url}/_sim/balance | card | latency | callbacks")
-    say(f"  local credentials from {config_path} (local-only values, never real ones):")
+    say(f"  local configuration from {config_path} (local-only values; secrets shown masked):")
     for key, value in config.items():
-        say(f"    {key}={value}")
+        say(f"    {key}={mask_secret(key, value)}")
     shown = "shown here too" if verbose else f"{VERBOSE_ENV}=1 shows them here too"
     say(f"  logs  {log_file}  (what the functions print; {shown})")
     say("  Ctrl-C stops the stack.")
@@ -608,6 +649,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         template = SamTemplate.load(args.template)
         root = (args.root or args.template.parent).resolve()
         config = load_config(args.config)
+        if os.environ.get(LOG_LEVEL_CONFIG):  # the template's LogLevel for this run (the log scan: DEBUG)
+            config = {**config, LOG_LEVEL_CONFIG: os.environ[LOG_LEVEL_CONFIG]}
         api_key = config.get(API_KEY_CONFIG)
         if api_key is None:
             warn(f"{API_KEY_CONFIG} is not in {args.config}: every route that needs an API key answers 403")
@@ -638,6 +681,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         invokers = {name: function.invoke for name, function in functions.by_id.items()}
         pollers = start_pollers(template.sqs_event_sources(config), boto3.client("sqs"), invokers)
         cleanup.callback(stop_pollers, pollers)  # first of all: a batch may still call the API or Payme
+        session = boto3.Session()
+        tap = start_events_tap(session, list(template.resources_of_type("AWS::Events::EventBus")))
+        cleanup.callback(stop_pollers, [tap])
+        http.events_tap = tap
+        streams = start_stream_pollers(template.stream_event_sources(config), session, invokers)
+        cleanup.callback(stop_pollers, streams)
+        events_url = api_url + EVENTS_PATH
 
         print_banner(
             template,
@@ -651,12 +701,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.verbose,
             subscribe=subscribe,
             pollers=pollers,
+            streams=streams,
+            events_url=events_url,
         )
         if args.seed:
             seed(api, args.seed, api_key)
         served = f"{READY_PREFIX} api={api_url} moto={moto_url}"
         if subscribe is not None:
             served += f" subscribe={subscribe.url}"
+        served += f" events={events_url}"
         say(served)
         say(f"\n{stop.wait()} received, stopping")
     say("stopped")

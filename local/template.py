@@ -150,6 +150,22 @@ class SqsEventSource:
 
 
 @dataclass(frozen=True)
+class StreamEventSource:
+    """One ``Type: DynamoDB`` event of a function: Lambda's event source mapping from a table's stream."""
+
+    function: str
+    event: str
+    table: str  # the table's logical id, which is its name locally
+    batch_size: int
+    starting_position: str  # TRIM_HORIZON | LATEST
+    report_batch_item_failures: bool
+    bisect_on_error: bool  # BisectBatchOnFunctionError
+    maximum_retry_attempts: int  # -1: until the record expires (Lambda's default)
+    on_failure_queue: str | None  # DestinationConfig.OnFailure, an SQS queue's name
+    enabled: bool
+
+
+@dataclass(frozen=True)
 class FunctionSettings:
     """What the local runtime needs of a function, Globals applied."""
 
@@ -359,6 +375,40 @@ class SamTemplate:
                         report_batch_item_failures="ReportBatchItemFailures"
                         in (props.get("FunctionResponseTypes") or []),
                         maximum_concurrency=None if concurrency is None else int(concurrency),
+                        enabled=props.get("Enabled", True) not in (False, "false", "False"),
+                    )
+                )
+        return sources
+
+    def stream_event_sources(self, config: Config | None = None) -> list[StreamEventSource]:
+        """Every ``Type: DynamoDB`` event of every function, as SAM resolved it (the stream an ARN)."""
+        sources = []
+        for function in self._sam(config).functions.values():
+            events = cast(dict[str, Any], function.events or {})
+            for name, event in events.items():
+                if event.get("Type") != "DynamoDB":
+                    continue
+                props = event.get("Properties") or {}
+                arn = props.get("Stream")
+                if not isinstance(arn, str) or ":table/" not in arn or "/stream/" not in arn:
+                    raise ValueError(f"{function.name}.{name}: {arn!r} is no table stream of the template")
+                on_failure = (props.get("DestinationConfig") or {}).get("OnFailure") or {}
+                destination = on_failure.get("Destination")
+                sources.append(
+                    StreamEventSource(
+                        function=function.name,
+                        event=name,
+                        table=arn.split(":table/", 1)[1].split("/", 1)[0],
+                        batch_size=int(props.get("BatchSize", 100)),  # Lambda's default for a stream
+                        starting_position=str(props.get("StartingPosition", "TRIM_HORIZON")),
+                        report_batch_item_failures="ReportBatchItemFailures"
+                        in (props.get("FunctionResponseTypes") or []),
+                        bisect_on_error=props.get("BisectBatchOnFunctionError")
+                        in (True, "true", "True"),
+                        maximum_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
+                        on_failure_queue=(
+                            destination.rsplit(":", 1)[1] if isinstance(destination, str) else None
+                        ),
                         enabled=props.get("Enabled", True) not in (False, "false", "False"),
                     )
                 )

@@ -38,6 +38,8 @@ from local.stack import READY_PREFIX
 from local.template import DEFAULT_CONFIG, ROOT, load_config
 
 STARTUP_TIMEOUT_S = 60.0
+# A folder: the stacks' logs are kept there, each with its console output (<log>.console), for local.log_scan.
+KEEP_LOGS_ENV = "TOLOV_STACK_LOG_DIR"
 SHUTDOWN_TIMEOUT_S = 15.0
 
 
@@ -54,6 +56,7 @@ class StackProcess:
     log_path: Path
     output: list[str] = field(default_factory=list)  # appended by a reader thread while the stack runs
     subscribe_url: str = ""  # the Payme Subscribe simulator's /api; "" when the stack serves none
+    events_url: str = ""  # GET: what the template's event buses received, newest first
 
     def url(self, path: str) -> str:
         return self.api_url + path
@@ -72,15 +75,19 @@ class StackProcess:
 
     def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = SHUTDOWN_TIMEOUT_S) -> int:
         """Signal the stack and wait for it; kill it if it does not exit in time. Returns the exit code."""
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout)
-                raise StackFailed(f"the stack ignored {sig.name} for {timeout}s\n{self.text()}") from None
-        return self.process.returncode
+        try:
+            if self.process.poll() is None:
+                self.process.send_signal(sig)
+                try:
+                    self.process.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    self.process.kill()
+                    self.process.wait(timeout)
+                    raise StackFailed(f"the stack ignored {sig.name} for {timeout}s\n{self.text()}") from None
+            return self.process.returncode
+        finally:
+            if os.environ.get(KEEP_LOGS_ENV):  # the console beside the log, for the log scan
+                self.log_path.with_suffix(".console").write_text(self.text(), encoding="utf-8")
 
 
 def start_stack(
@@ -94,7 +101,8 @@ def start_stack(
     env: Mapping[str, str] | None = None,
 ) -> StackProcess:
     """``env`` adds to the stack's environment, e.g. {"PAYME_SIM_MERCHANT_CALLBACKS": "0"}."""
-    descriptor, log_name = tempfile.mkstemp(prefix="stack-", suffix=".log", dir=_log_folder().name)
+    folder = os.environ.get(KEEP_LOGS_ENV) or _log_folder().name
+    descriptor, log_name = tempfile.mkstemp(prefix="stack-", suffix=".log", dir=folder)
     os.close(descriptor)
     command = [
         sys.executable,
@@ -144,6 +152,7 @@ def start_stack(
             Path(log_name),
             output,
             subscribe_url=fields.get("subscribe", ""),
+            events_url=fields.get("events", ""),
         )
         _wait_for_http(stack.api_url, timeout)
     except BaseException:

@@ -44,18 +44,6 @@ class Clock:
 
 
 @dataclass
-class RecordingEvents:
-    published: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    fail: int = 0  # how many of the next publishes raise
-
-    def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
-        if self.fail:
-            self.fail -= 1
-            raise RuntimeError("EventBridge did not answer")
-        self.published.append((detail_type, detail))
-
-
-@dataclass
 class ListQueue:
     """The charge queue as a list: what a run sent."""
 
@@ -78,7 +66,6 @@ class World:
     ledger: Ledger
     store: DynamoAutopayStore
     vault: CardVault
-    events: RecordingEvents
     enrolment: Enrolment
     charger: Charger
     queue: ListQueue
@@ -156,13 +143,12 @@ def build_world(*, fake: FakeSubscribe | None = None, **autopay: Any) -> World:
     ledger = Ledger()
     store = DynamoAutopayStore()
     vault = CardVault(settings.autopay.kms_key_id)
-    events = RecordingEvents()
     payme = PaymeSettings(
         topup_ikpu="10305008002000000", topup_package_code="1503873", topup_title="Kommunal to'lov"
     )
     enrolment = Enrolment(store, fake, vault, ledger, settings.limits, settings.autopay.shards, clock=clock)
     charger = Charger(
-        store, fake, vault, ledger, events, payme, settings.limits, settings.autopay, clock=clock
+        store, fake, vault, ledger, payme, settings.limits, settings.autopay, clock=clock
     )
     return World(
         settings,
@@ -172,7 +158,6 @@ def build_world(*, fake: FakeSubscribe | None = None, **autopay: Any) -> World:
         ledger,
         store,
         vault,
-        events,
         enrolment,
         charger,
         ListQueue(),

@@ -12,7 +12,7 @@ from tolov.wiring import Wiring
 merchant = Wiring(lambda: build_merchant(get_settings()))
 
 
-@logger.inject_lambda_context(log_event=False)
+@logger.inject_lambda_context(log_event=False, clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -3,6 +3,7 @@ state machine, and the merchant callbacks of receipts.pay (see local/subscribe_s
 
 import hmac
 import json
+import os
 import secrets
 import threading
 import time
@@ -26,6 +27,8 @@ from local.subscribe_sim.errors import SimError
 from local.subscribe_sim.merchant import MerchantEndpoint
 
 CALLBACKS_SETTING = "PAYME_SIM_MERCHANT_CALLBACKS"
+# A file: every card token the simulator issues is appended to it (local.log_scan then looks for them).
+ISSUED_TOKENS_ENV = "TOLOV_SIM_TOKENS_FILE"
 CODE_WAIT_MS = 60_000
 MAX_CODE_ATTEMPTS = 3
 SLOW_PAY_S = 10.0
@@ -297,6 +300,9 @@ class SubscribeSimulator:
     def _new_token(self, number: str, save: bool, *, verified: bool) -> _Token:
         token = _Token(secrets.token_urlsafe(48), number, save, verified=verified)
         self._tokens[token.token] = token
+        if ISSUED_TOKENS_ENV in os.environ:  # the log scan looks for every token the simulator issued
+            with open(os.environ[ISSUED_TOKENS_ENV], "a", encoding="utf-8") as issued:
+                issued.write(token.token + "\n")
         while len(self._tokens) > self._max_tokens:
             self._tokens.popitem(last=False)
         return token

@@ -14,6 +14,7 @@ PARTS = {
     "Handlers": ("functions.",),
     "Pages": ("tolov.pages",),
     "BillingApi": ("tolov.billing_api",),
+    "Events": ("tolov.events",),
     "Autopay": ("tolov.autopay",),
     "Payme": ("tolov.payme",),
     "Click": ("tolov.click",),
@@ -49,8 +50,14 @@ NEVER = {
     # The resident pages sit on top, beside the billing API: nothing but their handler knows them.
     **{
         (part, "Pages"): "only the pages' handler knows the pages"
-        for part in ("BillingApi", "Autopay", "Payme", "Click", "Billing", "Store", "Kernel")
+        for part in ("BillingApi", "Events", "Autopay", "Payme", "Click", "Billing", "Store", "Kernel")
     },
+    # The outbox reads the tables' streams; no payment path publishes an event itself (one way).
+    **{
+        (part, "Events"): "payment paths write state; the stream publishes it"
+        for part in ("Pages", "BillingApi", "Autopay", "Payme", "Click", "Billing", "Store", "Kernel")
+    },
+    ("Events", "BillingApi"): "events know nothing of the API edge",
 }
 
 

@@ -6,7 +6,9 @@ names (cards.create with expire "0399", cards.get_verify_code, cards.verify with
 controls), and the template's SQS event source, which the stack polls in-process: the run's messages are
 charged by AutopayChargerFunction as Lambda would invoke it. With callbacks on (the simulator's default),
 the simulator calls our /payme before it debits the card, so the Merchant API posts first and the charger
-finds the receipt posted; with them off only the charger posts.
+finds the receipt posted; with them off only the charger posts. The stack's stream event sources run
+EventPublisherFunction: autopay.charged and autopay.failed are read at /_local/events and validated
+against their schemas (docs/events).
 
 A run date may not be in the future, so an autopay is made due on a chosen date through moto's DynamoDB
 (its due index keys); everything else is what a client of the stack does.
@@ -24,6 +26,7 @@ import requests
 
 from local.template import LOCAL_REGION
 from local.testing import StackProcess, running_stack
+from tests.event_schemas import validate_delivered
 from tolov.clock import now_ms, tashkent_date
 from tolov.payme.subscribe_api import SubscribeClient
 
@@ -193,17 +196,18 @@ def merchant_transaction(stack: StackProcess, receipt_id: str) -> dict[str, Any]
     return dict(reply.json())
 
 
-def failed_events_queue(stack: StackProcess) -> str:
-    """A rule on the stack's event bus sending autopay.failed to a queue the test reads."""
-    events, sqs = moto(stack, "events"), moto(stack, "sqs")
-    url = str(sqs.create_queue(QueueName="e2e-autopay-failed")["QueueUrl"])
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    pattern = '{"source": ["tolov.autopay"], "detail-type": ["autopay.failed"]}'
-    events.put_rule(Name="e2e-autopay-failed", EventBusName="TolovEventBus", EventPattern=pattern)
-    events.put_targets(
-        Rule="e2e-autopay-failed", EventBusName="TolovEventBus", Targets=[{"Id": "q", "Arn": arn}]
-    )
-    return url
+def events_until(stack: StackProcess, found: Callable[[list[dict[str, Any]]], bool]) -> list[dict[str, Any]]:
+    """The stack's published events (GET /_local/events, newest first) once `found` holds of them."""
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        events: list[dict[str, Any]] = requests.get(stack.events_url, timeout=10).json()["events"]
+        if found(events) or time.monotonic() > deadline:
+            return events
+        time.sleep(0.3)
+
+
+def events_named(events: list[dict[str, Any]], prefix: str) -> list[dict[str, Any]]:
+    return [e for e in events if e["detail"]["event_id"].startswith(prefix)]
 
 
 def test_enrol_a_simulator_card_run_a_date_see_the_ledger(
@@ -234,6 +238,13 @@ def test_enrol_a_simulator_card_run_a_date_see_the_ledger(
     [receipt_id] = paid_receipts(payme, "e2e-ap-1")
     assert attempt["receipt_id"] == receipt_id
     assert merchant_transaction(stack, receipt_id)["result"]["state"] == 2
+    # EventPublisherFunction, off AutopayTable's stream: autopay.charged for that period's receipt.
+    charged_id = f"autopay.charged:{autopay['autopay_id']}:{today.isoformat()[:7]}:{receipt_id}"
+    events = events_until(stack, lambda found: bool(events_named(found, charged_id)))
+    [charged] = events_named(events, charged_id)
+    validate_delivered(charged)
+    assert (charged["detail"]["amount"], charged["detail"]["apartment_id"]) == (250_000, "e2e-ap-1")
+    assert token not in str(events)
 
     # The same date again, twice at once and once more: nothing is due, nothing is charged again.
     assert run(stack, today) == 0
@@ -293,7 +304,6 @@ def test_insufficient_funds_then_cured_on_a_later_run(stack: StackProcess, payme
 def test_a_card_expired_after_enrolment_deactivates_the_autopay_and_emits_autopay_failed(
     stack: StackProcess, payme: SubscribeClient
 ) -> None:
-    events = failed_events_queue(stack)
     apartment_with_debt(stack, "e2e-ap-4")
     autopay = enrol(stack, "e2e-ap-4", saved_card(payme, OTHER_CARD))
     day = _past_day(5)
@@ -308,10 +318,12 @@ def test_a_card_expired_after_enrolment_deactivates_the_autopay_and_emits_autopa
     fetched = autopay_of(stack, autopay["autopay_id"])
     [attempt] = fetched["attempts"]
     assert attempt["outcome"] == "declined" and balance(stack, "e2e-ap-4")[0] == 250_000
-    sqs = moto(stack, "sqs")
-    delivered = until(lambda: sqs.receive_message(QueueUrl=events, WaitTimeSeconds=1).get("Messages"))
-    [event] = delivered
-    assert '"autopay.failed"' in event["Body"] and autopay["autopay_id"] in event["Body"]
+    # Written with the deactivation; EventPublisherFunction emits it off AutopayTable's stream.
+    prefix = f"autopay.failed:{autopay['autopay_id']}:"
+    [event] = events_named(events_until(stack, lambda found: bool(events_named(found, prefix))), prefix)
+    validate_delivered(event)
+    assert (event["detail"]["apartment_id"], event["detail"]["reason"]) == ("e2e-ap-4", "card_declined")
+    assert event["detail"]["receipt_id"] == attempt["receipt_id"]
     assert run(stack, day) == 0  # an inactive autopay is due no more
 
 

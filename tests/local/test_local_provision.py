@@ -46,7 +46,9 @@ def test_provision_creates_the_secrets_with_the_config_values() -> None:
     config = load_config()
     created = provision(config)
 
-    assert created["secrets"] == ["PaymeKeySecret", "ClickSecretKeySecret", "LinkSigningKeySecret"]
+    assert created["secrets"] == [
+        "PaymeKeySecret", "BillingApiKeySecret", "ClickSecretKeySecret", "LinkSigningKeySecret"
+    ]
     secrets = boto3.client("secretsmanager", region_name=LOCAL_REGION)
     link_key = secrets.get_secret_value(SecretId="LinkSigningKeySecret")["SecretString"]
     assert link_key == config["LINK_SIGNING_KEY"]
@@ -55,6 +57,9 @@ def test_provision_creates_the_secrets_with_the_config_values() -> None:
         secrets.get_secret_value(SecretId="ClickSecretKeySecret")["SecretString"]
         == config["CLICK_SECRET_KEY"]
     )
+    # The billing API key's secret holds the local key the stack checks x-api-key against.
+    billing_key = secrets.get_secret_value(SecretId="BillingApiKeySecret")["SecretString"]
+    assert billing_key == config["BILLING_API_KEY"] == "local-billing-key"
 
 
 def test_provision_is_idempotent() -> None:

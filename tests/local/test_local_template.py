@@ -184,6 +184,7 @@ def test_secrets_take_their_values_from_the_config(template: SamTemplate, config
     specs = {spec["Name"]: spec["SecretString"] for spec in secret_specs(config, template)}
     assert specs == {
         "PaymeKeySecret": config["PAYME_KEY"],
+        "BillingApiKeySecret": config["BILLING_API_KEY"],
         "ClickSecretKeySecret": config["CLICK_SECRET_KEY"],
         "LinkSigningKeySecret": config["LINK_SIGNING_KEY"],
     }

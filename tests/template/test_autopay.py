@@ -15,6 +15,8 @@ from tolov.autopay.charger_gateway import (
 )
 from tolov.settings import load_settings
 
+TOPIC = {"Fn::If": ["HasAlarmTopic", {"Ref": "AlarmTopicArn"}, {"Ref": "OpsAlarmTopic"}]}
+
 
 @pytest.fixture(scope="module")
 def template() -> SamTemplate:
@@ -76,7 +78,7 @@ def test_the_charge_queue_has_an_alarmed_dead_letter_queue(template: SamTemplate
     assert alarm["Dimensions"] == [
         {"Name": "QueueName", "Value": {"Fn::GetAtt": ["AutopayChargeDeadLetterQueue", "QueueName"]}}
     ]
-    assert alarm["AlarmActions"] == [{"Ref": "OpsAlarmTopic"}]
+    assert alarm["AlarmActions"] == [TOPIC]
 
 
 def test_our_side_refusals_have_an_alarm_on_the_metric_the_charger_emits(template: SamTemplate) -> None:
@@ -87,8 +89,9 @@ def test_our_side_refusals_have_an_alarm_on_the_metric_the_charger_emits(templat
 
 
 def test_autopay_settings_come_from_the_template(template: SamTemplate) -> None:
-    settings = load_settings(function_environment("AutopayChargerFunction", load_config())).autopay
-    assert settings.kms_key_id == "alias/AutopayCardKey" and settings.event_bus == "TolovEventBus"
+    everything = load_settings(function_environment("AutopayChargerFunction", load_config()))
+    settings = everything.autopay
+    assert settings.kms_key_id == "alias/AutopayCardKey" and everything.event_bus == "TolovEventBus"
     assert settings.queue_url.endswith("/AutopayChargeQueue") and settings.retry_days == 3
     key = template.resources["AutopayCardKey"]
     assert key["DeletionPolicy"] == "Retain" and key["Properties"]["EnableKeyRotation"] is True

@@ -3,10 +3,37 @@
 Powertools names them after POWERTOOLS_SERVICE_NAME and POWERTOOLS_METRICS_NAMESPACE (template Globals).
 Creating them in one place keeps one logger configuration and one metrics buffer per function, whatever
 imports them.
+
+Tracing is the template's (Tracing: Active, a segment per invocation); the Tracer here stays what main
+has. Correlation: correlate() puts the provider's transaction id (and the like) on every line logged for
+the rest of the request; the handlers clear it between requests (inject_lambda_context(clear_state=True)).
 """
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+import os
+
+from aws_lambda_powertools import Logger, Metrics, Tracer, single_metric
+from aws_lambda_powertools.metrics import MetricUnit
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+
+# Logged ids come from requests: bounded, so garbage cannot flood a line.
+MAX_ID_CHARS = 64
+
+
+def correlate(**ids: object) -> None:
+    """Every later line of this request carries these ids (None and empty values are left out)."""
+    keys = {name: str(value)[:MAX_ID_CHARS] for name, value in ids.items() if value not in (None, "")}
+    if keys:
+        logger.append_keys(**keys)
+
+
+def count_alarmed(name: str, value: float = 1) -> None:
+    """A metric with the service dimension only, flushed at once: what an alarm in the template watches,
+    whatever dimensions the function's other metrics of the request carry (Payme's `method`)."""
+    service = os.environ.get("POWERTOOLS_SERVICE_NAME", "tolov")
+    with single_metric(
+        name=name, unit=MetricUnit.Count, value=value, default_dimensions={"service": service}
+    ):
+        pass

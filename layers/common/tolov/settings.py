@@ -108,7 +108,6 @@ class AutopaySettings:
     retry_days: int = 3
     kms_key_id: str = ""  # the KMS key card tokens are encrypted with
     queue_url: str = ""  # one message per autopay and period, consumed by AutopayChargerFunction
-    event_bus: str = ""  # where autopay.failed goes
     # The due index is spread over this many partitions (due_shard); a run reads each with its own Query.
     # Only ever raise it: an autopay keeps the shard it was written with until its due date next moves.
     shards: int = 16
@@ -144,6 +143,8 @@ class Settings:
     click: ClickSettings = field(default_factory=ClickSettings)
     autopay: AutopaySettings = field(default_factory=AutopaySettings)
     pages: PagesSettings = field(default_factory=PagesSettings)
+    # TolovEventBus: payment.*, invoice.paid and autopay.* (EventPublisherFunction, tolov.events).
+    event_bus: str = ""
 
 
 # ---------------------------------------------------------------------- reading the environment
@@ -271,7 +272,6 @@ def _autopay(env: _Env) -> AutopaySettings:
         retry_days=env.integer("AUTOPAY_RETRY_DAYS", AutopaySettings.retry_days, low=0, high=27),
         kms_key_id=env.text("AUTOPAY_KMS_KEY_ID", ""),
         queue_url=env.text("AUTOPAY_QUEUE_URL", ""),
-        event_bus=env.text("EVENT_BUS_NAME", ""),
         shards=env.integer("AUTOPAY_SHARDS", AutopaySettings.shards, low=1, high=1000),
         lease_ms=env.integer("AUTOPAY_LEASE_MS", AutopaySettings.lease_ms, low=1000),
     )
@@ -316,6 +316,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         click=_click(env),
         autopay=_autopay(env),
         pages=_pages(env),
+        event_bus=env.text("EVENT_BUS_NAME", ""),
     )
 
 

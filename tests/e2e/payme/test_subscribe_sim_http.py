@@ -76,7 +76,7 @@ def merchant_transaction(stack: StackProcess, receipt_id: str) -> dict[str, Any]
 
 def test_the_ready_line_and_banner_name_the_simulator(stack: StackProcess) -> None:
     ready = next(line for line in stack.text().splitlines() if line.startswith("READY "))
-    assert ready.endswith(f" subscribe={stack.subscribe_url}")
+    assert f" subscribe={stack.subscribe_url} " in f"{ready} "  # the events= field follows it (issue 11)
     assert f"Payme Subscribe simulator  {stack.subscribe_url}" in stack.text()
     assert f"merchant callbacks: on → {stack.api_url}/payme" in stack.text()
 

@@ -1,6 +1,7 @@
 """§4: the fan-out through the sharded due index (never a scan) onto the real charge queue (moto), and the
 two Lambda handlers: AutopaySchedulerFunction and AutopayChargerFunction (Powertools batch, partial
-failures, the backoff of a message that must wait, a metric per outcome, autopay.failed on the bus)."""
+failures, the backoff of a message that must wait, a metric per outcome, autopay.* on the bus through the
+stream and EventPublisherFunction)."""
 
 import json
 from collections.abc import Iterator
@@ -13,6 +14,8 @@ from pynamodb.models import Model
 
 from tests.autopay_fakes import OK_CARD
 from tests.autopay_support import World, water
+from tests.event_schemas import validate_delivered
+from tests.events_support import Outbox
 from tests.support import FakeContext, load_handler, sqs_event
 from tolov.autopay.charge_queue import SqsChargeQueue
 from tolov.autopay.charger_gateway import LONGEST_CHARGE_MS
@@ -125,21 +128,9 @@ def charger_handler(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[A
     handler.charger.reset()
 
 
-def failure_events_queue() -> str:
-    """A rule on the event bus sending autopay.failed to a queue, so the test can read what was published."""
-    events, sqs = boto3.client("events"), boto3.client("sqs")
-    url = sqs.create_queue(QueueName="autopay-failed-events")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    pattern = {"source": ["tolov.autopay"], "detail-type": ["autopay.failed"]}
-    events.put_rule(Name="autopay-failed", EventBusName="TolovEventBus", EventPattern=json.dumps(pattern))
-    events.put_targets(Rule="autopay-failed", EventBusName="TolovEventBus", Targets=[{"Id": "q", "Arn": arn}])
-    return str(url)
-
-
 def test_the_charger_function_reports_partial_failures_backs_off_and_counts_outcomes(
     world: World, charger_handler: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    failed_events = failure_events_queue()
     ids = {}
     for name in ("paid", "declined", "ours", "card"):
         world.apartment(f"apt-{name}", [water()])
@@ -184,11 +175,22 @@ def test_the_charger_function_reports_partial_failures_backs_off_and_counts_outc
     )
     visible = [json.loads(m["Body"]).get("autopay_id") for m in receive() if m["Body"].startswith("{")]
     assert ids["ours"] not in visible
-    # autopay.failed reached the bus, without the card token.
-    [event] = boto3.client("sqs").receive_message(QueueUrl=failed_events).get("Messages", [])
-    body = json.loads(event["Body"])
-    assert body["detail-type"] == "autopay.failed" and body["detail"]["autopay_id"] == ids["card"]
-    assert "tok-" not in event["Body"]
+    # AutopayTable's stream through EventPublisherFunction: autopay.charged and autopay.failed on the bus,
+    # valid, without the card token.
+    outbox = Outbox()
+    outbox.drain()
+    published = outbox.published()
+    for event in published:
+        validate_delivered(event)
+    autopay_events = {
+        e["detail-type"]: e["detail"] for e in published if e["detail-type"].startswith("autopay.")
+    }
+    assert sorted(autopay_events) == ["autopay.charged", "autopay.failed"]
+    assert autopay_events["autopay.failed"]["autopay_id"] == ids["card"]
+    charged = autopay_events["autopay.charged"]
+    assert (charged["autopay_id"], charged["apartment_id"]) == (ids["paid"], "apt-paid")
+    assert charged["amount"] > 0 and charged["payment_key"] == f"payme#{charged['receipt_id']}"
+    assert "tok-" not in json.dumps(published)
     assert world.debt("apt-paid") == 0 and world.autopay(ids["ours"]).active
     assert not world.autopay(ids["card"]).active
 

@@ -22,11 +22,9 @@ import secrets
 from collections.abc import Callable
 from dataclasses import replace
 from enum import StrEnum
-from typing import Any
 
 from tolov.autopay.declines import Decline, card_problem, classify
 from tolov.autopay.enrolment import Vault
-from tolov.autopay.events import FAILED, Events
 from tolov.autopay.fiscal import receipt_detail
 from tolov.autopay.repository import (
     OPEN,
@@ -52,6 +50,9 @@ from tolov.store.engine import StoreUnavailable
 
 PROVIDER = "payme"
 CARD_DECLINED = "card_declined"  # inactive_reason after a card that cannot be charged
+# Written with the deactivation (Deactivation.event); EventPublisherFunction emits it off AutopayTable's
+# stream (tolov.events), so the failure and its event cannot part.
+AUTOPAY_FAILED = "autopay.failed"
 
 
 class ChargeOutcome(StrEnum):
@@ -89,7 +90,6 @@ class Charger:
         subscribe: Subscribe,
         vault: Vault,
         ledger: Ledger,
-        events: Events,
         payme: PaymeSettings,
         limits: ApartmentLimits,
         autopay: AutopaySettings,
@@ -103,7 +103,6 @@ class Charger:
         self.subscribe = subscribe
         self.vault = vault
         self.ledger = ledger
-        self.events = events
         self.payme = payme
         self.limits = limits
         self.settings = autopay
@@ -115,8 +114,6 @@ class Charger:
         autopay = self.store.get(request.autopay_id)
         if autopay is None:
             return ChargeOutcome.INACTIVE
-        if autopay.pending_event is not None:
-            self._publish(autopay)
         if not autopay.active:
             return ChargeOutcome.INACTIVE
         if not self._due(autopay, request):
@@ -302,12 +299,13 @@ class Charger:
     ) -> ChargeOutcome:
         now, run = self.clock(), request.run_date.isoformat()
         event = {
-            "event_id": f"{FAILED}:{autopay.autopay_id}:{charge.period}:{charge.receipt_id}",
+            "event_id": f"{AUTOPAY_FAILED}:{autopay.autopay_id}:{charge.period}:{charge.receipt_id}",
             "autopay_id": autopay.autopay_id,
             "apartment_id": autopay.apartment_id,
             "provider": autopay.provider,
             "period": charge.period,
             "receipt_id": charge.receipt_id,
+            "amount": charge.amount or 0,
             "reason": CARD_DECLINED,
             "error_code": code,
             "at": now,
@@ -323,9 +321,6 @@ class Charger:
             # Cancelled by its resident meanwhile: the decline is still this period's outcome.
             with contextlib.suppress(StateChanged):
                 self.store.declined(charge, code, run, next_due=None, now=now)
-        current = self.store.get(autopay.autopay_id)
-        if current is not None and current.pending_event is not None:
-            self._publish(current)
         if self._cancel(charge.receipt_id or ""):
             with contextlib.suppress(TryLater):
                 self._forget(charge)
@@ -391,9 +386,3 @@ class Charger:
         except SubscribeError:
             return False
         return state == ReceiptState.CANCELLED
-
-    def _publish(self, autopay: Autopay) -> None:
-        """The autopay.failed event written with the deactivation: published, then cleared (at least once)."""
-        event: dict[str, Any] = autopay.pending_event or {}
-        self.events.publish(FAILED, event)
-        self.store.event_published(autopay.autopay_id)

@@ -28,11 +28,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from tolov.autopay.charge_queue import SqsChargeQueue
 from tolov.autopay.charger import Charger, TryLater
 from tolov.autopay.dynamo import DynamoAutopayStore
-from tolov.autopay.events import EventBridgeEvents
 from tolov.autopay.schedule import ChargeRequest
 from tolov.autopay.vault import CardVault
 from tolov.billing.ledger import Ledger
-from tolov.observability import logger, metrics
+from tolov.observability import correlate, logger, metrics
 from tolov.payme.subscribe_api import CALL_LIMIT_S, build_subscribe_client
 from tolov.settings import Settings
 from tolov.wiring import Wiring
@@ -46,7 +45,7 @@ OUR_SIDE_METRIC = "AutopayOurSideRefused"
 # The most a charge calls Payme: receipts.create (or .check), .pay, cards.check (-31630), then the
 # declined receipt's receipts.check and .cancel.
 SUBSCRIBE_CALLS_PER_CHARGE = 5
-AWS_ALLOWANCE_S = 5  # a charge's DynamoDB, KMS and EventBridge calls, generously
+AWS_ALLOWANCE_S = 5  # a charge's DynamoDB and KMS calls, generously
 LONGEST_CHARGE_MS = int((SUBSCRIBE_CALLS_PER_CHARGE * CALL_LIMIT_S + AWS_ALLOWANCE_S) * 1000)
 
 
@@ -66,7 +65,6 @@ def build_charger(settings: Settings) -> ChargerEdge:
         build_subscribe_client(settings),
         CardVault(settings.autopay.kms_key_id),
         Ledger(),
-        EventBridgeEvents(settings.autopay.event_bus),
         settings.payme,
         settings.limits,
         settings.autopay,
@@ -108,6 +106,7 @@ def charge_record(edge: ChargerEdge, record: SQSRecord, context: LambdaContext) 
         logger.error("autopay charge message unreadable", extra={"message_id": record.message_id})
         raise
     fields = {"autopay_id": request.autopay_id, "period": request.period, "run_date": str(request.run_date)}
+    correlate(**fields)  # also on the Subscribe client's lines (the receipt id, Payme's codes)
     try:
         outcome = edge.charger.charge(request)
     except TryLater as later:

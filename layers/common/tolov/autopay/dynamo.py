@@ -211,10 +211,6 @@ class DynamoAutopayStore:
         row = AutopayRecord(autopay_id, AUTOPAY_SK)
         conditional(lambda: row.update(actions=[AutopayRecord.card_removed_at.set(now)]))
 
-    def event_published(self, autopay_id: str) -> None:
-        row = AutopayRecord(autopay_id, AUTOPAY_SK)
-        conditional(lambda: row.update(actions=[AutopayRecord.pending_event.remove()]))
-
     def advance(self, autopay_id: str, period: str, due: Due, shard: str) -> bool:
         row = AutopayRecord(autopay_id, AUTOPAY_SK)
         new_key = due_key(due.date, autopay_id)

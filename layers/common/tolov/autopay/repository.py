@@ -89,7 +89,7 @@ class Attempt:
 @dataclass(frozen=True)
 class Deactivation:
     reason: str
-    event: dict[str, Any] | None = None  # kept on the autopay until published
+    event: dict[str, Any] | None = None  # autopay.failed's facts, on the autopay row (the outbox)
 
 
 class AutopayStore(Protocol):
@@ -116,8 +116,6 @@ class AutopayStore(Protocol):
         ...
 
     def card_removed(self, autopay_id: str, now: int) -> None: ...
-
-    def event_published(self, autopay_id: str) -> None: ...
 
     def advance(self, autopay_id: str, period: str, due: Due, shard: str) -> bool:
         """Move the due date of an active autopay still due for `period` forward to `due`; False when it

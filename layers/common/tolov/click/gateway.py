@@ -16,7 +16,7 @@ from tolov.click.errors import ShopError
 from tolov.click.request import Action, parse_body
 from tolov.click.reversal import SqsReversalQueue
 from tolov.click.shop_api import IN_PROGRESS_NOTE, ClickResult, ClickShop, reply
-from tolov.observability import logger, metrics
+from tolov.observability import correlate, count_alarmed, logger, metrics
 from tolov.settings import Settings, get_secret
 from tolov.wiring import Wiring
 
@@ -49,6 +49,10 @@ def answer(shop: Wiring[ClickShop], event: dict[str, Any]) -> dict[str, Any]:
             content_type=_content_type(event),
             base64_encoded=event.get("isBase64Encoded") is True,
         )
+        if fields is not None:  # every later line of this request names Click's transaction
+            correlate(
+                click_trans_id=fields.get("click_trans_id"), merchant_trans_id=fields.get("merchant_trans_id")
+            )
         result = shop.get().handle(fields, endpoint)
     except Exception:
         # Never a traceback to Click: -7 asks it to retry; our own writes are all conditional.
@@ -58,6 +62,9 @@ def answer(shop: Wiring[ClickShop], event: dict[str, Any]) -> dict[str, Any]:
         result = ClickResult(reply(fields, endpoint, ShopError.FAILED_TO_UPDATE_USER), label)
     record(result)
     return {"statusCode": 200, "headers": HEADERS, "body": json.dumps(result.reply)}
+
+
+SIGNATURE = "sign_string"
 
 
 def _endpoint(event: dict[str, Any]) -> Action | None:
@@ -86,6 +93,8 @@ def record(result: ClickResult) -> None:
         },
     )
     outcome = "Ok" if result.error == 0 else "Error"
+    if result.error == ShopError.SIGN_CHECK_FAILED:  # a wrong secret, or a forged request
+        count_alarmed("ClickSignFailed")
     metrics.add_metric(name=f"Click{result.action.title()}{outcome}", unit=MetricUnit.Count, value=1)
     # -7 for an invoice another provider's payment holds is a business answer, not our failure.
     if result.error == ShopError.FAILED_TO_UPDATE_USER and result.reason != IN_PROGRESS_NOTE:

@@ -20,7 +20,7 @@ from tolov.click.attempt import ReversalRequest
 from tolov.click.dynamo import DynamoClickRepository
 from tolov.click.merchant_api import ClickMerchantClient
 from tolov.click.reversal import ReversalOutcome, ReversalWorker
-from tolov.observability import logger, metrics
+from tolov.observability import correlate, logger, metrics
 from tolov.settings import Settings, get_secret
 from tolov.wiring import Wiring
 
@@ -63,6 +63,7 @@ def answer(
 def _reverse(worker: ReversalWorker, record: SQSRecord) -> None:
     request = ReversalRequest.from_message(json.loads(record.body))
     details = request.message()
+    correlate(click_trans_id=request.click_trans_id, merchant_trans_id=request.merchant_trans_id)
     try:
         outcome, note = worker.process(request)
     except Exception:

@@ -13,9 +13,9 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from tolov.clock import Clock, now_ms
-from tolov.observability import logger, metrics, tracer
+from tolov.observability import count_alarmed, logger, metrics, tracer
 from tolov.payme.dynamo import DynamoRepository
-from tolov.payme.errors import SYSTEM_ERROR, PaymeError
+from tolov.payme.errors import INSUFFICIENT_PRIVILEGE, SYSTEM_ERROR, PaymeError
 from tolov.payme.keys import SecretKeyStore
 from tolov.payme.merchant_api import Merchant, Outcome, PaymeRequest
 from tolov.settings import Settings
@@ -54,6 +54,8 @@ def record(outcome: Outcome, source_ip: str | None) -> None:
         metrics.add_metadata(key="error_code", value=outcome.error_code)
     if outcome.error_code == SYSTEM_ERROR:
         metrics.add_metric(name="SystemErrors", unit=MetricUnit.Count, value=1)
+    if outcome.error_code == INSUFFICIENT_PRIVILEGE:  # a wrong key, or an address outside the allow list
+        count_alarmed("PaymeAuthFailed")
     tracer.put_annotation(key="method", value=method)
     fields = {
         "method": method,

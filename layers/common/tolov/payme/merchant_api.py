@@ -36,6 +36,7 @@ from tolov.billing.errors import (
 from tolov.billing.keys import PaymentKey
 from tolov.billing.reservations import reservation_stale
 from tolov.clock import Clock, now_ms
+from tolov.observability import correlate, logger
 from tolov.payme import errors as e
 from tolov.payme.accounts import AccountRef, invoice_detail, resolve, topup_detail
 from tolov.payme.errors import PaymeError
@@ -193,6 +194,12 @@ class Merchant:
         params = body.get("params")
         if not isinstance(params, dict):
             return _error(request_id, e.invalid("params"), method=method_name)
+        # Every later line of this request names Payme's transaction (Check/Create/Perform/Cancel).
+        correlate(payme_method=method_name, payme_transaction_id=params.get("id"))
+        # What Payme asked, for DEBUG: ChangePassword's new key is the one param never written.
+        logger.debug(
+            "payme params", extra={"params": {k: v for k, v in params.items() if k not in SECRET_PARAMS}}
+        )
         try:
             result = method(params)
         except PaymeError as error:
@@ -489,6 +496,9 @@ def _invoice_refusal(refusal: Exception, ref: AccountRef) -> PaymeError:
 
 
 # ---------------------------------------------------------------------- parsing
+SECRET_PARAMS = frozenset({"password"})
+
+
 def _parse(body: str | bytes | None) -> Any:
     if body is None:
         raise _Unreadable("no body")

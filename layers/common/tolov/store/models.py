@@ -270,7 +270,8 @@ class AutopayRecord(_Model):
     created_at = NumberAttribute()
     updated_at = NumberAttribute()
     card_removed_at = NumberAttribute(null=True)
-    # An autopay.failed event written with the deactivation and removed once published (at least once).
+    # autopay.failed's facts, written with the deactivation: AutopayTable's stream carries them to
+    # EventPublisherFunction (tolov.events), at least once, with the same event id on every retry.
     pending_event = JSONAttribute(null=True)
     due_shard = UnicodeAttribute(null=True)
     due_key = UnicodeAttribute(null=True)

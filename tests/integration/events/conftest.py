@@ -1,0 +1,1 @@
+from tests.payme_harness import harness  # noqa: F401
