@@ -277,6 +277,15 @@ class SamTemplate:
             specs.append(spec)
         return specs
 
+    def table_ttls(self, config: Config | None = None) -> dict[str, dict[str, Any]]:
+        """TimeToLiveSpecification of every table that has one enabled, by table name (logical id)."""
+        ttls = {}
+        for name, resource in self._resolved_of_type("AWS::DynamoDB::Table", config).items():
+            ttl = (resource.get("Properties") or {}).get("TimeToLiveSpecification")
+            if ttl and ttl.get("Enabled"):
+                ttls[name] = {"AttributeName": ttl["AttributeName"], "Enabled": True}
+        return ttls
+
     def secret_specs(self, config: Config) -> list[dict[str, str]]:
         """create_secret kwargs (Name, SecretString) for every AWS::SecretsManager::Secret.
 
@@ -410,6 +419,8 @@ class SamTemplate:
         for spec in self.table_specs(config):
             if _create_unless_exists(dynamodb.create_table, spec, "ResourceInUseException"):
                 created["tables"].append(spec["TableName"])
+        for name, ttl in self.table_ttls(config).items():  # rows' expiry attribute, as DynamoDB keeps it
+            dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
         for secret in self.secret_specs(config):
             if _create_unless_exists(secretsmanager.create_secret, secret, "ResourceExistsException"):
                 created["secrets"].append(secret["Name"])

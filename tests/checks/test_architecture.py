@@ -14,6 +14,8 @@ PARTS = {
     "Handlers": ("functions.",),
     "BillingApi": ("tolov.billing_api",),
     "Autopay": ("tolov.autopay",),
+    "Audit": ("tolov.audit",),
+    "Reconciliation": ("tolov.reconciliation",),
     "Payme": ("tolov.payme",),
     "Click": ("tolov.click",),
     "Billing": ("tolov.billing",),
@@ -44,6 +46,17 @@ NEVER = {
     ("Click", "Autopay"): "Click has no part in Payme autopay",
     ("Autopay", "Click"): "autopay charges Payme cards only",
     ("Autopay", "BillingApi"): "autopay knows nothing of the API edge that enrols",
+    ("Audit", "Payme"): "the trail knows no protocol: each gateway hands it what to keep",
+    ("Audit", "Click"): "the trail knows no protocol: each gateway hands it what to keep",
+    ("Audit", "Billing"): "the trail keeps exchanges, not ledger rules",
+    ("Store", "Audit"): "storage knows no trail",
+    ("Billing", "Audit"): "billing knows nothing of who records its payers",
+    ("Kernel", "Audit"): "the kernel is the bottom floor",
+    ("Kernel", "Reconciliation"): "the kernel is the bottom floor",
+    ("Payme", "Reconciliation"): "the protocols know nothing of the daily check over them",
+    ("Click", "Reconciliation"): "the protocols know nothing of the daily check over them",
+    ("Billing", "Reconciliation"): "the ledger knows nothing of the daily check over it",
+    ("Autopay", "Reconciliation"): "autopay knows nothing of the daily check over it",
 }
 
 

@@ -31,6 +31,9 @@ BILLING_ROUTES = {
     ("GET", "/autopay/{autopay_id}"),
     ("DELETE", "/autopay/{autopay_id}"),
     ("GET", "/apartments/{apartment_id}/autopay"),
+    ("GET", "/invoices/{invoice_id}/audit"),
+    ("GET", "/apartments/{apartment_id}/audit"),
+    ("GET", "/transactions/{provider}/{transaction_id}/audit"),
 }
 
 

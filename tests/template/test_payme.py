@@ -13,6 +13,9 @@ import pytest
 
 from local.template import SamTemplate
 from tests.payme_harness import HOUR, TIMEOUT, Harness, gas, water
+from tolov.audit.dynamo import build_trail
+from tolov.audit.trail import AuditEntry
+from tolov.settings import get_settings
 
 Grant = tuple[str, str]  # (IAM action, resource: table logical id, "<table>/index/<name>" or secret id)
 
@@ -110,6 +113,8 @@ def exercise_everything(h: Harness, invoice_id: str, amount: int) -> None:
     h.result("GetStatement", {"from": h.clock.now - 2 * TIMEOUT - HOUR, "to": h.clock.now})
     h.result("SetFiscalData", {"id": c, "type": "PERFORM", "fiscal_data": {"receipt_id": 1}})
     h.result("ChangePassword", {"password": "rotated-key-0001"})
+    # The gateway keeps each exchange (tests/integration/audit drives that through the handler).
+    assert build_trail(get_settings()).record(AuditEntry("payme", "CheckTransaction", {}, {}))
 
 
 def test_policy_grants_exactly_what_the_function_uses(harness: Harness, calls: set[Grant]) -> None:

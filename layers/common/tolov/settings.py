@@ -35,6 +35,7 @@ class Tables:
     transactions: str = "TransactionsTable"
     idempotency: str = "IdempotencyTable"  # the billing API's Idempotency-Key replies
     autopay: str = "AutopayTable"  # autopays, their periods and attempts, the one-active-per-apartment keys
+    audit: str = "AuditTable"  # every provider request and our reply, masked, kept AUDIT_TTL_DAYS
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,21 @@ class AutopaySettings:
 
 
 @dataclass(frozen=True)
+class OpsSettings:
+    """The audit trail and reconciliation (tolov.audit, tolov.reconciliation)."""
+
+    audit_ttl_days: int = 180  # how long a provider request and our reply are kept
+    reports_bucket: str = ""  # the daily reconciliation reports (JSON and CSV)
+    event_bus: str = ""  # where reconciliation.mismatch goes (the bus autopay.failed goes to)
+    # A Payme transaction still in state 1 this long after Payme created it is stuck (Payme's time-out).
+    payme_stuck_ms: int = 43_200_000
+    # A Click Prepare not completed after this long is stuck (Click completes within minutes).
+    click_stuck_ms: int = 3_600_000
+    # How many days before the run date the stuck-state search reads (one by_day Query per day).
+    lookback_days: int = 7
+
+
+@dataclass(frozen=True)
 class Settings:
     region: str = "us-east-1"
     # PynamoDB does not read AWS_ENDPOINT_URL itself; the local stack and the tests set it.
@@ -129,6 +145,7 @@ class Settings:
     payme: PaymeSettings = field(default_factory=PaymeSettings)
     click: ClickSettings = field(default_factory=ClickSettings)
     autopay: AutopaySettings = field(default_factory=AutopaySettings)
+    ops: OpsSettings = field(default_factory=OpsSettings)
 
 
 # ---------------------------------------------------------------------- reading the environment
@@ -263,6 +280,17 @@ def _autopay(env: _Env) -> AutopaySettings:
     )
 
 
+def _ops(env: _Env) -> OpsSettings:
+    return OpsSettings(
+        audit_ttl_days=env.integer("AUDIT_TTL_DAYS", OpsSettings.audit_ttl_days, low=1, high=3650),
+        reports_bucket=env.text("REPORTS_BUCKET", ""),
+        event_bus=env.text("EVENT_BUS_NAME", ""),
+        payme_stuck_ms=env.integer("RECON_PAYME_STUCK_MS", OpsSettings.payme_stuck_ms, low=0),
+        click_stuck_ms=env.integer("RECON_CLICK_STUCK_MS", OpsSettings.click_stuck_ms, low=0),
+        lookback_days=env.integer("RECON_LOOKBACK_DAYS", OpsSettings.lookback_days, low=1, high=60),
+    )
+
+
 _TABLE_VARIABLES: dict[str, str] = {
     "apartments": "APARTMENTS_TABLE",
     "invoices": "INVOICES_TABLE",
@@ -271,6 +299,7 @@ _TABLE_VARIABLES: dict[str, str] = {
     "transactions": "TRANSACTIONS_TABLE",
     "idempotency": "IDEMPOTENCY_TABLE",
     "autopay": "AUTOPAY_TABLE",
+    "audit": "AUDIT_TABLE",
 }
 
 
@@ -289,6 +318,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         payme=_payme(env, environment),
         click=_click(env),
         autopay=_autopay(env),
+        ops=_ops(env),
     )
 
 
