@@ -86,6 +86,7 @@ _ARN_FORMATS = {
     "AWS::SecretsManager::Secret": "arn:aws:secretsmanager:{region}:{account}:secret:{name}",
     "AWS::Serverless::Function": "arn:aws:lambda:{region}:{account}:function:{name}",
     "AWS::KMS::Key": "arn:aws:kms:{region}:{account}:alias/{name}",
+    "AWS::S3::Bucket": "arn:aws:s3:::{name}",
 }
 
 
@@ -449,6 +450,13 @@ class SamTemplate:
             exists = "ResourceAlreadyExistsException"
             if _create_unless_exists(events.create_event_bus, {"Name": bus}, exists):
                 created["buses"].append(bus)
+        s3 = session.client("s3", endpoint_url=endpoint_url)
+        created["buckets"] = []
+        existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+        for bucket in self._resolved_of_type("AWS::S3::Bucket", config):
+            if bucket_name(bucket) not in existing:
+                s3.create_bucket(Bucket=bucket_name(bucket))
+                created["buckets"].append(bucket_name(bucket))
         return created
 
 
@@ -458,6 +466,11 @@ def parse_template(text: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValueError("template is not a YAML mapping")
     return data
+
+
+def bucket_name(logical_id: str) -> str:
+    """A bucket's local name: S3 names are lower-case (the logical id, lower-cased)."""
+    return logical_id.lower()
 
 
 def _local_symbol(name: str, resource_type: str) -> dict[str, str]:
@@ -472,6 +485,8 @@ def _local_symbol(name: str, resource_type: str) -> dict[str, str]:
         symbol["TopicName"] = name
     elif resource_type == "AWS::DynamoDB::Table":
         symbol["StreamArn"] = f"{arn}/stream/local"
+    elif resource_type == "AWS::S3::Bucket":
+        symbol.update(Ref=bucket_name(name), Arn=f"arn:aws:s3:::{bucket_name(name)}")
     elif resource_type == "AWS::KMS::Key":
         # moto draws a key's id itself; an alias named after the logical id is a KeyId KMS accepts.
         symbol.update(Ref=f"alias/{name}", KeyId=f"alias/{name}")

@@ -14,15 +14,17 @@ class Events(Protocol):
 
 
 class EventBridgeEvents:
-    def __init__(self, bus_name: str, client: Any | None = None) -> None:
+    def __init__(self, bus_name: str, client: Any | None = None, source: str = SOURCE) -> None:
+        """`source`: who the events are from (autopay's own by default; reconciliation names itself)."""
         if not bus_name:
             raise RuntimeError("EVENT_BUS_NAME is not set")
         self.bus_name = bus_name
+        self.source = source
         self._events = AwsClient("events", client)
 
     def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
         entry = {
-            "Source": SOURCE,
+            "Source": self.source,
             "DetailType": detail_type,
             "Detail": json.dumps(detail),
             "EventBusName": self.bus_name,

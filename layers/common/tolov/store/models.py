@@ -174,6 +174,15 @@ class PaymeTransactionRecord(_Model):
     by_day = PaymeByDay()
 
 
+class ClickByDay(GlobalSecondaryIndex["ClickTransaction"]):
+    class Meta:
+        index_name = "by_day"
+        projection = AllProjection()
+
+    day_key = UnicodeAttribute(hash_key=True)
+    time = NumberAttribute(range_key=True)
+
+
 class ClickTransaction(_Model):
     """A Click SHOP-API payment attempt (TransactionsTable, click#<click_trans_id>)."""
 
@@ -201,6 +210,8 @@ class ClickTransaction(_Model):
     # The by_day index: click#YYYY-MM-DD (Tashkent) and the Prepare time, for reconciliation.
     day_key = UnicodeAttribute()
     time = NumberAttribute()
+
+    by_day = ClickByDay()
 
 
 class ClickPrepareAlias(_Model):

@@ -1,0 +1,237 @@
+"""Reconciliation on moto: stuck states found through the indexes and resolved by what the providers'
+status APIs say (fakes of receipts.check and payment/status here; the simulators over HTTP in e2e), the
+day's report kept in S3 as JSON and CSV, and a mismatch raising a metric and an event."""
+
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.click_support import metric_names
+from tests.payme_harness import HOUR, T0, TIMEOUT, Clock, Harness, harness, water
+from tolov.autopay.schedule import shard_of
+from tolov.click.attempt import AccountKind, ClickTx, TxState
+from tolov.click.dynamo import DynamoClickRepository, to_row
+from tolov.click.merchant_api import ClickMerchantError, PaymentStatus
+from tolov.clock import tashkent_date
+from tolov.observability import metrics
+from tolov.payme.dynamo import DynamoRepository
+from tolov.payme.subscribe_api import SubscribeError
+from tolov.reconciliation.dynamo import DynamoSources
+from tolov.reconciliation.reports import S3Reports
+from tolov.reconciliation.run import Reconciliation
+from tolov.reconciliation.stuck import Resolver
+from tolov.store.models import AutopayPeriodRecord, AutopayRecord, Posting
+
+__all__ = ["harness"]
+BUCKET = "reportsbucket"
+
+
+@dataclass
+class Receipts:
+    states: dict[str, int] = field(default_factory=dict)
+
+    def receipts_check(self, receipt_id: str) -> int:
+        if receipt_id not in self.states:
+            raise SubscribeError(-31602, "receipt not found", method="receipts.check")
+        return self.states[receipt_id]
+
+
+@dataclass
+class Click:
+    statuses: dict[int, int] = field(default_factory=dict)
+
+    def payment_status(self, payment_id: int) -> PaymentStatus:
+        if payment_id not in self.statuses:
+            raise ClickMerchantError(-5, "payment not found")
+        return PaymentStatus(payment_id, self.statuses[payment_id])
+
+
+@dataclass
+class Recorded:
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    reversals: list[Any] = field(default_factory=list)
+    charges: list[dict[str, str]] = field(default_factory=list)
+
+    def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
+        self.events.append((detail_type, detail))
+
+    def enqueue(self, request: Any) -> None:
+        self.reversals.append(request)
+
+    def send(self, messages: list[dict[str, str]]) -> int:
+        self.charges.extend(messages)
+        return len(messages)
+
+
+@dataclass
+class Rig:
+    clock: Clock
+    receipts: Receipts
+    click: Click
+    out: Recorded
+    reconciliation: Reconciliation
+
+
+@pytest.fixture
+def rig(harness: Harness) -> Rig:
+    boto3.client("s3").create_bucket(Bucket=BUCKET)
+    receipts, click, out = Receipts(), Click(), Recorded()
+    repository = DynamoRepository(harness.clock)
+    sources = DynamoSources(repository)
+    resolver = Resolver(
+        sources, lambda: receipts, lambda: click, repository, DynamoClickRepository(), out, out, shards=16
+    )
+    reconciliation = Reconciliation(sources, resolver, S3Reports(BUCKET), out, clock=harness.clock)
+    return Rig(harness.clock, receipts, click, out, reconciliation)
+
+
+def click_row(
+    trans_id: str, state: TxState, at: int, amount: int = 500_000, confirmed: int | None = None
+) -> None:
+    tx = ClickTx(
+        click_trans_id=trans_id,
+        click_paydoc_id=str(int(trans_id) + 1000),
+        merchant_trans_id="apt-1",
+        account=AccountKind.APARTMENT,
+        amount=amount,
+        prepare_id=int(trans_id),
+        state=state,
+        sign_time="2026-09-21 19:13:20",
+        created_at=at,
+        reason="ledger refused" if state is TxState.CONFIRMED_UNPOSTED else None,
+    )
+    row = to_row(tx)
+    row.confirmed_at = confirmed
+    row.save()
+
+
+def today(clock: Clock) -> date:
+    return tashkent_date(clock.now)
+
+
+def test_stuck_payme_transactions_past_12_hours_are_cancelled_by_payme_s_rule(
+    harness: Harness, rig: Rig
+) -> None:
+    invoice_id, amount = harness.invoice(water())
+    harness.apartment("apt-1")
+    assert harness.create("a" * 24, amount, {"order_id": invoice_id})["result"]["state"] == 1
+    assert harness.create("b" * 24, 500_000, {"apartment_id": "apt-1"})["result"]["state"] == 1
+    assert harness.create("c" * 24, 500_000, {"apartment_id": "apt-1"})["result"]["state"] == 1
+    rig.receipts.states["b" * 24] = 2  # a Subscribe receipt still debiting: left alone
+    rig.receipts.states["c" * 24] = 50
+    rig.clock.advance(HOUR)
+    report = rig.reconciliation.run(today(rig.clock))
+    assert report["stuck"] == []  # not 12 hours yet: nothing is stuck
+    rig.clock.advance(TIMEOUT)
+    report = rig.reconciliation.run(today(rig.clock))
+    assert [(s["transaction_id"], s["resolved"]) for s in report["stuck"]] == [("b" * 24, False)]
+    assert harness.repo.get("a" * 24).state == -1 and harness.repo.get("a" * 24).reason == 4
+    assert harness.repo.get("c" * 24).state == -1
+    assert harness.repo.get("b" * 24).state == 1
+    # The invoice's reservation went with the cancel: a new payment may take it.
+    assert harness.create("d" * 24, amount, {"order_id": invoice_id})["result"]["state"] == 1
+
+
+def test_click_prepares_and_unposted_payments_resolved_by_payment_status(harness: Harness, rig: Rig) -> None:
+    harness.apartment("apt-1")
+    now = rig.clock.now
+    click_row("100", TxState.PREPARED, now - 2 * HOUR)  # declined at Click
+    click_row("101", TxState.PREPARED, now - 2 * HOUR)  # unknown at Click
+    click_row("102", TxState.PREPARED, now - 2 * HOUR)  # paid at Click, no Complete: left for a person
+    click_row("103", TxState.PREPARED, now - 10 * 60_000)  # ten minutes old: not stuck yet
+    click_row("104", TxState.CONFIRMED_UNPOSTED, now - 3 * HOUR, confirmed=now - 3 * HOUR)  # still paid
+    click_row("105", TxState.CONFIRMED_UNPOSTED, now - 3 * HOUR, confirmed=now - 3 * HOUR)  # reversed
+    rig.click.statuses.update({1100: -1, 1102: 2, 1104: 2, 1105: -99})
+    report = rig.reconciliation.run(today(rig.clock))
+    store = DynamoClickRepository()
+    assert store.get("100").state is TxState.CANCELLED and store.get("101").state is TxState.CANCELLED
+    assert store.get("102").state is TxState.PREPARED and store.get("103").state is TxState.PREPARED
+    assert store.get("105").state is TxState.REVERSED
+    assert [r.click_trans_id for r in rig.out.reversals] == ["104"]
+    left = {s["transaction_id"]: s["kind"] for s in report["stuck"]}
+    assert left == {"102": "click_prepared", "104": "click_confirmed_unposted"}
+
+
+def test_autopay_receipts_in_flight_found_through_the_due_index(harness: Harness, rig: Rig) -> None:
+    run_day = today(rig.clock)
+    for autopay_id, receipt_id in (("ap-paid", "r" * 24), ("ap-flying", "f" * 24)):
+        AutopayRecord(
+            autopay_id,
+            apartment_id="apt-1",
+            provider="payme",
+            card_number="860049******6478",
+            card_expire="03/99",
+            card_token=b"x",
+            day_of_month=1,
+            max_amount=1,
+            status="active",
+            created_at=T0,
+            updated_at=T0,
+            due_shard=shard_of(autopay_id, 16),
+            due_key=f"{run_day.isoformat()}#{autopay_id}",
+            due_period="2026-09",
+        ).save()
+        AutopayPeriodRecord(
+            autopay_id,
+            "period#2026-09",
+            period="2026-09",
+            status="open",
+            receipt_id=receipt_id,
+            amount=700_000,
+            phase="pending",
+            updated_at=T0,
+        ).save()
+    rig.receipts.states.update({"r" * 24: 4, "f" * 24: 2})
+    report = rig.reconciliation.run(run_day)
+    assert rig.out.charges == [
+        {"autopay_id": "ap-paid", "period": "2026-09", "run_date": run_day.isoformat()}
+    ]
+    assert [(s["kind"], s["transaction_id"]) for s in report["stuck"]] == [("autopay_in_flight", "f" * 24)]
+
+
+def test_the_report_matches_the_ledger_is_kept_in_s3_and_safe_to_repeat(harness: Harness, rig: Rig) -> None:
+    harness.apartment("apt-1")
+    assert harness.create("e" * 24, 500_000, {"apartment_id": "apt-1"})["result"]["state"] == 1
+    harness.result("PerformTransaction", {"id": "e" * 24})
+    day = today(rig.clock)
+    first = rig.reconciliation.run(day)
+    assert first["matches"] is True and first["mismatches"] == []
+    assert first["providers"]["payme"] == {
+        "payments": 1,
+        "amount": 500_000,
+        "ledger_amount": 500_000,
+        "unposted_amount": 0,
+        "mismatches": 0,
+    }
+    stored = rig.reconciliation.report(day, "json")
+    assert stored is not None and json.loads(stored) == first
+    csv_text = rig.reconciliation.report(day, "csv")
+    assert (
+        csv_text is not None
+        and f"payment,payme,{'e' * 24},payme#{'e' * 24},2,500000,500000,posted" in csv_text
+    )
+    assert rig.out.events == []
+    assert rig.reconciliation.run(day) == first
+    assert rig.reconciliation.report(date(2020, 1, 1), "json") is None
+
+
+def test_a_mismatch_raises_the_metric_and_the_event(harness: Harness, rig: Rig, capsys: Any) -> None:
+    harness.apartment("apt-1")
+    assert harness.create("f" * 24, 500_000, {"apartment_id": "apt-1"})["result"]["state"] == 1
+    harness.result("PerformTransaction", {"id": "f" * 24})
+    posting = Posting.get(f"payme#{'f' * 24}")
+    posting.update(actions=[Posting.amount.set(400_000)])  # the ledger disagrees with Payme
+    click_row("200", TxState.CONFIRMED, rig.clock.now - HOUR, confirmed=rig.clock.now - HOUR)  # no posting
+    capsys.readouterr()
+    report = rig.reconciliation.run(today(rig.clock))
+    metrics.flush_metrics()
+    assert "ReconciliationMismatches" in metric_names(capsys.readouterr().out)
+    assert report["matches"] is False
+    assert {m["payment_key"] for m in report["mismatches"]} == {f"payme#{'f' * 24}", "click#200"}
+    ((kind, detail),) = rig.out.events
+    assert kind == "reconciliation.mismatch" and detail["mismatches"] == 2
+    assert set(detail["payment_keys"]) == {f"payme#{'f' * 24}", "click#200"}
