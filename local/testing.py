@@ -11,7 +11,8 @@
         requests.get(stack.url("/invoices/x"), headers={"x-api-key": stack.config["BILLING_API_KEY"]})
 
 Ports are chosen by the stack itself (port 0), the Payme Subscribe simulator's too, so parallel test runs
-never collide; the stack's READY line says which ones it got (``api_url``, ``moto_url``, ``subscribe_url``).
+never collide; the stack's READY line says which ones it got (``api_url``, ``moto_url``, ``subscribe_url``,
+``click_url``).
 Startup and shutdown are bounded by timeouts and the stack's output is kept for failure messages.
 ``text()`` is the console (banner and access lines); ``log_text()`` is the stack's log file, where the
 functions' logs, metrics, warnings and tracebacks go (a temporary file per stack, removed when the process
@@ -54,6 +55,7 @@ class StackProcess:
     log_path: Path
     output: list[str] = field(default_factory=list)  # appended by a reader thread while the stack runs
     subscribe_url: str = ""  # the Payme Subscribe simulator's /api; "" when the stack serves none
+    click_url: str = ""  # the Click Merchant API simulator's /v2/merchant; "" when the stack serves none
 
     def url(self, path: str) -> str:
         return self.api_url + path
@@ -106,6 +108,8 @@ def start_stack(
         "0",
         "--subscribe-port",
         "0",
+        "--click-port",
+        "0",
         "--config",
         str(config),
         "--log-file",
@@ -144,6 +148,7 @@ def start_stack(
             Path(log_name),
             output,
             subscribe_url=fields.get("subscribe", ""),
+            click_url=fields.get("click", ""),
         )
         _wait_for_http(stack.api_url, timeout)
     except BaseException:
