@@ -403,8 +403,8 @@ class SamTemplate:
     # ------------------------------------------------------------------ provisioning
 
     def provision(self, config: Config, endpoint_url: str | None = None) -> dict[str, list[str]]:
-        """Create every table, secret, queue, KMS key (under the alias alias/<logical id>) and event bus;
-        already existing ones are left alone."""
+        """Create every table (with its TTL), secret, queue, KMS key (under the alias alias/<logical id>),
+        event bus and S3 bucket (named by the lower-cased logical id); existing ones are left alone."""
         # Fixed fake credentials: against moto (server or mock_aws) any key works, and a call that
         # escapes to real AWS by mistake fails authentication instead of creating resources.
         session = boto3.Session(
@@ -416,7 +416,14 @@ class SamTemplate:
         dynamodb = session.client("dynamodb", endpoint_url=endpoint_url)
         secretsmanager = session.client("secretsmanager", endpoint_url=endpoint_url)
         sqs = session.client("sqs", endpoint_url=endpoint_url)
-        created: dict[str, list[str]] = {"tables": [], "secrets": [], "queues": [], "keys": [], "buses": []}
+        created: dict[str, list[str]] = {
+            "tables": [],
+            "secrets": [],
+            "queues": [],
+            "keys": [],
+            "buses": [],
+            "buckets": [],
+        }
         for spec in self.table_specs(config):
             if _create_unless_exists(dynamodb.create_table, spec, "ResourceInUseException"):
                 created["tables"].append(spec["TableName"])
@@ -451,7 +458,6 @@ class SamTemplate:
             if _create_unless_exists(events.create_event_bus, {"Name": bus}, exists):
                 created["buses"].append(bus)
         s3 = session.client("s3", endpoint_url=endpoint_url)
-        created["buckets"] = []
         existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
         for bucket in self._resolved_of_type("AWS::S3::Bucket", config):
             if bucket_name(bucket) not in existing:
