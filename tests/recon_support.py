@@ -2,6 +2,7 @@
 tests; Click attempt rows as the SHOP-API path leaves them (for states HTTP cannot reach quickly)."""
 
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -24,11 +25,17 @@ BUCKET = "reportsbucket"
 @dataclass
 class Receipts:
     states: dict[str, int] = field(default_factory=dict)
+    amounts: dict[str, int] = field(default_factory=dict)
 
     def receipts_check(self, receipt_id: str) -> int:
         if receipt_id not in self.states:
             raise SubscribeError(-31602, "receipt not found", method="receipts.check")
         return self.states[receipt_id]
+
+    def receipts_get(self, receipt_id: str) -> Any:
+        """A receipt of the charger's (amounts in `amounts`), as far as reconciliation reads one."""
+        state = self.receipts_check(receipt_id)
+        return SimpleNamespace(id=receipt_id, state=state, amount=self.amounts.get(receipt_id, 0), pay_time=1)
 
 
 @dataclass
@@ -76,7 +83,9 @@ def rig(harness: Harness) -> Rig:
     resolver = Resolver(
         sources, lambda: receipts, lambda: click, repository, DynamoClickRepository(), out, out, shards=16
     )
-    reconciliation = Reconciliation(sources, resolver, S3Reports(BUCKET), out, clock=harness.clock)
+    reconciliation = Reconciliation(
+        sources, resolver, S3Reports(BUCKET), out, lambda: receipts, clock=harness.clock
+    )
     return Rig(harness.clock, receipts, click, out, reconciliation)
 
 

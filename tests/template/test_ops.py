@@ -12,6 +12,8 @@ import pytest
 from local.template import SamTemplate
 from tests.payme_harness import HOUR, TIMEOUT, Harness, water
 from tests.recon_support import Rig, click_row, rig
+from tolov.billing.keys import PaymentKey
+from tolov.billing.ledger import Ledger
 from tolov.click.attempt import TxState
 from tolov.clock import tashkent_date
 from tolov.store.models import AutopayPeriodRecord, AutopayRecord
@@ -193,6 +195,7 @@ def test_reconciliation_is_granted_exactly_what_a_run_calls(
         updated_at=now,
     ).save()
     rig.receipts.states["r" * 24] = 4
+    Ledger(rig.clock).post_to_apartment(PaymentKey("click", "998"), "apt-1", 300_000)  # no attempt behind it
     calls.clear()  # seeding is the other functions' business
     rig.reconciliation.run(day)
     rig.reconciliation.report(day, "json")

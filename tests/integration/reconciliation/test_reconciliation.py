@@ -145,3 +145,25 @@ def test_a_mismatch_raises_the_metric_and_the_event(harness: Harness, rig: Rig, 
     ((kind, detail),) = rig.out.events
     assert kind == "reconciliation.mismatch" and detail["mismatches"] == 2
     assert set(detail["payment_keys"]) == {f"payme#{'f' * 24}", "click#200"}
+
+
+def test_postings_without_a_payment_of_the_day_are_explained_or_mismatched(
+    harness: Harness, rig: Rig
+) -> None:
+    """The ledger side: the day's postings through PostingsTable's by_day index. A posting under a Subscribe
+    receipt the charger posted before any Merchant API call is proven by receipts.get; one without any
+    completed payment behind it is a mismatch."""
+    from tolov.billing.keys import PaymentKey
+    from tolov.billing.ledger import Ledger
+
+    harness.apartment("apt-1")
+    ledger = Ledger(harness.clock)
+    ledger.post_to_apartment(PaymentKey("payme", "9" * 24), "apt-1", 700_000)  # the charger's receipt
+    ledger.post_to_apartment(PaymentKey("click", "999"), "apt-1", 300_000)  # no Click attempt at all
+    rig.receipts.states["9" * 24] = 4
+    rig.receipts.amounts["9" * 24] = 700_000
+    report = rig.reconciliation.run(today(rig.clock))
+    keys = {p["payment_key"]: p["ledger"] for p in report["payments"]}
+    assert keys == {f"payme#{'9' * 24}": "posted"}
+    assert [(m["payment_key"], m["ledger_amount"]) for m in report["mismatches"]] == [("click#999", 300_000)]
+    assert report["providers"]["click"]["ledger_amount"] == 300_000 and report["matches"] is False

@@ -2,7 +2,8 @@
 
 - Payme transactions and Click attempts by TransactionsTable's by_day index (one Query per day: Payme's
   days are UTC days of Payme's creation time, Click's Tashkent days of the Prepare), a window of days;
-- postings by key (BatchGet of the payment keys the providers' rows name);
+- postings by key (BatchGet of the payment keys the providers' rows name), and the day's postings by
+  PostingsTable's by_day index (Tashkent day), for the ones no provider row of the day names;
 - autopay periods with a receipt in flight: the autopays still due (AutopayTable's sharded by_due index,
   as the scheduler reads it) and the period each is due for, by key.
 """
@@ -14,6 +15,7 @@ from datetime import UTC, date, timedelta
 from tolov.autopay.dynamo import DynamoAutopayStore
 from tolov.autopay.schedule import shard_names
 from tolov.click.attempt import ClickTx
+from tolov.click.attempt import payment_key as click_payment_key
 from tolov.click.dynamo import day_key as click_day
 from tolov.click.dynamo import to_attempt
 from tolov.clock import tashkent_date
@@ -32,6 +34,7 @@ class ClickRow:
 class Posted:
     amount: int
     reversed: bool
+    posted_at: int = 0
 
 
 @dataclass(frozen=True)
@@ -53,12 +56,12 @@ class DynamoSources:
     def __init__(
         self, payme: DynamoRepository | None = None, autopay: DynamoAutopayStore | None = None
     ) -> None:
-        self.payme = payme or DynamoRepository()
+        self.payme_repository = payme or DynamoRepository()
         self.autopay = autopay or DynamoAutopayStore()
 
     def payme_created(self, start: int, end: int) -> list[Transaction]:
         """Payme transactions Payme created from `start` to `end` (ms, inclusive), any state."""
-        return self.payme.statement(start, end)
+        return self.payme_repository.statement(start, end)
 
     def click_prepared(self, start: int, end: int) -> list[ClickRow]:
         found: list[ClickRow] = []
@@ -73,9 +76,21 @@ class DynamoSources:
         wanted = sorted(set(keys))
         if not wanted:
             return {}
-        return {
-            p.payment_key: Posted(int(p.amount), p.reversed_at is not None) for p in Posting.batch_get(wanted)
-        }
+        return {p.payment_key: _posted(p) for p in Posting.batch_get(wanted)}
+
+    def posted_on(self, day: date) -> dict[str, Posted]:
+        """The ledger's postings of one Tashkent day (PostingsTable's by_day index)."""
+        return {p.payment_key: _posted(p) for p in Posting.by_day.query(day.isoformat())}
+
+    def payme(self, payme_id: str) -> Transaction | None:
+        return self.payme_repository.get(payme_id)
+
+    def click(self, click_trans_id: str) -> ClickRow | None:
+        try:
+            row = ClickTransaction.get(click_payment_key(click_trans_id), consistent_read=True)
+        except ClickTransaction.DoesNotExist:
+            return None
+        return ClickRow(to_attempt(row), None if row.confirmed_at is None else int(row.confirmed_at))
 
     def autopay_in_flight(self, run_date: date, shards: int) -> list[InFlight]:
         found: list[InFlight] = []
@@ -88,6 +103,10 @@ class DynamoSources:
                     continue
                 found.append(InFlight(autopay_id, period, charge.receipt_id, charge.amount))
         return found
+
+
+def _posted(posting: Posting) -> Posted:
+    return Posted(int(posting.amount), posting.reversed_at is not None, int(posting.posted_at))
 
 
 def _midday(day: date) -> int:

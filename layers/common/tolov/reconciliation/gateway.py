@@ -60,7 +60,7 @@ def build_reconciliation(settings: Settings) -> Reconciliation:
         shards=settings.autopay.shards,
     )
     events = EventBridgeEvents(ops.event_bus, source=SOURCE)
-    return Reconciliation(sources, resolver, S3Reports(ops.reports_bucket), events)
+    return Reconciliation(sources, resolver, S3Reports(ops.reports_bucket), events, subscribe.get)
 
 
 def build_api(reconciliation: Wiring[Reconciliation]) -> JsonResolver:

@@ -5,7 +5,8 @@ if refunded since), a Click attempt confirmed (confirmed, or confirmed_unposted/
 refused it). Per provider, `amount` (what the provider took) must equal `ledger_amount` (what was posted
 under the payments' keys) plus `unposted_amount` (debited, refused by the ledger, refunded through
 Click's reversal); per payment, the posting must exist with the same amount, reversed exactly when the
-provider refunded it. Anything else is a mismatch.
+provider refunded it; and every posting of the day must have a provider's payment behind it. Anything
+else is a mismatch.
 """
 
 import csv
@@ -108,6 +109,7 @@ def build(
     payments: Sequence[Payment],
     postings: Mapping[str, Posted],
     stuck: Sequence[Mapping[str, Any]] = (),
+    ledger_only: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     totals = {
         p: {"payments": 0, "amount": 0, "ledger_amount": 0, "unposted_amount": 0, "mismatches": 0}
@@ -148,6 +150,11 @@ def build(
                     "why": why,
                 }
             )
+    for orphan in ledger_only:  # posted that day, no payment of a provider behind it
+        if orphan["provider"] in totals:
+            totals[orphan["provider"]]["ledger_amount"] += orphan["ledger_amount"]
+            totals[orphan["provider"]]["mismatches"] += 1
+        mismatches.append(dict(orphan))
     for provider, total in totals.items():
         if total["amount"] != total["ledger_amount"] + total["unposted_amount"] and not total["mismatches"]:
             total["mismatches"] += 1

@@ -3,6 +3,7 @@ and on any mismatch a metric and a `reconciliation.mismatch` event. Safe to repe
 the same report, written over the earlier one; a stuck state resolved once is not found again."""
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Protocol
@@ -10,15 +11,18 @@ from typing import Any, Protocol
 from aws_lambda_powertools.metrics import MetricUnit
 
 from tolov.autopay.events import Events
+from tolov.billing.keys import PaymentKey
+from tolov.click.attempt import TxState
 from tolov.clock import Clock, now_ms
 from tolov.observability import logger, metrics
-from tolov.payme.transaction import Transaction
+from tolov.payme.transaction import CANCELLED_AFTER_PERFORM, PERFORMED, Transaction
 from tolov.reconciliation import report
 from tolov.reconciliation.dynamo import ClickRow, Posted
 from tolov.reconciliation.stuck import DAY_MS, Resolver
 
 SOURCE = "tolov.reconciliation"
 MISMATCH = "reconciliation.mismatch"
+PAID_RECEIPT = 4
 LISTED_KEYS = 50  # payment keys an event names at most; the report has them all
 
 
@@ -28,6 +32,16 @@ class Ledger(Protocol):
     def click_prepared(self, start: int, end: int) -> list[ClickRow]: ...
 
     def postings(self, keys: Any) -> dict[str, Posted]: ...
+
+    def posted_on(self, day: date) -> dict[str, Posted]: ...
+
+    def payme(self, payme_id: str) -> Transaction | None: ...
+
+    def click(self, click_trans_id: str) -> ClickRow | None: ...
+
+
+class Receipts(Protocol):
+    def receipts_get(self, receipt_id: str) -> Any: ...
 
 
 class Reports(Protocol):
@@ -42,6 +56,7 @@ class Reconciliation:
     resolver: Resolver
     reports: Reports
     events: Events
+    receipts: Callable[[], Receipts]
     clock: Clock = now_ms
 
     def run(self, day: date) -> dict[str, Any]:
@@ -56,11 +71,63 @@ class Reconciliation:
         click = report.click_payments(self.sources.click_prepared(start - DAY_MS, end), start, end)
         payments = payme + click
         postings = self.sources.postings(p.payment_key for p in payments)
-        built = report.build(day, payments, postings, left)
+        named = {p.payment_key for p in payments}
+        unnamed = {k: v for k, v in self.sources.posted_on(day).items() if k not in named}
+        extra, unexplained = self._ledger_only(unnamed)
+        postings.update({p.payment_key: unnamed[p.payment_key] for p in extra})
+        built = report.build(day, payments + extra, postings, left, unexplained)
         self.reports.put(day.isoformat(), "json", json.dumps(built, indent=2, sort_keys=True))
         self.reports.put(day.isoformat(), "csv", report.to_csv(built))
         self._measure(built, len(findings), len(resolved))
         return built
+
+    def _ledger_only(self, posted: dict[str, Posted]) -> tuple[list[report.Payment], list[dict[str, Any]]]:
+        """The day's postings no provider payment of the day names: a payment completed the day before
+        and posted after midnight (fine), an autopay receipt the charger posted before any Merchant API
+        call (a payment of the day, proven by receipts.get), or a posting without a completed payment."""
+        extra: list[report.Payment] = []
+        unexplained: list[dict[str, Any]] = []
+        for key, posting in sorted(posted.items()):
+            parsed = PaymentKey.parse(key)
+            why = "posted without a payment the provider completed"
+            if parsed.provider == "payme":
+                tx = self.sources.payme(parsed.external_id)
+                if tx is not None and tx.state in (PERFORMED, CANCELLED_AFTER_PERFORM):
+                    continue  # performed on another day, posted on this one
+                if tx is None:
+                    receipt = self._receipt(parsed.external_id)
+                    if receipt is not None and receipt.state == PAID_RECEIPT:
+                        extra.append(
+                            report.Payment(
+                                "payme",
+                                receipt.id,
+                                key,
+                                "receipt 4",
+                                int(receipt.amount),
+                                int(receipt.pay_time) or posting.posted_at,
+                            )
+                        )
+                        continue
+            elif parsed.provider == "click":
+                row = self.sources.click(parsed.external_id)
+                if row is not None and row.tx.state is TxState.CONFIRMED:
+                    continue  # confirmed on another day, posted on this one
+            unexplained.append(
+                {
+                    "provider": parsed.provider,
+                    "payment_key": key,
+                    "amount": 0,
+                    "ledger_amount": posting.amount,
+                    "why": why,
+                }
+            )
+        return extra, unexplained
+
+    def _receipt(self, receipt_id: str) -> Any:
+        try:
+            return self.receipts().receipts_get(receipt_id)
+        except Exception:  # not a receipt, or Payme not answering: the posting stays unexplained
+            return None
 
     def _measure(self, built: dict[str, Any], found: int, resolved: int) -> None:
         mismatches = built["mismatches"]

@@ -122,6 +122,17 @@ class Allocation(MapAttribute[str, Any]):
     amount = NumberAttribute()
 
 
+class PostingsByDay(GlobalSecondaryIndex["Posting"]):
+    """The postings of one Tashkent day, for reconciliation (sparse: rows from before it have no day)."""
+
+    class Meta:
+        index_name = "by_day"
+        projection = AllProjection()
+
+    posted_day = UnicodeAttribute(hash_key=True)
+    payment_key = UnicodeAttribute(range_key=True)
+
+
 class Posting(_Model):
     """A payment posted to the ledger; its key, provider#provider_transaction_id, makes it exactly-once."""
 
@@ -135,8 +146,11 @@ class Posting(_Model):
     allocations = ListAttribute(of=Allocation)
     credit_added = NumberAttribute(default=0)
     posted_at = NumberAttribute()
+    posted_day = UnicodeAttribute(null=True)  # YYYY-MM-DD, Tashkent, of posted_at
     reversed_at = NumberAttribute(null=True)
     reversal_reason = UnicodeAttribute(null=True)
+
+    by_day = PostingsByDay()
 
 
 class PaymeByDay(GlobalSecondaryIndex["PaymeTransactionRecord"]):
