@@ -2,6 +2,7 @@
 tests; Click attempt rows as the SHOP-API path leaves them (for states HTTP cannot reach quickly)."""
 
 from dataclasses import dataclass, field
+from datetime import date
 from types import SimpleNamespace
 from typing import Any
 
@@ -9,6 +10,7 @@ import boto3
 import pytest
 
 from tests.payme_harness import Clock, Harness
+from tolov.autopay.schedule import shard_of
 from tolov.click.attempt import AccountKind, ClickTx, TxState
 from tolov.click.dynamo import DynamoClickRepository, to_row
 from tolov.click.merchant_api import ClickMerchantError, PaymentStatus
@@ -18,6 +20,7 @@ from tolov.reconciliation.dynamo import DynamoSources
 from tolov.reconciliation.reports import S3Reports
 from tolov.reconciliation.run import Reconciliation
 from tolov.reconciliation.stuck import Resolver
+from tolov.store.models import AutopayPeriodRecord, AutopayRecord
 
 BUCKET = "reportsbucket"
 
@@ -107,3 +110,33 @@ def click_row(
     row = to_row(tx)
     row.confirmed_at = confirmed
     row.save()
+
+
+def autopay_in_flight(autopay_id: str, receipt_id: str, due: date, at: int, amount: int = 700_000) -> None:
+    """An active autopay due on `due` whose period holds a receipt in flight, as the charger leaves it."""
+    AutopayRecord(
+        autopay_id,
+        apartment_id="apt-1",
+        provider="payme",
+        card_number="860049******6478",
+        card_expire="03/99",
+        card_token=b"x",
+        day_of_month=1,
+        max_amount=amount,
+        status="active",
+        created_at=at,
+        updated_at=at,
+        due_shard=shard_of(autopay_id, 16),
+        due_key=f"{due.isoformat()}#{autopay_id}",
+        due_period="2026-09",
+    ).save()
+    AutopayPeriodRecord(
+        autopay_id,
+        "period#2026-09",
+        period="2026-09",
+        status="open",
+        receipt_id=receipt_id,
+        amount=amount,
+        phase="pending",
+        updated_at=at,
+    ).save()

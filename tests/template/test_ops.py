@@ -3,23 +3,20 @@ reports bucket, ReconciliationFunction's schedule and routes, and least privileg
 never read, by the provider functions; read through its indexes only by the billing API; and
 ReconciliationFunction is granted exactly the DynamoDB and S3 calls a run makes (recorded)."""
 
-from collections.abc import Iterator
 from typing import Any
 
-import botocore.client
 import pytest
 
 from local.template import SamTemplate
 from tests.payme_harness import HOUR, TIMEOUT, Harness, water
-from tests.recon_support import Rig, click_row, rig
+from tests.recon_support import Rig, autopay_in_flight, click_row, rig
+from tests.template.conftest import Grant
 from tolov.billing.keys import PaymentKey
 from tolov.billing.ledger import Ledger
 from tolov.click.attempt import TxState
 from tolov.clock import tashkent_date
-from tolov.store.models import AutopayPeriodRecord, AutopayRecord
 
 __all__ = ["rig"]
-Grant = tuple[str, str]
 
 
 @pytest.fixture(scope="module")
@@ -117,42 +114,6 @@ def test_the_reports_bucket_is_private_and_encrypted(template: SamTemplate) -> N
     ]
 
 
-@pytest.fixture
-def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[set[Grant]]:
-    needed: set[Grant] = set()
-    original = botocore.client.BaseClient._make_api_call
-
-    def record(self: Any, operation: str, params: dict[str, Any]) -> Any:
-        service = self.meta.service_model.service_name
-        if service == "dynamodb":
-            if operation == "TransactWriteItems":
-                for item in params["TransactItems"]:
-                    ((kind, body),) = item.items()
-                    action = {
-                        "Put": "PutItem",
-                        "Update": "UpdateItem",
-                        "ConditionCheck": "ConditionCheckItem",
-                        "Delete": "DeleteItem",
-                    }[kind]
-                    needed.add((f"dynamodb:{action}", body["TableName"]))
-            elif operation == "BatchGetItem":
-                needed.update(("dynamodb:BatchGetItem", t) for t in params["RequestItems"])
-            elif "IndexName" in params:
-                needed.add((f"dynamodb:{operation}", f"{params['TableName']}/index/{params['IndexName']}"))
-            else:
-                needed.add((f"dynamodb:{operation}", params["TableName"]))
-        elif service == "s3":
-            suffix = "/reports/*" if "Key" in params else ""
-            action = {"PutObject": "s3:PutObject", "GetObject": "s3:GetObject"}.get(
-                operation, f"s3:{operation}"
-            )
-            needed.add((action, "ReportsBucket" + suffix))
-        return original(self, operation, params)
-
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", record)
-    yield needed
-
-
 def test_reconciliation_is_granted_exactly_what_a_run_calls(
     harness: Harness, rig: Rig, calls: set[Grant], template: SamTemplate
 ) -> None:
@@ -168,32 +129,7 @@ def test_reconciliation_is_granted_exactly_what_a_run_calls(
     click_row("301", TxState.CONFIRMED_UNPOSTED, now - 2 * HOUR, confirmed=now - 2 * HOUR)
     rig.click.statuses.update({1300: -1, 1301: -1})
     day = tashkent_date(now)
-    AutopayRecord(
-        "ap-1",
-        apartment_id="apt-1",
-        provider="payme",
-        card_number="x",
-        card_expire="03/99",
-        card_token=b"x",
-        day_of_month=1,
-        max_amount=1,
-        status="active",
-        created_at=now,
-        updated_at=now,
-        due_shard="000",
-        due_key=f"{day.isoformat()}#ap-1",
-        due_period="2026-09",
-    ).save()
-    AutopayPeriodRecord(
-        "ap-1",
-        "period#2026-09",
-        period="2026-09",
-        status="open",
-        receipt_id="r" * 24,
-        amount=1,
-        phase="pending",
-        updated_at=now,
-    ).save()
+    autopay_in_flight("ap-1", "r" * 24, day, now)
     rig.receipts.states["r" * 24] = 4
     Ledger(rig.clock).post_to_apartment(PaymentKey("click", "998"), "apt-1", 300_000)  # no attempt behind it
     calls.clear()  # seeding is the other functions' business

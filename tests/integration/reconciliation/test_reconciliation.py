@@ -8,13 +8,12 @@ from typing import Any
 
 from tests.click_support import metric_names
 from tests.payme_harness import HOUR, T0, TIMEOUT, Clock, Harness, harness, water
-from tests.recon_support import Rig, click_row, rig
-from tolov.autopay.schedule import shard_of
+from tests.recon_support import Rig, autopay_in_flight, click_row, rig
 from tolov.click.attempt import TxState
 from tolov.click.dynamo import DynamoClickRepository
 from tolov.clock import tashkent_date
 from tolov.observability import metrics
-from tolov.store.models import AutopayPeriodRecord, AutopayRecord, Posting
+from tolov.store.models import Posting
 
 __all__ = ["harness", "rig"]  # the fixtures
 
@@ -69,32 +68,7 @@ def test_click_prepares_and_unposted_payments_resolved_by_payment_status(harness
 def test_autopay_receipts_in_flight_found_through_the_due_index(harness: Harness, rig: Rig) -> None:
     run_day = today(rig.clock)
     for autopay_id, receipt_id in (("ap-paid", "r" * 24), ("ap-flying", "f" * 24)):
-        AutopayRecord(
-            autopay_id,
-            apartment_id="apt-1",
-            provider="payme",
-            card_number="860049******6478",
-            card_expire="03/99",
-            card_token=b"x",
-            day_of_month=1,
-            max_amount=1,
-            status="active",
-            created_at=T0,
-            updated_at=T0,
-            due_shard=shard_of(autopay_id, 16),
-            due_key=f"{run_day.isoformat()}#{autopay_id}",
-            due_period="2026-09",
-        ).save()
-        AutopayPeriodRecord(
-            autopay_id,
-            "period#2026-09",
-            period="2026-09",
-            status="open",
-            receipt_id=receipt_id,
-            amount=700_000,
-            phase="pending",
-            updated_at=T0,
-        ).save()
+        autopay_in_flight(autopay_id, receipt_id, run_day, T0)
     rig.receipts.states.update({"r" * 24: 4, "f" * 24: 2})
     report = rig.reconciliation.run(run_day)
     assert rig.out.charges == [

@@ -27,6 +27,8 @@ from typing import Any, Protocol
 from tolov.billing.errors import StateChanged
 from tolov.click.attempt import ClickTx, ReversalRequest, TxState
 from tolov.click.merchant_api import ClickMerchantError, PaymentStatus
+from tolov.click.repository import ClickRepository
+from tolov.payme.repository import Repository
 from tolov.payme.subscribe_api import SubscribeError
 from tolov.payme.transaction import CREATED, REASON_TIMEOUT, Transaction
 from tolov.reconciliation.dynamo import ClickRow, InFlight
@@ -50,23 +52,6 @@ class ReceiptStates(Protocol):
 
 class ClickStatus(Protocol):
     def payment_status(self, payment_id: int) -> PaymentStatus: ...
-
-
-class PaymeWrites(Protocol):
-    def cancel(self, tx: Transaction, cancel_time: int, reason: int) -> None: ...
-
-
-class ClickWrites(Protocol):
-    def cancel(
-        self,
-        tx: ClickTx,
-        reason: str,
-        click_error: int | None,
-        now: int,
-        complete_trans_id: str | None = None,
-    ) -> None: ...
-
-    def mark_reversed(self, click_trans_id: str, now: int) -> None: ...
 
 
 class Queue(Protocol):
@@ -96,8 +81,8 @@ class Resolver:
     sources: Sources
     receipts: Callable[[], ReceiptStates]
     click: Callable[[], ClickStatus]
-    payme_writes: PaymeWrites
-    click_writes: ClickWrites
+    payme_writes: Repository  # the Payme and Click adapters: their conditional writes
+    click_writes: ClickRepository
     reversals: Queue
     charges: ChargeQueue
     payme_stuck_ms: int = 43_200_000
