@@ -76,7 +76,8 @@ def merchant_transaction(stack: StackProcess, receipt_id: str) -> dict[str, Any]
 
 def test_the_ready_line_and_banner_name_the_simulator(stack: StackProcess) -> None:
     ready = next(line for line in stack.text().splitlines() if line.startswith("READY "))
-    assert ready.endswith(f" subscribe={stack.subscribe_url}")
+    assert f" subscribe={stack.subscribe_url} " in f"{ready} "  # the Click simulator's click= may follow
+    assert ready.endswith(f" click={stack.click_url}") and stack.click_url.endswith("/v2/merchant")
     assert f"Payme Subscribe simulator  {stack.subscribe_url}" in stack.text()
     assert f"merchant callbacks: on → {stack.api_url}/payme" in stack.text()
 
