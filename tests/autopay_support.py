@@ -11,8 +11,8 @@ from datetime import date, datetime
 from typing import Any
 
 from tests.autopay_fakes import OK_CARD, FakeSubscribe
-from tests.payme_harness import LOCAL_KEY, auth_header, gas, water
 from tests.fakes import StaticKeyStore
+from tests.payme_harness import LOCAL_KEY, auth_header, gas, water
 from tolov.autopay.charger import ChargeOutcome, Charger
 from tolov.autopay.dynamo import DynamoAutopayStore
 from tolov.autopay.enrolment import AutopayView, Enrolment
