@@ -2,12 +2,13 @@
 local secrets, card tokens and card numbers. ``python -m local.log_scan [pytest arguments]``
 
 Every stack the suite starts runs with LOG_LEVEL=DEBUG (the template's LogLevel, so POWERTOOLS_LOG_LEVEL
-of every function) and keeps its function log and its console output (local.testing, TOLOV_STACK_LOG_DIR);
+of every function) and keeps its function log, its console output and its audit trail's rows (AuditTable,
+one JSON line per provider request and our reply, as stored: masked) (local.testing, TOLOV_STACK_LOG_DIR);
 pytest's own output (``-rA``: the captured output of passing tests too) is kept beside them. Then every
 line of every file is searched for:
 
-- the local Payme key, Click secret and billing API key (local/local.env), and Payme's Basic credential
-  made of the key (base64 of ``Paycom:<key>``);
+- the local Payme key, Click secret, billing API key and link signing key (local/local.env), and Payme's
+  Basic credential made of the key (base64 of ``Paycom:<key>``);
 - every card token the Payme Subscribe simulator issued in the run (TOLOV_SIM_TOKENS_FILE);
 - full card numbers: the sandbox's test cards, and any 16-digit run of a card prefix passing Luhn's check.
 
@@ -128,7 +129,7 @@ def report(result: ScanResult, tokens: int) -> str:
     lines = [
         f"log scan: {result.lines} lines ({result.debug_lines} at DEBUG) in {result.files} files, "
         f"{len(result.hits)} hits "
-        f"(looked for the Payme key and its Basic credential, the Click secret, the API key, "
+        f"(looked for the Payme key and its Basic credential, the Click secret, the API key, the link key, "
         f"{tokens} issued card tokens, {len(TEST_CARDS)} test card numbers, card-like numbers)"
     ]
     lines += [f"  HIT {hit.path}:{hit.line}: {hit.what}" for hit in result.hits]

@@ -9,8 +9,10 @@ http://127.0.0.1:3001/api, and calls the served ``/payme`` as Payme calls a cash
 Port 0 picks a free port; the last startup line is machine-readable:
 
     READY api=http://127.0.0.1:3000 moto=http://127.0.0.1:5000 subscribe=http://127.0.0.1:3001/api
-          events=http://127.0.0.1:3000/_local/events  (one line)
+          click=http://127.0.0.1:3002/v2/merchant events=http://127.0.0.1:3000/_local/events  (one line)
 
+A Click Merchant API simulator (``local.click_sim``, payment status and reversal) answers at
+CLICK_MERCHANT_API_URL, http://127.0.0.1:3002/v2/merchant; the reversal worker and reconciliation use it.
 The tables' DynamoDB streams feed their consumers in-process too (``local.streams``: the outbox of
 EventPublisherFunction), and what the template's event buses receive is kept at GET /_local/events,
 newest first (``local.events_tap``).
@@ -36,6 +38,8 @@ from urllib.parse import quote, unquote, urlsplit
 import boto3
 
 from local.apigw import LocalApi, Request, Response
+from local.click_sim import ClickSimulator, ClickSimulatorServer
+from local.click_sim import serve as serve_click
 from local.console import VERBOSE_ENV, function_output_to, say, verbose_from_env, warn
 from local.event_sources import Poller
 from local.events_tap import PATH as EVENTS_PATH
@@ -68,6 +72,7 @@ API_KEY_CONFIG = "BILLING_API_KEY"  # the value API Gateway's usage plan key has
 LOG_LEVEL_CONFIG = "LOG_LEVEL"  # the LogLevel parameter; also taken from the environment
 SUBSCRIBE_URL_CONFIG = "PAYME_SUBSCRIBE_URL"
 PUBLIC_BASE_URL_CONFIG = "PUBLIC_BASE_URL"
+CLICK_URL_CONFIG = "CLICK_MERCHANT_API_URL"
 PAYME_MERCHANT_PATH = "/payme"  # where the simulator calls our Merchant API, as Payme does
 POLLER_STOP_TIMEOUT_S = 10.0
 
@@ -87,6 +92,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         type=int,
         default=None,
         help=f"Payme Subscribe simulator port, 0 for a free one (default: that of {SUBSCRIBE_URL_CONFIG})",
+    )
+    parser.add_argument(
+        "--click-port",
+        type=int,
+        default=None,
+        help=f"Click Merchant API simulator port, 0 for a free one (default: that of {CLICK_URL_CONFIG})",
     )
     parser.add_argument(
         "--template", type=Path, default=DEFAULT_TEMPLATE, help="SAM template (default template.yaml)"
@@ -445,6 +456,26 @@ def start_subscribe_simulator(config: Mapping[str, str], port: int | None) -> Si
     return serve(simulator, "127.0.0.1", (url.port or 80) if port is None else port)
 
 
+def start_click_simulator(config: Mapping[str, str], port: int | None) -> ClickSimulatorServer | None:
+    """The Click Merchant API simulator where the config's CLICK_MERCHANT_API_URL points, when that is this
+    machine (status and reversal; the reversal worker and reconciliation call it)."""
+    url = urlsplit(config.get(CLICK_URL_CONFIG, ""))
+    if url.scheme != "http" or url.hostname not in ("127.0.0.1", "localhost"):
+        return None
+    service, user, secret = (
+        config.get(k) for k in ("CLICK_SERVICE_ID", "CLICK_MERCHANT_USER_ID", "CLICK_SECRET_KEY")
+    )
+    if not service or not user or not secret:
+        warn(
+            "CLICK_SERVICE_ID, CLICK_MERCHANT_USER_ID or CLICK_SECRET_KEY is not in the config: "
+            f"no Click simulator at {url.geturl()}"
+        )
+        return None
+    return serve_click(
+        ClickSimulator(service, user, secret), "127.0.0.1", (url.port or 80) if port is None else port
+    )
+
+
 def connect_simulator_to_merchant_api(simulator: SimulatorServer | None, api: LocalApi, api_url: str) -> None:
     if simulator is None:
         return
@@ -566,6 +597,7 @@ def print_banner(
     verbose: bool,
     *,
     subscribe: SimulatorServer | None = None,
+    click: ClickSimulatorServer | None = None,
     pollers: Sequence[SqsPoller] = (),
     streams: Sequence[StreamPoller] = (),
     events_url: str | None = None,
@@ -581,6 +613,7 @@ def print_banner(
     say(f"    queues:  {', '.join(provisioned['queues']) or '-'}")
     say(f"    keys:    {', '.join(provisioned.get('keys', [])) or '-'}  (KMS, as alias/<name>)")
     say(f"    buses:   {', '.join(provisioned.get('buses', [])) or '-'}")
+    say(f"    buckets: {', '.join(provisioned.get('buckets', [])) or '-'}  (S3)")
     for poller in pollers:
         source = poller.source
         partial = ", partial batch failures" if source.report_batch_item_failures else ""
@@ -604,6 +637,9 @@ def print_banner(
             calls = "off"
         say(f"    merchant callbacks: {calls}")
         say(f"    controls: POST {subscribe.base_url}/_sim/balance | card | latency | callbacks")
+    if click is not None:
+        say(f"  Click Merchant API simulator  {click.url}  (payment/status, payment/reversal)")
+        say(f'    controls: POST {click.base_url}/_sim/payment {{"payment_id", "status"}}')
     say(f"  local configuration from {config_path} (local-only values; secrets shown masked):")
     for key, value in config.items():
         say(f"    {key}={mask_secret(key, value)}")
@@ -662,6 +698,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if subscribe is not None:
             cleanup.callback(subscribe.stop)
             config = {**config, SUBSCRIBE_URL_CONFIG: subscribe.url}  # the port it got, for the functions
+        click = start_click_simulator(config, args.click_port)
+        if click is not None:
+            cleanup.callback(click.stop)
+            config = {**config, CLICK_URL_CONFIG: click.url}
         http, api_url = bind_http(args.host, args.port)
         cleanup.callback(stop_http, http)  # callbacks run last-in first-out: before moto stops
         config = local_public_base_url(config, api_url)
@@ -700,6 +740,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.log_file,
             args.verbose,
             subscribe=subscribe,
+            click=click,
             pollers=pollers,
             streams=streams,
             events_url=events_url,
@@ -709,6 +750,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         served = f"{READY_PREFIX} api={api_url} moto={moto_url}"
         if subscribe is not None:
             served += f" subscribe={subscribe.url}"
+        if click is not None:
+            served += f" click={click.url}"
         served += f" events={events_url}"
         say(served)
         say(f"\n{stop.wait()} received, stopping")

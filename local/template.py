@@ -86,6 +86,7 @@ _ARN_FORMATS = {
     "AWS::SecretsManager::Secret": "arn:aws:secretsmanager:{region}:{account}:secret:{name}",
     "AWS::Serverless::Function": "arn:aws:lambda:{region}:{account}:function:{name}",
     "AWS::KMS::Key": "arn:aws:kms:{region}:{account}:alias/{name}",
+    "AWS::S3::Bucket": "arn:aws:s3:::{name}",
 }
 
 
@@ -293,6 +294,15 @@ class SamTemplate:
             specs.append(spec)
         return specs
 
+    def table_ttls(self, config: Config | None = None) -> dict[str, dict[str, Any]]:
+        """TimeToLiveSpecification of every table that has one enabled, by table name (logical id)."""
+        ttls = {}
+        for name, resource in self._resolved_of_type("AWS::DynamoDB::Table", config).items():
+            ttl = (resource.get("Properties") or {}).get("TimeToLiveSpecification")
+            if ttl and ttl.get("Enabled"):
+                ttls[name] = {"AttributeName": ttl["AttributeName"], "Enabled": True}
+        return ttls
+
     def secret_specs(self, config: Config) -> list[dict[str, str]]:
         """create_secret kwargs (Name, SecretString) for every AWS::SecretsManager::Secret.
 
@@ -443,8 +453,8 @@ class SamTemplate:
     # ------------------------------------------------------------------ provisioning
 
     def provision(self, config: Config, endpoint_url: str | None = None) -> dict[str, list[str]]:
-        """Create every table, secret, queue, KMS key (under the alias alias/<logical id>) and event bus;
-        already existing ones are left alone."""
+        """Create every table (with its TTL), secret, queue, KMS key (under the alias alias/<logical id>),
+        event bus and S3 bucket (named by the lower-cased logical id); existing ones are left alone."""
         # Fixed fake credentials: against moto (server or mock_aws) any key works, and a call that
         # escapes to real AWS by mistake fails authentication instead of creating resources.
         session = boto3.Session(
@@ -456,10 +466,19 @@ class SamTemplate:
         dynamodb = session.client("dynamodb", endpoint_url=endpoint_url)
         secretsmanager = session.client("secretsmanager", endpoint_url=endpoint_url)
         sqs = session.client("sqs", endpoint_url=endpoint_url)
-        created: dict[str, list[str]] = {"tables": [], "secrets": [], "queues": [], "keys": [], "buses": []}
+        created: dict[str, list[str]] = {
+            "tables": [],
+            "secrets": [],
+            "queues": [],
+            "keys": [],
+            "buses": [],
+            "buckets": [],
+        }
         for spec in self.table_specs(config):
             if _create_unless_exists(dynamodb.create_table, spec, "ResourceInUseException"):
                 created["tables"].append(spec["TableName"])
+        for name, ttl in self.table_ttls(config).items():  # rows' expiry attribute, as DynamoDB keeps it
+            dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
         for secret in self.secret_specs(config):
             if _create_unless_exists(secretsmanager.create_secret, secret, "ResourceExistsException"):
                 created["secrets"].append(secret["Name"])
@@ -488,6 +507,12 @@ class SamTemplate:
             exists = "ResourceAlreadyExistsException"
             if _create_unless_exists(events.create_event_bus, {"Name": bus}, exists):
                 created["buses"].append(bus)
+        s3 = session.client("s3", endpoint_url=endpoint_url)
+        existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+        for bucket in self._resolved_of_type("AWS::S3::Bucket", config):
+            if bucket_name(bucket) not in existing:
+                s3.create_bucket(Bucket=bucket_name(bucket))
+                created["buckets"].append(bucket_name(bucket))
         return created
 
 
@@ -497,6 +522,11 @@ def parse_template(text: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValueError("template is not a YAML mapping")
     return data
+
+
+def bucket_name(logical_id: str) -> str:
+    """A bucket's local name: S3 names are lower-case (the logical id, lower-cased)."""
+    return logical_id.lower()
 
 
 def _local_symbol(name: str, resource_type: str) -> dict[str, str]:
@@ -511,6 +541,8 @@ def _local_symbol(name: str, resource_type: str) -> dict[str, str]:
         symbol["TopicName"] = name
     elif resource_type == "AWS::DynamoDB::Table":
         symbol["StreamArn"] = f"{arn}/stream/local"
+    elif resource_type == "AWS::S3::Bucket":
+        symbol.update(Ref=bucket_name(name), Arn=f"arn:aws:s3:::{bucket_name(name)}")
     elif resource_type == "AWS::KMS::Key":
         # moto draws a key's id itself; an alias named after the logical id is a KeyId KMS accepts.
         symbol.update(Ref=f"alias/{name}", KeyId=f"alias/{name}")

@@ -11,7 +11,8 @@
         requests.get(stack.url("/invoices/x"), headers={"x-api-key": stack.config["BILLING_API_KEY"]})
 
 Ports are chosen by the stack itself (port 0), the Payme Subscribe simulator's too, so parallel test runs
-never collide; the stack's READY line says which ones it got (``api_url``, ``moto_url``, ``subscribe_url``).
+never collide; the stack's READY line says which ones it got (``api_url``, ``moto_url``, ``subscribe_url``,
+``click_url``).
 Startup and shutdown are bounded by timeouts and the stack's output is kept for failure messages.
 ``text()`` is the console (banner and access lines); ``log_text()`` is the stack's log file, where the
 functions' logs, metrics, warnings and tracebacks go (a temporary file per stack, removed when the process
@@ -19,6 +20,7 @@ that started it exits).
 """
 
 import functools
+import json
 import os
 import queue
 import signal
@@ -34,12 +36,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import boto3
+from boto3.dynamodb.types import TypeDeserializer
+
 from local.stack import READY_PREFIX
-from local.template import DEFAULT_CONFIG, ROOT, load_config
+from local.template import DEFAULT_CONFIG, LOCAL_REGION, ROOT, load_config
 
 STARTUP_TIMEOUT_S = 60.0
-# A folder: the stacks' logs are kept there, each with its console output (<log>.console), for local.log_scan.
+# A folder: the stacks' logs are kept there, each with its console output (<log>.console) and its audit
+# trail's rows (<log>.audit, one JSON line per AuditTable item, as stored: masked), for local.log_scan.
 KEEP_LOGS_ENV = "TOLOV_STACK_LOG_DIR"
+AUDIT_TABLE = "AuditTable"
 SHUTDOWN_TIMEOUT_S = 15.0
 
 
@@ -56,6 +63,7 @@ class StackProcess:
     log_path: Path
     output: list[str] = field(default_factory=list)  # appended by a reader thread while the stack runs
     subscribe_url: str = ""  # the Payme Subscribe simulator's /api; "" when the stack serves none
+    click_url: str = ""  # the Click Merchant API simulator's /v2/merchant; "" when the stack serves none
     events_url: str = ""  # GET: what the template's event buses received, newest first
 
     def url(self, path: str) -> str:
@@ -75,6 +83,8 @@ class StackProcess:
 
     def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = SHUTDOWN_TIMEOUT_S) -> int:
         """Signal the stack and wait for it; kill it if it does not exit in time. Returns the exit code."""
+        if os.environ.get(KEEP_LOGS_ENV) and self.process.poll() is None:
+            self.keep_audit_trail()  # moto stops with the stack
         try:
             if self.process.poll() is None:
                 self.process.send_signal(sig)
@@ -88,6 +98,27 @@ class StackProcess:
         finally:
             if os.environ.get(KEEP_LOGS_ENV):  # the console beside the log, for the log scan
                 self.log_path.with_suffix(".console").write_text(self.text(), encoding="utf-8")
+
+
+    def keep_audit_trail(self) -> None:
+        """AuditTable's rows beside the log, one JSON line each: what a provider sent and we replied, as
+        kept. A stack of another template has no such table."""
+        client = boto3.client(
+            "dynamodb",
+            endpoint_url=self.moto_url,
+            region_name=LOCAL_REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        read = TypeDeserializer()
+        try:
+            pages = client.get_paginator("scan").paginate(TableName=AUDIT_TABLE)
+            items = [item for page in pages for item in page["Items"]]
+        except client.exceptions.ResourceNotFoundException:
+            return
+        rows = ({k: read.deserialize(v) for k, v in item.items()} for item in items)
+        lines = (json.dumps(row, default=str, ensure_ascii=False, sort_keys=True) + "\n" for row in rows)
+        self.log_path.with_suffix(".audit").write_text("".join(lines), encoding="utf-8")
 
 
 def start_stack(
@@ -113,6 +144,8 @@ def start_stack(
         "--moto-port",
         "0",
         "--subscribe-port",
+        "0",
+        "--click-port",
         "0",
         "--config",
         str(config),
@@ -152,6 +185,7 @@ def start_stack(
             Path(log_name),
             output,
             subscribe_url=fields.get("subscribe", ""),
+            click_url=fields.get("click", ""),
             events_url=fields.get("events", ""),
         )
         _wait_for_http(stack.api_url, timeout)

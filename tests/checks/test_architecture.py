@@ -16,6 +16,8 @@ PARTS = {
     "BillingApi": ("tolov.billing_api",),
     "Events": ("tolov.events",),
     "Autopay": ("tolov.autopay",),
+    "Audit": ("tolov.audit",),
+    "Reconciliation": ("tolov.reconciliation",),
     "Payme": ("tolov.payme",),
     "Click": ("tolov.click",),
     "Billing": ("tolov.billing",),
@@ -50,14 +52,33 @@ NEVER = {
     # The resident pages sit on top, beside the billing API: nothing but their handler knows them.
     **{
         (part, "Pages"): "only the pages' handler knows the pages"
-        for part in ("BillingApi", "Events", "Autopay", "Payme", "Click", "Billing", "Store", "Kernel")
+        for part in (
+            "BillingApi", "Events", "Autopay", "Audit", "Reconciliation", "Payme", "Click", "Billing",
+            "Store", "Kernel",
+        )
     },
-    # The outbox reads the tables' streams; no payment path publishes an event itself (one way).
+    # The outbox reads the tables' streams; no payment path publishes an event itself (one way). Only
+    # reconciliation puts one through tolov.events.bus: a mismatch is a finding, no table's change.
     **{
         (part, "Events"): "payment paths write state; the stream publishes it"
-        for part in ("Pages", "BillingApi", "Autopay", "Payme", "Click", "Billing", "Store", "Kernel")
+        for part in (
+            "Pages", "BillingApi", "Autopay", "Audit", "Payme", "Click", "Billing", "Store", "Kernel"
+        )
     },
     ("Events", "BillingApi"): "events know nothing of the API edge",
+    ("Events", "Audit"): "events are read off the tables, not off the trail",
+    ("Events", "Reconciliation"): "events know nothing of the daily check",
+    ("Audit", "Payme"): "the trail knows no protocol: each gateway hands it what to keep",
+    ("Audit", "Click"): "the trail knows no protocol: each gateway hands it what to keep",
+    ("Audit", "Billing"): "the trail keeps exchanges, not ledger rules",
+    ("Store", "Audit"): "storage knows no trail",
+    ("Billing", "Audit"): "billing knows nothing of who records its payers",
+    ("Kernel", "Audit"): "the kernel is the bottom floor",
+    ("Kernel", "Reconciliation"): "the kernel is the bottom floor",
+    ("Payme", "Reconciliation"): "the protocols know nothing of the daily check over them",
+    ("Click", "Reconciliation"): "the protocols know nothing of the daily check over them",
+    ("Billing", "Reconciliation"): "the ledger knows nothing of the daily check over it",
+    ("Autopay", "Reconciliation"): "autopay knows nothing of the daily check over it",
 }
 
 

@@ -66,7 +66,7 @@ def test_provision_is_idempotent() -> None:
     config = load_config()
     provision(config)
     again = provision(config)
-    assert again == {"tables": [], "secrets": [], "queues": [], "keys": [], "buses": []}
+    assert again == {"tables": [], "secrets": [], "queues": [], "keys": [], "buses": [], "buckets": []}
 
 
 def test_provision_follows_another_template() -> None:
@@ -78,6 +78,7 @@ def test_provision_follows_another_template() -> None:
         "queues": [],
         "keys": [],
         "buses": [],
+        "buckets": [],
     }
     secrets = boto3.client("secretsmanager", region_name=LOCAL_REGION)
     assert secrets.get_secret_value(SecretId="EchoSecret")["SecretString"] == "echo-secret-value"
@@ -112,3 +113,13 @@ def test_queues_are_created_and_a_queue_ref_is_a_working_url() -> None:
         sqs = boto3.client("sqs", region_name="us-east-1")
         sqs.send_message(QueueUrl=url, MessageBody="{}")
         assert sqs.receive_message(QueueUrl=url)["Messages"][0]["Body"] == "{}"
+
+
+def test_the_reports_bucket_is_created_where_its_ref_points() -> None:
+    config = load_config()
+    created = provision(config)
+    assert created["buckets"] == ["reportsbucket"]
+    env = function_environment("ReconciliationFunction", config)
+    s3 = boto3.client("s3", region_name=LOCAL_REGION)
+    s3.put_object(Bucket=env["REPORTS_BUCKET"], Key="reports/x.json", Body=b"{}")
+    assert s3.get_object(Bucket=env["REPORTS_BUCKET"], Key="reports/x.json")["Body"].read() == b"{}"

@@ -32,6 +32,9 @@ BILLING_ROUTES = {
     ("DELETE", "/autopay/{autopay_id}"),
     ("GET", "/apartments/{apartment_id}/autopay"),
     ("POST", "/apartments/{apartment_id}/autopay-links"),
+    ("GET", "/invoices/{invoice_id}/audit"),
+    ("GET", "/apartments/{apartment_id}/audit"),
+    ("GET", "/transactions/{provider}/{transaction_id}/audit"),
 }
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from local.template import SamTemplate
 from tolov.events.changes import TYPES
+from tolov.reconciliation.run import MISMATCH
 
 ROOT = Path(__file__).resolve().parents[2]
 TOPIC = {"Fn::If": ["HasAlarmTopic", {"Ref": "AlarmTopicArn"}, {"Ref": "OpsAlarmTopic"}]}
@@ -49,7 +50,7 @@ def test_the_outbox_tables_stream_both_images_to_the_publisher(template: SamTemp
     assert alarm["AlarmActions"] == [TOPIC]
 
 
-def test_only_the_publisher_may_put_events_and_only_on_the_bus(template: SamTemplate) -> None:
+def test_only_the_publisher_and_reconciliation_put_events_only_on_the_bus(template: SamTemplate) -> None:
     putters = []
     for name, resource in template.resources_of_type("AWS::Serverless::Function").items():
         for policy in resource["Properties"].get("Policies", []):
@@ -57,14 +58,19 @@ def test_only_the_publisher_may_put_events_and_only_on_the_bus(template: SamTemp
                 if "events:PutEvents" in str(statement["Action"]):
                     putters.append(name)
                     assert statement["Resource"] == {"Fn::GetAtt": ["TolovEventBus", "Arn"]}
-    assert putters == ["EventPublisherFunction"]  # one way of emitting events
+    # The stream publisher, and reconciliation for reconciliation.mismatch (a finding, no table's change).
+    assert sorted(putters) == ["EventPublisherFunction", "ReconciliationFunction"]
+    # ... both through the one module that calls PutEvents.
+    sources = (ROOT / "layers" / "common" / "tolov").rglob("*.py")
+    callers = sorted(p.relative_to(ROOT).as_posix() for p in sources if "put_events(" in p.read_text())
+    assert callers == ["layers/common/tolov/events/bus.py"]
     statements = props(template, "EventPublisherFunction")["Policies"][0]["Statement"]
     assert {str(s["Action"]) for s in statements} == {"events:PutEvents", "dynamodb:GetItem"}
 
 
 def test_every_event_type_has_a_schema() -> None:
     assert sorted(p.name for p in (ROOT / "docs" / "events").glob("*.*.schema.json")) == sorted(
-        f"{t}.schema.json" for t in TYPES
+        f"{t}.schema.json" for t in (*TYPES, MISMATCH)
     )
 
 
@@ -106,11 +112,13 @@ def test_the_business_alarms_watch_the_metrics_the_code_emits(template: SamTempl
         a["Properties"].get("MetricName"): a["Properties"]
         for a in template.resources_of_type("AWS::CloudWatch::Alarm").values()
     }
-    for metric in ("PaymeAuthFailed", "ClickSignFailed", "ReconciliationMismatch", "StuckStates"):
+    for metric in ("PaymeAuthFailed", "ClickSignFailed", "ReconciliationMismatches", "StuckStatesLeft"):
         assert by_metric[metric]["Dimensions"] == [{"Name": "service", "Value": "tolov"}], metric
     sources = (ROOT / "layers" / "common" / "tolov").rglob("*.py")
     code = "\n".join(p.read_text() for p in sources)
     assert 'count_alarmed("PaymeAuthFailed")' in code and 'count_alarmed("ClickSignFailed")' in code
+    # Reconciliation's, emitted on every run (a zero too), so the alarms see each run's count.
+    assert 'name="ReconciliationMismatches"' in code and 'name="StuckStatesLeft"' in code
     rate = props(template, "AutopayFailureRateAlarm")
     names = {m["MetricStat"]["Metric"]["MetricName"] for m in rate["Metrics"] if "MetricStat" in m}
     assert names == {"AutopayPaid", "AutopayDeclined", "AutopayGaveUp", "AutopayCardFailed"}

@@ -8,7 +8,8 @@ from aws_lambda_powertools.utilities import parameters
 from local.template import SamTemplate
 from tests.autopay_fakes import OK_CARD, OK_CARD_2
 from tests.pages_support import enrol_post, new_invoice, new_link, page_event, pages, pages_world, token_of
-from tests.template.test_payme import Grant, calls, granted  # noqa: F401 (calls is the recording fixture)
+from tests.template.conftest import Grant
+from tests.template.test_payme import granted
 
 PAGES = "ResidentPagesFunction"
 
@@ -50,7 +51,7 @@ def test_the_signing_key_is_a_generated_secret_read_by_the_two_functions_that_si
 def test_the_pages_policy_grants_exactly_what_they_use(
     aws: None,
     monkeypatch: pytest.MonkeyPatch,
-    calls: set[Grant],  # noqa: F811
+    calls: set[Grant],  # the recording fixture (tests/template/conftest.py)
 ) -> None:
     with pages_world(monkeypatch) as fake:
         invoice_id = new_invoice()["invoice_id"]

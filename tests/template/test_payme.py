@@ -5,49 +5,14 @@ Every DynamoDB and Secrets Manager call of a run through all methods and paths i
 to the IAM action it needs (a TransactWriteItems needs PutItem/UpdateItem/ConditionCheckItem on each
 item's table); the set must equal what the template grants: nothing missing, nothing to spare."""
 
-from collections.abc import Iterator
 from typing import Any
-
-import botocore.client
-import pytest
 
 from local.template import SamTemplate
 from tests.payme_harness import HOUR, TIMEOUT, Harness, gas, water
-
-Grant = tuple[str, str]  # (IAM action, resource: table logical id, "<table>/index/<name>" or secret id)
-
-TRANSACT_ACTIONS = {
-    "Put": "PutItem",
-    "Update": "UpdateItem",
-    "ConditionCheck": "ConditionCheckItem",
-    "Delete": "DeleteItem",
-}
-
-
-@pytest.fixture
-def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[set[Grant]]:
-    needed: set[Grant] = set()
-    original = botocore.client.BaseClient._make_api_call
-
-    def record(self: Any, operation: str, params: dict[str, Any]) -> Any:
-        service = self.meta.service_model.service_name
-        if service == "dynamodb":
-            if operation == "TransactWriteItems":
-                for item in params["TransactItems"]:
-                    ((kind, body),) = item.items()
-                    needed.add((f"dynamodb:{TRANSACT_ACTIONS[kind]}", body["TableName"]))
-            elif operation == "BatchGetItem":
-                needed.update((f"dynamodb:{operation}", table) for table in params["RequestItems"])
-            elif "IndexName" in params:
-                needed.add((f"dynamodb:{operation}", f"{params['TableName']}/index/{params['IndexName']}"))
-            else:
-                needed.add((f"dynamodb:{operation}", params["TableName"]))
-        elif service == "secretsmanager":
-            needed.add((f"secretsmanager:{operation}", params["SecretId"]))
-        return original(self, operation, params)
-
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", record)
-    yield needed
+from tests.template.conftest import Grant
+from tolov.audit.dynamo import build_trail
+from tolov.audit.trail import AuditEntry
+from tolov.settings import get_settings
 
 
 def granted(function_id: str = "PaymeMerchantFunction") -> set[Grant]:
@@ -112,6 +77,8 @@ def exercise_everything(h: Harness, invoice_id: str, amount: int) -> None:
     h.result("GetStatement", {"from": h.clock.now - 2 * TIMEOUT - HOUR, "to": h.clock.now})
     h.result("SetFiscalData", {"id": c, "type": "PERFORM", "fiscal_data": {"receipt_id": 1}})
     h.result("ChangePassword", {"password": "rotated-key-0001"})
+    # The gateway keeps each exchange (tests/integration/audit drives that through the handler).
+    assert build_trail(get_settings()).record(AuditEntry("payme", "CheckTransaction", {}, {}))
 
 
 def test_policy_grants_exactly_what_the_function_uses(harness: Harness, calls: set[Grant]) -> None:

@@ -35,6 +35,7 @@ class Tables:
     transactions: str = "TransactionsTable"
     idempotency: str = "IdempotencyTable"  # the billing API's Idempotency-Key replies
     autopay: str = "AutopayTable"  # autopays, their periods and attempts, the one-active-per-apartment keys
+    audit: str = "AuditTable"  # every provider request and our reply, masked, kept AUDIT_TTL_DAYS
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,20 @@ class PagesSettings:
 
 
 @dataclass(frozen=True)
+class OpsSettings:
+    """The audit trail and reconciliation (tolov.audit, tolov.reconciliation)."""
+
+    audit_ttl_days: int = 180  # how long a provider request and our reply are kept
+    reports_bucket: str = ""  # the daily reconciliation reports (JSON and CSV)
+    # A Payme transaction still in state 1 this long after Payme created it is stuck (Payme's time-out).
+    payme_stuck_ms: int = 43_200_000
+    # A Click Prepare not completed after this long is stuck (Click completes within minutes).
+    click_stuck_ms: int = 3_600_000
+    # How many days before the run date the stuck-state search reads (one by_day Query per day).
+    lookback_days: int = 7
+
+
+@dataclass(frozen=True)
 class Settings:
     region: str = "us-east-1"
     # PynamoDB does not read AWS_ENDPOINT_URL itself; the local stack and the tests set it.
@@ -145,6 +160,7 @@ class Settings:
     pages: PagesSettings = field(default_factory=PagesSettings)
     # TolovEventBus: payment.*, invoice.paid and autopay.* (EventPublisherFunction, tolov.events).
     event_bus: str = ""
+    ops: OpsSettings = field(default_factory=OpsSettings)
 
 
 # ---------------------------------------------------------------------- reading the environment
@@ -289,6 +305,16 @@ def _pages(env: _Env) -> PagesSettings:
     )
 
 
+def _ops(env: _Env) -> OpsSettings:
+    return OpsSettings(
+        audit_ttl_days=env.integer("AUDIT_TTL_DAYS", OpsSettings.audit_ttl_days, low=1, high=3650),
+        reports_bucket=env.text("REPORTS_BUCKET", ""),
+        payme_stuck_ms=env.integer("RECON_PAYME_STUCK_MS", OpsSettings.payme_stuck_ms, low=0),
+        click_stuck_ms=env.integer("RECON_CLICK_STUCK_MS", OpsSettings.click_stuck_ms, low=0),
+        lookback_days=env.integer("RECON_LOOKBACK_DAYS", OpsSettings.lookback_days, low=1, high=60),
+    )
+
+
 _TABLE_VARIABLES: dict[str, str] = {
     "apartments": "APARTMENTS_TABLE",
     "invoices": "INVOICES_TABLE",
@@ -297,6 +323,7 @@ _TABLE_VARIABLES: dict[str, str] = {
     "transactions": "TRANSACTIONS_TABLE",
     "idempotency": "IDEMPOTENCY_TABLE",
     "autopay": "AUTOPAY_TABLE",
+    "audit": "AUDIT_TABLE",
 }
 
 
@@ -317,6 +344,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         autopay=_autopay(env),
         pages=_pages(env),
         event_bus=env.text("EVENT_BUS_NAME", ""),
+        ops=_ops(env),
     )
 
 

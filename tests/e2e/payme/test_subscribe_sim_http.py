@@ -76,7 +76,9 @@ def merchant_transaction(stack: StackProcess, receipt_id: str) -> dict[str, Any]
 
 def test_the_ready_line_and_banner_name_the_simulator(stack: StackProcess) -> None:
     ready = next(line for line in stack.text().splitlines() if line.startswith("READY "))
-    assert f" subscribe={stack.subscribe_url} " in f"{ready} "  # the events= field follows it (issue 11)
+    # subscribe=, click=, events=, in that order (the simulators, then issue 11's events tap).
+    assert f" subscribe={stack.subscribe_url} click={stack.click_url} " in f"{ready} "
+    assert stack.click_url.endswith("/v2/merchant") and ready.endswith(f" events={stack.events_url}")
     assert f"Payme Subscribe simulator  {stack.subscribe_url}" in stack.text()
     assert f"merchant callbacks: on → {stack.api_url}/payme" in stack.text()
 

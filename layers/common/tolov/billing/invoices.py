@@ -195,6 +195,11 @@ class Billing:
         invoice = self.ledger.invoice(invoice_id)
         return invoice, self.postings(invoice)
 
+    def invoice_ids(self, apartment_id: str) -> list[str]:
+        """The apartment's invoices (any status), through the by_apartment index; ApartmentNotFound."""
+        self.ledger.apartment(apartment_id, attributes=["apartment_id"])
+        return [i.invoice_id for i in Invoice.by_apartment.query(apartment_id)]
+
     @staticmethod
     def postings(invoice: Invoice) -> list[Posting]:
         """The postings (payments) that paid into the invoice, oldest first."""

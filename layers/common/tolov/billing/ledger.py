@@ -28,7 +28,7 @@ from tolov.billing.errors import (
 )
 from tolov.billing.keys import PaymentKey
 from tolov.billing.reservations import reservation_stale
-from tolov.clock import Clock, now_ms
+from tolov.clock import Clock, now_ms, tashkent_date
 from tolov.store.engine import Action, Condition, TxOp, commit
 from tolov.store.models import Allocation, Apartment, Charge, Invoice, Posting
 
@@ -190,6 +190,7 @@ class Ledger:
                 ],
                 credit_added=0,
                 posted_at=now,
+                posted_day=tashkent_date(now).isoformat(),
             )
             ops: list[TxOp] = [_put(posting, Posting.payment_key.does_not_exist())]
             ops.append(
@@ -229,6 +230,7 @@ class Ledger:
             for charge_key, part in allocations:
                 invoice_id = by_key[charge_key].invoice_id
                 per_invoice[invoice_id] = per_invoice.get(invoice_id, 0) + part
+            now = self.clock()
             posting = Posting(
                 payment_key,
                 apartment_id=apartment_id,
@@ -239,7 +241,8 @@ class Ledger:
                     for k, part in allocations
                 ],
                 credit_added=remainder,
-                posted_at=self.clock(),
+                posted_at=now,
+                posted_day=tashkent_date(now).isoformat(),
             )
             ops: list[TxOp] = [_put(posting, Posting.payment_key.does_not_exist())]
             ops.extend(self._charge_paid_op(by_key[k], part) for k, part in allocations)

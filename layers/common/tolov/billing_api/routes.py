@@ -9,6 +9,8 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.metrics import MetricUnit
 
+from tolov.audit.dynamo import build_trail
+from tolov.audit.trail import AuditTrail
 from tolov.autopay import links as enrol_links
 from tolov.autopay.dynamo import DynamoAutopayStore
 from tolov.autopay.enrolment import Enrolment
@@ -18,6 +20,7 @@ from tolov.autopay.vault import CardVault
 from tolov.billing.invoices import Billing, NewItem
 from tolov.billing.ledger import Ledger
 from tolov.billing_api import replies
+from tolov.billing_api.audit_routes import audit_router
 from tolov.billing_api.idempotency import IdempotentPosts
 from tolov.billing_api.links import invoice_links
 from tolov.billing_api.resident_links import enrol_url, pay_url, public_base
@@ -65,7 +68,10 @@ def build_enrolment(settings: Settings) -> Enrolment:
 
 
 def build_api(
-    settings: Settings, billing: Billing | None = None, enrolment: Enrolment | None = None
+    settings: Settings,
+    billing: Billing | None = None,
+    enrolment: Enrolment | None = None,
+    trail: AuditTrail | None = None,
 ) -> JsonResolver:
     app = JsonResolver()
     app.use(middlewares=[IdempotentPosts(settings.tables.idempotency)])
@@ -73,6 +79,7 @@ def build_api(
     billing = billing or Billing()
     autopays = Wiring(lambda: enrolment or build_enrolment(settings), eager=False)
     scheduler = Wiring(lambda: build_scheduler(settings), eager=False)
+    app.include_router(audit_router(Wiring(lambda: trail or build_trail(settings), eager=False), billing))
 
     def base_url() -> str:
         return public_base(settings.pages, app.current_event.raw_event.get("requestContext"))

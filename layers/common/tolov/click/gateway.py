@@ -11,6 +11,8 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from tolov.audit.masking import mask
+from tolov.audit.trail import AuditEntry, AuditTrail, keep
 from tolov.click.dynamo import DynamoClickRepository
 from tolov.click.errors import ShopError
 from tolov.click.request import Action, parse_body
@@ -37,8 +39,11 @@ def build_shop(settings: Settings) -> ClickShop:
     )
 
 
-def answer(shop: Wiring[ClickShop], event: dict[str, Any]) -> dict[str, Any]:
-    """One API Gateway event in, Click's HTTP 200 JSON reply out, whatever happened."""
+def answer(
+    shop: Wiring[ClickShop], event: dict[str, Any], trail: Wiring[AuditTrail] | None = None
+) -> dict[str, Any]:
+    """One API Gateway event in, Click's HTTP 200 JSON reply out, whatever happened; the exchange kept in
+    the audit trail (tolov.audit: never changes the reply)."""
     endpoint: Action | None = None
     fields: dict[str, str] | None = None
     try:
@@ -53,6 +58,8 @@ def answer(shop: Wiring[ClickShop], event: dict[str, Any]) -> dict[str, Any]:
             correlate(
                 click_trans_id=fields.get("click_trans_id"), merchant_trans_id=fields.get("merchant_trans_id")
             )
+            # What Click sent, for DEBUG, masked as the audit trail keeps it (sign_string never written).
+            logger.debug("click fields", extra={"fields": mask(fields)})
         result = shop.get().handle(fields, endpoint)
     except Exception:
         # Never a traceback to Click: -7 asks it to retry; our own writes are all conditional.
@@ -61,10 +68,31 @@ def answer(shop: Wiring[ClickShop], event: dict[str, Any]) -> dict[str, Any]:
         label = "unknown" if endpoint is None else endpoint.name.lower()
         result = ClickResult(reply(fields, endpoint, ShopError.FAILED_TO_UPDATE_USER), label)
     record(result)
+    keep(trail, lambda: audit_entry(event, fields, result))
     return {"statusCode": 200, "headers": HEADERS, "body": json.dumps(result.reply)}
 
 
-SIGNATURE = "sign_string"
+def audit_entry(event: dict[str, Any], fields: dict[str, str] | None, result: ClickResult) -> AuditEntry:
+    """The form fields as read (sign_string masked by the trail), or the raw body when unreadable."""
+    request: Any = fields if fields is not None else event.get("body")
+    ids = fields or {}
+    trans_id = ids.get("click_trans_id") or None
+    ref = ids.get("merchant_trans_id") or None
+    identity = (event.get("requestContext") or {}).get("identity") or {}
+    source_ip = identity.get("sourceIp")
+    return AuditEntry(
+        provider="click",
+        operation=result.action,
+        request=request,
+        reply=result.reply,
+        error_code=result.error,
+        transaction_id=trans_id,
+        invoice_id=ref if result.account == "invoice" else None,
+        apartment_id=ref if result.account == "apartment" else None,
+        account_ref=ref,
+        source_ip=source_ip if isinstance(source_ip, str) else None,
+    )
+
 
 
 def _endpoint(event: dict[str, Any]) -> Action | None:

@@ -73,6 +73,7 @@ class ClickResult:
     reversal: ReversalRequest | None = None
     reversal_queued: bool = False
     reversal_error: str | None = None
+    account: str | None = None  # invoice | apartment: what merchant_trans_id named, when it was found
 
     @property
     def error(self) -> int:
@@ -221,14 +222,18 @@ class ClickShop:
     def _prepare(self, request: ClickRequest, fields: Mapping[str, str], attempt: _Round) -> ClickResult:
         amount = request.tiyin
 
+        kind: str | None = None  # the account of the latest read, for the audit trail
+
         def answer(code: ShopError, tx: ClickTx | None = None, note: str | None = None) -> ClickResult:
             our_id = tx.prepare_id if tx is not None else None
             state = tx.state.value if tx is not None else None
             body = reply(fields, Action.PREPARE, code, our_id=our_id, note=note)
-            return ClickResult(body, "prepare", state, tx.reason if tx is not None else note)
+            reason = tx.reason if tx is not None else note
+            return ClickResult(body, "prepare", state, reason, account=kind)
 
         for _ in range(RACE_ROUNDS):
             tx, bound, account = self._read(request)
+            kind = None if account is None else account.kind.value
             if account is None:
                 return answer(ShopError.USER_DOES_NOT_EXIST)
             if isinstance(account, InvoiceAccount):
@@ -292,15 +297,18 @@ class ClickShop:
     def _complete(self, request: ClickRequest, fields: Mapping[str, str], attempt: _Round) -> ClickResult:
         prepare_id = int(request.merchant_prepare_id or "0")
 
+        kind: str | None = None  # the account of the latest read, for the audit trail
+
         def answer(code: ShopError, tx: ClickTx | None = None, **extra: Any) -> ClickResult:
             our_id = tx.prepare_id if tx is not None else None
             state = tx.state.value if tx is not None else None
             reason = tx.reason if tx is not None else None
             body = reply(fields, Action.COMPLETE, code, our_id=our_id)
-            return ClickResult(body, "complete", state, reason, **extra)
+            return ClickResult(body, "complete", state, reason, account=kind, **extra)
 
         for _ in range(RACE_ROUNDS):
             found, account = self._read_completed(request, prepare_id)
+            kind = None if account is None else account.kind.value
             if account is None:
                 return answer(ShopError.USER_DOES_NOT_EXIST)
             if found is None:

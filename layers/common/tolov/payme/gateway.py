@@ -12,13 +12,14 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from tolov.audit.trail import AuditEntry, AuditTrail, keep, parse_json
 from tolov.clock import Clock, now_ms
 from tolov.observability import count_alarmed, logger, metrics, tracer
 from tolov.payme.dynamo import DynamoRepository
 from tolov.payme.errors import INSUFFICIENT_PRIVILEGE, SYSTEM_ERROR, PaymeError
 from tolov.payme.keys import SecretKeyStore
 from tolov.payme.merchant_api import Merchant, Outcome, PaymeRequest
-from tolov.settings import Settings
+from tolov.settings import PaymeSettings, Settings
 from tolov.wiring import Wiring
 
 JSON_HEADERS = {"Content-Type": "application/json; charset=UTF-8"}
@@ -31,8 +32,11 @@ def build_merchant(settings: Settings, clock: Clock = now_ms) -> Merchant:
     return Merchant(DynamoRepository(clock), keys, settings.payme, settings.limits, clock=clock)
 
 
-def answer(merchant: Wiring[Merchant], event: Any) -> dict[str, Any]:
-    """One API Gateway event in, the HTTP 200 JSON-RPC reply out, whatever happened."""
+def answer(
+    merchant: Wiring[Merchant], event: Any, trail: Wiring[AuditTrail] | None = None
+) -> dict[str, Any]:
+    """One API Gateway event in, the HTTP 200 JSON-RPC reply out, whatever happened; the exchange kept
+    in the audit trail (tolov.audit: never changes the reply)."""
     request = request_from_api_gateway(event)
     try:
         outcome = merchant.get().handle(request)
@@ -42,7 +46,34 @@ def answer(merchant: Wiring[Merchant], event: Any) -> dict[str, Any]:
             {"jsonrpc": "2.0", "id": None, "error": error.to_json()}, None, SYSTEM_ERROR, failure
         )
     record(outcome, request.source_ip)
+    keep(trail, lambda: audit_entry(request, outcome, merchant.get().config))
     return api_gateway_reply(outcome)
+
+
+def audit_entry(request: PaymeRequest, outcome: Outcome, config: PaymeSettings) -> AuditEntry:
+    """The body only (the Authorization header carries the key), with the ids support looks it up by:
+    the transaction id of Create/Perform/Cancel/CheckTransaction, the account of CheckPerform/Create."""
+    body = parse_json(request.body)
+    params = body.get("params") if isinstance(body, dict) else None
+    params = params if isinstance(params, dict) else {}
+    tx_id = params.get("id")
+    account = params.get("account")
+    account = account if isinstance(account, dict) else {}
+    invoice = account.get(config.invoice_field) if config.invoice_field else None
+    apartment = None if invoice is not None else account.get(config.apartment_field or "")
+    ref = invoice if invoice is not None else apartment
+    return AuditEntry(
+        provider="payme",
+        operation=outcome.method or "invalid",
+        request=body,
+        reply=outcome.reply,
+        error_code=outcome.error_code,
+        transaction_id=tx_id if isinstance(tx_id, str) and tx_id else None,
+        invoice_id=None if invoice is None else str(invoice),
+        apartment_id=None if apartment is None else str(apartment),
+        account_ref=None if ref is None else str(ref),
+        source_ip=request.source_ip,
+    )
 
 
 def record(outcome: Outcome, source_ip: str | None) -> None:

@@ -122,6 +122,17 @@ class Allocation(MapAttribute[str, Any]):
     amount = NumberAttribute()
 
 
+class PostingsByDay(GlobalSecondaryIndex["Posting"]):
+    """The postings of one Tashkent day, for reconciliation (sparse: rows from before it have no day)."""
+
+    class Meta:
+        index_name = "by_day"
+        projection = AllProjection()
+
+    posted_day = UnicodeAttribute(hash_key=True)
+    payment_key = UnicodeAttribute(range_key=True)
+
+
 class Posting(_Model):
     """A payment posted to the ledger; its key, provider#provider_transaction_id, makes it exactly-once."""
 
@@ -135,8 +146,11 @@ class Posting(_Model):
     allocations = ListAttribute(of=Allocation)
     credit_added = NumberAttribute(default=0)
     posted_at = NumberAttribute()
+    posted_day = UnicodeAttribute(null=True)  # YYYY-MM-DD, Tashkent, of posted_at
     reversed_at = NumberAttribute(null=True)
     reversal_reason = UnicodeAttribute(null=True)
+
+    by_day = PostingsByDay()
 
 
 class PaymeByDay(GlobalSecondaryIndex["PaymeTransactionRecord"]):
@@ -174,6 +188,15 @@ class PaymeTransactionRecord(_Model):
     by_day = PaymeByDay()
 
 
+class ClickByDay(GlobalSecondaryIndex["ClickTransaction"]):
+    class Meta:
+        index_name = "by_day"
+        projection = AllProjection()
+
+    day_key = UnicodeAttribute(hash_key=True)
+    time = NumberAttribute(range_key=True)
+
+
 class ClickTransaction(_Model):
     """A Click SHOP-API payment attempt (TransactionsTable, click#<click_trans_id>)."""
 
@@ -201,6 +224,8 @@ class ClickTransaction(_Model):
     # The by_day index: click#YYYY-MM-DD (Tashkent) and the Prepare time, for reconciliation.
     day_key = UnicodeAttribute()
     time = NumberAttribute()
+
+    by_day = ClickByDay()
 
 
 class ClickPrepareAlias(_Model):
@@ -348,6 +373,66 @@ class EnrolLinkClaim(_Model):
     claimed_at = NumberAttribute()
 
 
+# ---------------------------------------------------------------------- audit (AuditTable)
+class _AuditIndex(GlobalSecondaryIndex["AuditRecord"]):
+    class Meta:
+        projection = AllProjection()
+
+
+class AuditByInvoice(_AuditIndex):
+    class Meta(_AuditIndex.Meta):
+        index_name = "by_invoice"
+
+    invoice_id = UnicodeAttribute(hash_key=True)
+    audit_id = UnicodeAttribute(range_key=True)
+
+
+class AuditByApartment(_AuditIndex):
+    class Meta(_AuditIndex.Meta):
+        index_name = "by_apartment"
+
+    apartment_id = UnicodeAttribute(hash_key=True)
+    audit_id = UnicodeAttribute(range_key=True)
+
+
+class AuditByTransaction(_AuditIndex):
+    class Meta(_AuditIndex.Meta):
+        index_name = "by_transaction"
+
+    tx_key = UnicodeAttribute(hash_key=True)
+    audit_id = UnicodeAttribute(range_key=True)
+
+
+class AuditRecord(_Model):
+    """One provider request and our reply, masked. The id starts with the 13-digit time, so every index
+    (sparse: a row carries only the keys its request named) reads oldest first."""
+
+    class Meta(_Meta):
+        table_name = "AuditTable"
+        # An audit write must never hold up a provider's reply: short timeouts, no retries.
+        connect_timeout_seconds = 1
+        read_timeout_seconds = 1
+        max_retry_attempts = 0
+
+    audit_id = UnicodeAttribute(hash_key=True)  # <13-digit ms>#<random>
+    provider = UnicodeAttribute()
+    operation = UnicodeAttribute()  # Payme method or Click action
+    at = NumberAttribute()
+    request = JSONAttribute()
+    reply = JSONAttribute()
+    error_code = NumberAttribute(null=True)  # Payme's error code, Click's `error`
+    source_ip = UnicodeAttribute(null=True)
+    tx_key = UnicodeAttribute(null=True)  # <provider>#<provider transaction id>
+    invoice_id = UnicodeAttribute(null=True)
+    apartment_id = UnicodeAttribute(null=True)
+    account_ref = UnicodeAttribute(null=True)  # the account as the provider named it
+    expires_at = NumberAttribute()  # epoch seconds: DynamoDB's TTL removes the row after it
+
+    by_invoice = AuditByInvoice()
+    by_apartment = AuditByApartment()
+    by_transaction = AuditByTransaction()
+
+
 # ---------------------------------------------------------------------- binding
 _bound = False
 
@@ -365,6 +450,7 @@ _TABLES: dict[type[_Model], str] = {
     AutopayAttemptRecord: "autopay",
     AutopayActiveKey: "autopay",
     EnrolLinkClaim: "autopay",
+    AuditRecord: "audit",
 }
 
 
