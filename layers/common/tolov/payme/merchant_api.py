@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from tolov.audit.masking import mask
 from tolov.billing.errors import (
     AlreadyPosted,
     AmountMismatch,
@@ -196,10 +197,10 @@ class Merchant:
             return _error(request_id, e.invalid("params"), method=method_name)
         # Every later line of this request names Payme's transaction (Check/Create/Perform/Cancel).
         correlate(payme_method=method_name, payme_transaction_id=params.get("id"))
-        # What Payme asked, for DEBUG: ChangePassword's new key is the one param never written.
-        logger.debug(
-            "payme params", extra={"params": {k: v for k, v in params.items() if k not in SECRET_PARAMS}}
-        )
+        # What Payme asked, for DEBUG: ChangePassword's new key is never written, and the rest is masked as
+        # the audit trail keeps it (a card number in a free-form account field is cut to 6+4).
+        shown = {k: v for k, v in params.items() if k not in SECRET_PARAMS}
+        logger.debug("payme params", extra={"params": mask(shown)})
         try:
             result = method(params)
         except PaymeError as error:
