@@ -7,6 +7,7 @@ browser fails them. Screenshots of both pages in each language go to .local-run/
 """
 
 import base64
+import io
 import os
 import re
 import secrets
@@ -18,6 +19,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+import zxingcpp
+from PIL import Image
 
 from local.template import ROOT
 from local.testing import StackProcess, running_stack
@@ -133,8 +136,17 @@ def test_the_bill_reads_on_a_phone_in_each_language(stack: StackProcess, phone: 
     assert phone.locator("#items tbody tr").count() == 2
     assert phone.locator("#qr svg").is_visible()
     assert phone.locator("#qr").get_attribute("data-url") == stack.url(f"/pay/{invoice['invoice_id']}")
+    assert qr_text(phone) == stack.url(f"/pay/{invoice['invoice_id']}")
     assert fits_the_screen(phone)
     shot(phone, f"pay-{lang}")
+
+
+def qr_text(page: Any) -> str:
+    """What a phone's camera reads from the QR code as the browser draws it."""
+    picture = Image.open(io.BytesIO(page.locator("#qr svg").screenshot()))
+    [code] = zxingcpp.read_barcodes(picture, formats=zxingcpp.BarcodeFormat.QRCode)
+    text: str = code.text
+    return text
 
 
 def test_accept_language_picks_the_language_and_uzbek_is_the_default(
