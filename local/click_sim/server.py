@@ -7,8 +7,10 @@ import json
 import re
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, cast
+
+from local.sim_http import SimServer, serve_in_thread
 
 DEFAULT_PORT = 3002
 BASE_PATH = "/v2/merchant"
@@ -62,26 +64,16 @@ class ClickSimulator:
             return 0, "Success"
 
 
-class ClickSimulatorServer(ThreadingHTTPServer):
-    daemon_threads = True
+class ClickSimulatorServer(SimServer):
 
     def __init__(self, address: tuple[str, int], simulator: ClickSimulator) -> None:
         super().__init__(address, _Handler)
         self.simulator = simulator
 
     @property
-    def base_url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    @property
     def url(self) -> str:
         """What CLICK_MERCHANT_API_URL names."""
         return self.base_url + BASE_PATH
-
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -158,14 +150,11 @@ def serve(
     simulator: ClickSimulator, host: str = "127.0.0.1", port: int = DEFAULT_PORT
 ) -> ClickSimulatorServer:
     """Serve in a daemon thread; port 0 picks a free one. Stop it with .stop()."""
-    try:
-        server = ClickSimulatorServer((host, port), simulator)
-    except OSError as error:
-        raise SystemExit(
-            f"error: cannot serve the Click simulator on {host}:{port}: {error.strerror}"
-        ) from error
-    threading.Thread(target=server.serve_forever, name="click-sim", daemon=True).start()
-    return server
+    return serve_in_thread(
+        lambda: ClickSimulatorServer((host, port), simulator),
+        f"the Click simulator on {host}:{port}",
+        "click-sim",
+    )
 
 
 @contextlib.contextmanager

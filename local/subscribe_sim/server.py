@@ -5,9 +5,10 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, cast
 
+from local.sim_http import SimServer, serve_in_thread
 from local.subscribe_sim.cards import CardStatus
 from local.subscribe_sim.errors import SimError
 from local.subscribe_sim.simulator import MAX_BODY_BYTES, SubscribeSimulator
@@ -24,8 +25,7 @@ CORS_HEADERS = [
 ]
 
 
-class SimulatorServer(ThreadingHTTPServer):
-    daemon_threads = True
+class SimulatorServer(SimServer):
     request_queue_size = 256
 
     def __init__(self, address: tuple[str, int], simulator: SubscribeSimulator) -> None:
@@ -34,18 +34,9 @@ class SimulatorServer(ThreadingHTTPServer):
         self.slots = threading.BoundedSemaphore(MAX_REQUESTS_AT_ONCE)
 
     @property
-    def base_url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    @property
     def url(self) -> str:
         """The Subscribe API's URL, what PAYME_SUBSCRIBE_URL names."""
         return self.base_url + API_PATH
-
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
 
 
 class _SimulatorHandler(BaseHTTPRequestHandler):
@@ -175,14 +166,12 @@ class _SimulatorHandler(BaseHTTPRequestHandler):
 def serve(
     simulator: SubscribeSimulator, host: str = "127.0.0.1", port: int = DEFAULT_PORT
 ) -> SimulatorServer:
-    """Serve the simulator in a daemon thread; port 0 picks a free one. Stop it with .stop()."""
-    try:
-        server = SimulatorServer((host, port), simulator)
-    except OSError as error:
-        why = f"cannot serve the Subscribe simulator on {host}:{port}: {error.strerror}"
-        raise SystemExit(f"error: {why}") from error
-    threading.Thread(target=server.serve_forever, name="subscribe-sim", daemon=True).start()
-    return server
+    """Serve in a daemon thread; port 0 picks a free one. Stop it with .stop()."""
+    return serve_in_thread(
+        lambda: SimulatorServer((host, port), simulator),
+        f"the Subscribe simulator on {host}:{port}",
+        "subscribe-sim",
+    )
 
 
 @contextlib.contextmanager
