@@ -1,4 +1,5 @@
-"""The template's functions run in-process: each handler module imported once, invoked with a fake context.
+"""The template's functions run in-process: a handler module imported once per container, invoked with a fake
+context.
 
 One process stands in for every Lambda container, so the functions share os.environ and sys.modules. Their
 environments come from the same Globals, and handler modules get unique names, so neither matters in
@@ -9,14 +10,16 @@ They also share the logging module: see InvocationLogKeys.
 import importlib.util
 import logging
 import sys
+import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from local.apigw import Event, FunctionUnavailable
 from local.template import LOCAL_ACCOUNT_ID, LOCAL_REGION, ApiRoute, FunctionSettings
@@ -60,7 +63,7 @@ class LambdaContext:
 @dataclass(frozen=True)
 class Invocation:
     context: LambdaContext
-    cold_start: bool  # the function's first invocation: one container per function here
+    cold_start: bool  # the container's first invocation
 
 
 _running: ContextVar[Invocation | None] = ContextVar("local_invocation", default=None)
@@ -97,24 +100,95 @@ def stamp_invocations_on_logs() -> None:
                 handler.addFilter(InvocationLogKeys())
 
 
+# Lambda starts another container when a request arrives while every container of the function is busy;
+# a cap keeps a runaway local load test from importing a handler module hundreds of times.
+MAX_CONTAINERS = 16
+
+
+class Containers[T]:
+    """A function's containers: each serves one request at a time, as in Lambda, and a request that finds
+    them all busy gets a new one (a cold start). A container is its own import of the handler module, so
+    what its top level builds (a resolver, a core) is never shared between threads: Powertools' resolver
+    keeps the current request on itself."""
+
+    def __init__(self, first: T, start: Callable[[int], T], limit: int = MAX_CONTAINERS) -> None:
+        self._idle = [first]
+        self._started = 1
+        self._start = start
+        self._limit = limit
+        self._fresh = {id(first)}
+        self._free = threading.Condition()
+
+    @contextmanager
+    def container(self) -> Iterator[tuple[T, bool]]:
+        """A container for one request, and whether this is its first (cold) one."""
+        with self._free:
+            while not self._idle and self._started >= self._limit:
+                self._free.wait()
+            if self._idle:
+                taken: T | None = self._idle.pop()
+            else:
+                taken, self._started = None, self._started + 1
+                number = self._started
+        if taken is None:
+            try:
+                container = self._start(number)
+            except BaseException:
+                with self._free:
+                    self._started -= 1
+                    self._free.notify()
+                raise
+        else:
+            container = taken
+        cold = taken is None or id(container) in self._fresh
+        self._fresh.discard(id(container))
+        try:
+            yield container, cold
+        finally:
+            with self._free:
+                self._idle.append(container)
+                self._free.notify()
+
+
 @dataclass
 class LocalFunction:
     settings: FunctionSettings
-    handler: Handler | None = None
+    handler: Handler | None = None  # the first container's
     problem: str | None = None  # why there is no handler
     module_name: str = field(default="")
-    warm: bool = False  # invoked before
+    containers: "Containers[Handler] | None" = None
 
     def invoke(self, event: Event) -> Any:
-        if self.handler is None:
+        if self.containers is None:
             raise FunctionUnavailable(f"{self.settings.logical_id} is not loaded: {self.problem}")
-        context = LambdaContext.for_invocation(self.settings)
-        running = _running.set(Invocation(context, cold_start=not self.warm))
-        self.warm = True
-        try:
-            return self.handler(event, context)
-        finally:
-            _running.reset(running)
+        with self.containers.container() as (handler, cold):
+            context = LambdaContext.for_invocation(self.settings)
+            running = _running.set(Invocation(context, cold_start=cold))
+            try:
+                return handler(event, context)
+            finally:
+                _running.reset(running)
+
+
+class NotAHandler(Exception):
+    """The file imported, but gives no handler."""
+
+
+def _import_handler(path: Path, module_name: str, attr: str) -> Handler:
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise NotAHandler("cannot be imported")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[module_name]
+        raise
+    handler = getattr(module, attr, None)
+    if not callable(handler):
+        raise NotAHandler(f"has no function {attr}")
+    return cast(Handler, handler)
 
 
 def load_function(settings: FunctionSettings, root: Path) -> LocalFunction:
@@ -122,28 +196,22 @@ def load_function(settings: FunctionSettings, root: Path) -> LocalFunction:
 
     A function whose code does not exist yet (someone is writing it) must not stop the rest of the stack.
     """
-    function = LocalFunction(settings, module_name=f"_tolov_local_fn_{settings.logical_id}")
     path = root / settings.handler_file
+    function = LocalFunction(settings, module_name=f"_tolov_local_fn_{settings.logical_id}")
     if not path.is_file():
         function.problem = f"{settings.handler_file} does not exist"
         return function
-    spec = importlib.util.spec_from_file_location(function.module_name, path)
-    if spec is None or spec.loader is None:
-        function.problem = f"{settings.handler_file} cannot be imported"
-        return function
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[function.module_name] = module
     try:
-        spec.loader.exec_module(module)
+        first = _import_handler(path, function.module_name, settings.handler_attr)
+    except NotAHandler as error:
+        function.problem = f"{settings.handler_file} {error}"
+        return function
     except Exception:
-        del sys.modules[function.module_name]
         function.problem = f"importing {settings.handler_file} failed:\n{traceback.format_exc()}"
         return function
-    handler = getattr(module, settings.handler_attr, None)
-    if not callable(handler):
-        function.problem = f"{settings.handler_file} has no function {settings.handler_attr}"
-        return function
-    function.handler = handler
+    attr, name = settings.handler_attr, function.module_name
+    function.handler = first
+    function.containers = Containers(first, lambda n: _import_handler(path, f"{name}_{n}", attr))
     return function
 
 

@@ -16,8 +16,13 @@ from typing import Any
 
 from botocore.exceptions import ReadTimeoutError
 
+from local.runtime import Containers
+
 ROOT = Path(__file__).resolve().parent.parent
 _loaded: dict[str, ModuleType] = {}
+# invoke()'s containers per function, for the newest load_handler() module (a fresh load starts anew).
+_containers: dict[str, tuple[ModuleType, Containers[ModuleType]]] = {}
+_containers_lock = threading.Lock()
 
 
 def handler_path(function_dir: str) -> Path:
@@ -31,12 +36,16 @@ def load_handler(function_dir: str, *, fresh: bool = False) -> ModuleType:
     container would: its wiring is then built from the environment as it is now (a test that changed
     the settings asks for that). Later calls return the newest."""
     if fresh or function_dir not in _loaded:
-        spec = importlib.util.spec_from_file_location(f"handler_{function_dir}", handler_path(function_dir))
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        _loaded[function_dir] = module
+        _loaded[function_dir] = _import_handler(function_dir, f"handler_{function_dir}")
     return _loaded[function_dir]
+
+
+def _import_handler(function_dir: str, name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, handler_path(function_dir))
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def sample_event(name: str) -> dict[str, Any]:
@@ -108,7 +117,16 @@ def sqs_event(messages: list[dict[str, Any]], queue: str = "AutopayChargeQueue")
 
 
 def invoke(function_dir: str, event: dict[str, Any]) -> tuple[int, Any]:
-    reply = load_handler(function_dir).lambda_handler(event, FakeContext())
+    """The handler's reply, from load_handler()'s module; a call made while that one is busy in another
+    thread gets a container of its own, as Lambda would start one (see local.runtime.Containers)."""
+    with _containers_lock:
+        first = load_handler(function_dir)
+        known = _containers.get(function_dir)
+        if known is None or known[0] is not first:
+            start = lambda n: _import_handler(function_dir, f"handler_{function_dir}_{n}")  # noqa: E731
+            known = _containers[function_dir] = (first, Containers(first, start))
+    with known[1].container() as (module, _):
+        reply = module.lambda_handler(event, FakeContext())
     body = reply.get("body")
     return reply["statusCode"], json.loads(body) if body else None
 
@@ -121,8 +139,14 @@ def together(calls: list[Callable[[], Any]]) -> list[Any]:
         barrier.wait()
         return call()
 
-    with ThreadPoolExecutor(len(calls)) as pool:
-        return list(pool.map(run, calls))
+    try:
+        with ThreadPoolExecutor(len(calls)) as pool:
+            return list(pool.map(run, calls))
+    finally:
+        # The containers started for these calls were built from this test's settings; the next test
+        # starts from load_handler()'s module alone.
+        with _containers_lock:
+            _containers.clear()
 
 
 @contextmanager

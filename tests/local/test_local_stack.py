@@ -259,8 +259,10 @@ def test_each_functions_log_lines_carry_its_own_name(echo_stack: StackProcess) -
         name = line["said_by"]
         assert (line["function_name"], line["function_request_id"]) == (name, line["said_in"]), line
         assert line["function_arn"].endswith(f":function:{name}")
-    cold = sorted(line["said_by"] for line in said() if line["cold_start"])
-    assert cold == ["LogOneFunction", "LogTwoFunction"]  # each function's first invocation, as in Lambda
+    # A container's first invocation is cold, as in Lambda; requests that found every container of their
+    # function busy started one of their own.
+    cold = [line["said_by"] for line in said() if line["cold_start"]]
+    assert set(cold) == {"LogOneFunction", "LogTwoFunction"} and len(cold) < len(targets)
 
 
 # ----------------------------------------------------------------------------------------- AWS from handlers
