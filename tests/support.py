@@ -206,3 +206,36 @@ def botocore_made() -> Iterator[BotocoreMade]:
     finally:
         botocore.session.Session.__init__ = init  # type: ignore[method-assign]
         botocore.session.Session.create_client = create  # type: ignore[method-assign]
+
+
+@contextmanager
+def stalled_endpoint() -> Iterator[str]:
+    """http://127.0.0.1:<port> of a TCP server that accepts every connection and never answers: a stalled
+    AWS endpoint (the connect succeeds, the reply never comes)."""
+    import socket
+
+    listener = socket.create_server(("127.0.0.1", 0), backlog=64)
+    listener.settimeout(0.1)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            held.append(connection)  # kept open, never read from, never written to
+
+    thread = threading.Thread(target=accept, name="stalled-endpoint", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()
+        for connection in held:
+            connection.close()
