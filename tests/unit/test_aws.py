@@ -8,6 +8,7 @@ import pytest
 from tests.support import FakeContext, botocore_made, together
 from tolov import aws as tolov_aws
 from tolov.store.engine import StoreUnavailable, unavailable_on_failure
+from tolov.store.fanout import read_all
 from tolov.store.models import Apartment
 
 
@@ -37,3 +38,18 @@ def test_an_attempt_that_could_outlast_the_invocation_is_not_made(aws: None) -> 
         handler({}, FakeContext(remaining_ms=margin_ms - 500))
     assert isinstance(getattr(raised.value.__cause__, "cause", None), tolov_aws.BudgetSpent)
     assert read_apartment({}, None) == "answered"  # outside an invocation: no deadline left behind
+
+
+def test_the_deadline_goes_along_to_reads_made_side_by_side(aws: None) -> None:
+    def read(key: str) -> list[str]:
+        with unavailable_on_failure():
+            try:
+                return [Apartment.get(key).apartment_id]
+            except Apartment.DoesNotExist:
+                return [f"no {key}"]
+
+    handler = tolov_aws.within_budget(lambda event, context: read_all(["a", "b", "c"], read))
+    margin_ms = int(tolov_aws.ATTEMPT_MARGIN_SECONDS * 1000)
+    assert handler({}, FakeContext(remaining_ms=margin_ms + 2000)) == ["no a", "no b", "no c"]
+    with pytest.raises(StoreUnavailable):
+        handler({}, FakeContext(remaining_ms=margin_ms - 500))

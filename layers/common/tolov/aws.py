@@ -14,6 +14,7 @@ after the Lambda timed out. No tolov domain package is imported here.
 
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from functools import wraps
 from threading import Lock
 from typing import Any, Protocol
@@ -81,8 +82,9 @@ class _Context(Protocol):
     def get_remaining_time_in_millis(self) -> int: ...
 
 
-# One invocation at a time runs in a container; the threads it starts (a parallel GetStatement) share it.
-_deadline: float | None = None
+# A context variable rather than a global: Lambda runs one invocation at a time, the local stack several
+# in threads of one process; the threads an invocation starts take it along (tolov.store.fanout).
+_deadline: ContextVar[float | None] = ContextVar("tolov_aws_deadline", default=None)
 
 
 def within_budget[**P, R](handler: Callable[P, R]) -> Callable[P, R]:
@@ -90,14 +92,13 @@ def within_budget[**P, R](handler: Callable[P, R]) -> Callable[P, R]:
 
     @wraps(handler)
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        global _deadline
         context = args[1] if len(args) > 1 else kwargs.get("context")
         remaining = getattr(context, "get_remaining_time_in_millis", None)
-        _deadline = time.monotonic() + remaining() / 1000 if callable(remaining) else None
+        token = _deadline.set(time.monotonic() + remaining() / 1000 if callable(remaining) else None)
         try:
             return handler(*args, **kwargs)
         finally:
-            _deadline = None
+            _deadline.reset(token)
 
     return run
 
@@ -105,7 +106,7 @@ def within_budget[**P, R](handler: Callable[P, R]) -> Callable[P, R]:
 def _guard(**_: Any) -> None:
     """before-send, once per attempt: refuse an attempt that could not end in time (no retry follows:
     botocore retries only what the HTTP layer raised)."""
-    deadline = _deadline
+    deadline = _deadline.get()
     if deadline is None:
         return
     left = deadline - time.monotonic()

@@ -8,6 +8,7 @@ of the keys, whatever order the replies arrived in.
 
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import copy_context
 
 # Bounded: more threads than this only queue on the client's connection pool and the Lambda's vCPU.
 READERS = 8
@@ -18,6 +19,8 @@ def read_all[K, T](keys: Sequence[K], read: Callable[[K], Iterable[T]], *, reade
     The first failure is raised once every read has ended."""
     if len(keys) <= 1:
         return [item for key in keys for item in read(key)]
+    # Each read in a copy of the caller's context: the invocation's deadline (tolov.aws) goes along.
+    contexts = [copy_context() for _ in keys]
     with ThreadPoolExecutor(max_workers=min(readers, len(keys)), thread_name_prefix="tolov-read") as pool:
-        parts = list(pool.map(lambda key: list(read(key)), keys))
+        parts = list(pool.map(lambda context, key: context.run(lambda: list(read(key))), contexts, keys))
     return [item for part in parts for item in part]
