@@ -45,7 +45,7 @@ RESET_EVERY = 25  # runs between table resets: at most this many invoices and at
 
 
 class DynamoHook:
-    """One handler on every PynamoDB botocore session: count, record or replay DynamoDB calls."""
+    """One handler on the container's botocore session: count, record or replay DynamoDB calls."""
 
     def __init__(self) -> None:
         self.mode = "off"
@@ -71,16 +71,13 @@ class DynamoHook:
             self.recorded.append((operation, http_response.status_code, copy.deepcopy(parsed)))
 
     def install(self) -> None:
-        import botocore.session
-        import pynamodb.connection.base as base
+        """On the container's one session (tolov.aws), before its DynamoDB client is made: a client
+        takes the session's handlers when it is created."""
+        from tolov import aws
 
-        def session() -> botocore.session.Session:
-            created = botocore.session.get_session()
-            created.register("before-call.dynamodb", self.before_call)
-            created.register("after-call.dynamodb", self.after_call)
-            return created
-
-        base.get_session = session  # type: ignore[attr-defined]
+        aws.reset()
+        aws.session().register("before-call.dynamodb", self.before_call)
+        aws.session().register("after-call.dynamodb", self.after_call)
 
 
 def sign(fields: dict[str, str]) -> dict[str, str]:

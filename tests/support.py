@@ -2,6 +2,7 @@
 threads released together, replies lost on the wire."""
 
 import copy
+import dataclasses
 import importlib.util
 import json
 import threading
@@ -194,3 +195,71 @@ def http_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[ThreadingHTTP
     finally:
         server.shutdown()
         server.server_close()
+
+
+@dataclass
+class BotocoreMade:
+    """botocore sessions and clients made while counting (see `botocore_made`)."""
+
+    sessions: int = 0
+    clients: dict[str, int] = dataclasses.field(default_factory=dict)
+
+
+@contextmanager
+def botocore_made() -> Iterator[BotocoreMade]:
+    """Count every botocore Session made and every client made (botocore's create_client, which boto3's
+    clients go through too), whoever makes them, until the block ends."""
+    import botocore.session
+
+    made = BotocoreMade()
+    init = botocore.session.Session.__init__
+    create = botocore.session.Session.create_client
+
+    def counted_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        made.sessions += 1
+        init(self, *args, **kwargs)
+
+    def counted_create(self: Any, service_name: str, *args: Any, **kwargs: Any) -> Any:
+        made.clients[service_name] = made.clients.get(service_name, 0) + 1
+        return create(self, service_name, *args, **kwargs)
+
+    botocore.session.Session.__init__ = counted_init  # type: ignore[method-assign]
+    botocore.session.Session.create_client = counted_create  # type: ignore[method-assign]
+    try:
+        yield made
+    finally:
+        botocore.session.Session.__init__ = init  # type: ignore[method-assign]
+        botocore.session.Session.create_client = create  # type: ignore[method-assign]
+
+
+@contextmanager
+def stalled_endpoint() -> Iterator[str]:
+    """http://127.0.0.1:<port> of a TCP server that accepts every connection and never answers: a stalled
+    AWS endpoint (the connect succeeds, the reply never comes)."""
+    import socket
+
+    listener = socket.create_server(("127.0.0.1", 0), backlog=64)
+    listener.settimeout(0.1)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            held.append(connection)  # kept open, never read from, never written to
+
+    thread = threading.Thread(target=accept, name="stalled-endpoint", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()
+        for connection in held:
+            connection.close()

@@ -7,6 +7,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from tolov.aws import within_budget
 from tolov.events.publisher_gateway import answer, build_publisher
 from tolov.observability import logger, metrics, tracer
 from tolov.settings import get_settings
@@ -18,5 +19,6 @@ publisher = Wiring(lambda: build_publisher(get_settings()))
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics(raise_on_empty_metrics=False)
+@within_budget
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return answer(publisher, event, context)

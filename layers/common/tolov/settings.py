@@ -14,6 +14,10 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IpRange = tuple[IpAddress, IpAddress]
@@ -360,9 +364,23 @@ SECRET_MAX_AGE_SECONDS = 300
 
 
 def get_secret(secret_id: str, *, force_fetch: bool = False) -> str:
-    from aws_lambda_powertools.utilities import parameters
-
-    value = parameters.get_secret(secret_id, max_age=SECRET_MAX_AGE_SECONDS, force_fetch=force_fetch)
+    value = secrets_provider().get(secret_id, max_age=SECRET_MAX_AGE_SECONDS, force_fetch=force_fetch)
     if not isinstance(value, str):
         raise TypeError("secret is not a string")
     return value
+
+
+def secrets_provider() -> "SecretsProvider":
+    """Powertools' secrets provider of the container (the one parameters.get_secret and set_secret use, its
+    cache emptied by parameters.clear_caches), on the container's Secrets Manager client: tolov.aws's one
+    session and time-outs, not boto3's default session. Called at init by the handlers that read a secret."""
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+    from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
+
+    from tolov import aws
+
+    provider = DEFAULT_PROVIDERS.get("secrets")
+    if not isinstance(provider, SecretsProvider):
+        provider = SecretsProvider(boto3_client=aws.client("secretsmanager"))
+        DEFAULT_PROVIDERS["secrets"] = provider
+    return provider

@@ -8,7 +8,7 @@ protocol's reply, and is retried then, so a fixed configuration needs no new con
 
 from collections.abc import Callable
 from threading import Lock
-from typing import Any, cast
+from typing import Any
 
 
 class Wiring[T]:
@@ -40,21 +40,17 @@ class Wiring[T]:
 
 
 class AwsClient:
-    """A boto3 client made on first use, for what only some requests call (the Click reversal queue, the
-    autopay queue, KMS, EventBridge): the code paths that never call it never import boto3 for it. Pass
-    `client` to use a given one (tests, a session of one's own)."""
+    """The container's client of a service (tolov.aws: its one session, the time-outs of the budget), looked
+    up on first use, for what only some requests call (the Click reversal queue, the autopay queue, KMS,
+    EventBridge, S3). Pass `client` to use a given one (tests)."""
 
     def __init__(self, service: str, client: Any | None = None) -> None:
         self.service = service
         self._client = client
-        self._lock = Lock()
 
     def __call__(self) -> Any:
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    import boto3
+        if self._client is not None:
+            return self._client
+        from tolov import aws
 
-                    make = cast(Callable[[str], Any], boto3.client)  # any name, not only the stubs' own
-                    self._client = make(self.service)
-        return self._client
+        return aws.client(self.service)  # not kept here: tolov.aws keeps it, and remakes it if need be

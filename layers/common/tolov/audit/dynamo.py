@@ -4,7 +4,7 @@ from typing import Any
 
 from tolov.audit.trail import AuditEntry, AuditRow, AuditTrail
 from tolov.settings import Settings
-from tolov.store.models import AuditRecord
+from tolov.store.models import AuditRecord, connect
 
 PAGE = 500  # rows one lookup returns at most: a dispute reads one payment's history, not a year's
 
@@ -62,4 +62,5 @@ def _row(record: AuditRecord) -> AuditRow:
 
 
 def build_trail(settings: Settings) -> AuditTrail:
+    connect()  # the DynamoDB client, at init rather than on the first request
     return AuditTrail(DynamoAuditStore(), ttl_days=settings.ops.audit_ttl_days)

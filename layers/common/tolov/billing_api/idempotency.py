@@ -63,8 +63,10 @@ class IdempotentPosts(BaseMiddlewareHandler[APIGatewayRestResolver]):
 
     @cached_property
     def _idempotent_reply(self) -> Callable[..., dict[str, Any]]:
-        # Built on first use: requests without the header never create the DynamoDB client.
-        store = DynamoDBPersistenceLayer(table_name=self.table_name)
+        # Built on first use: requests without the header never need the persistence layer.
+        from tolov.store.models import connection  # the container's one DynamoDB client (tolov.aws)
+
+        store = DynamoDBPersistenceLayer(table_name=self.table_name, boto3_client=connection().client)
         run: Callable[..., dict[str, Any]] = idempotent_function(
             _reply,
             data_keyword_argument="request",

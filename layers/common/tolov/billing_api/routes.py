@@ -49,7 +49,7 @@ from tolov.observability import metrics
 from tolov.payme.subscribe_api import build_subscribe_client
 from tolov.settings import Settings
 from tolov.signing import signer_from_secret
-from tolov.store.models import Invoice, Posting
+from tolov.store.models import Invoice, Posting, connect
 from tolov.wiring import Wiring
 
 IdPath = Annotated[Id, Path()]
@@ -73,6 +73,7 @@ def build_api(
     enrolment: Enrolment | None = None,
     trail: AuditTrail | None = None,
 ) -> JsonResolver:
+    connect()  # the DynamoDB client, at init rather than on the first request
     app = JsonResolver()
     app.use(middlewares=[IdempotentPosts(settings.tables.idempotency)])
     replies.register(app)

@@ -19,7 +19,8 @@ from tolov.click.request import Action, parse_body
 from tolov.click.reversal import SqsReversalQueue
 from tolov.click.shop_api import IN_PROGRESS_NOTE, ClickResult, ClickShop, reply
 from tolov.observability import correlate, count_alarmed, logger, metrics
-from tolov.settings import Settings, get_secret
+from tolov.settings import Settings, get_secret, secrets_provider
+from tolov.store.models import connect
 from tolov.wiring import Wiring
 
 ENDPOINTS = {"/click/prepare": Action.PREPARE, "/click/complete": Action.COMPLETE}
@@ -29,6 +30,9 @@ LOGGED_ID_CHARS = 128
 
 def build_shop(settings: Settings) -> ClickShop:
     click = settings.click
+    # At init, not on the first request: the DynamoDB and Secrets Manager clients every request uses.
+    connect()
+    secrets_provider()
     return ClickShop(
         DynamoClickRepository(),
         SqsReversalQueue(click.reversal_queue_url),
@@ -92,7 +96,6 @@ def audit_entry(event: dict[str, Any], fields: dict[str, str] | None, result: Cl
         account_ref=ref,
         source_ip=source_ip if isinstance(source_ip, str) else None,
     )
-
 
 
 def _endpoint(event: dict[str, Any]) -> Action | None:

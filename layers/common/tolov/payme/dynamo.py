@@ -6,6 +6,7 @@ written, -1 exactly when its invoice reservation is dropped, -2 exactly when its
 This adapter only reads and writes; the Merchant API core decides.
 """
 
+from collections.abc import Iterable
 from typing import Any
 
 from tolov.billing.errors import AlreadyPosted, StateChanged, TransactionExists
@@ -34,6 +35,7 @@ from tolov.store.engine import (
     conditional,
     transact,
 )
+from tolov.store.fanout import read_all
 from tolov.store.models import PaymeTransactionRecord as Row
 from tolov.store.models import Posting
 
@@ -140,11 +142,13 @@ class DynamoRepository:
         return ApartmentView(apartment_id, label, debt)
 
     def statement(self, start: int, end: int) -> list[Transaction]:
-        found: list[Transaction] = []
-        for day in days_between(start, end):
-            query = Row.by_day.query(day, range_key_condition=Row.time.between(start, end))
-            found.extend(from_row(row) for row in query)
-        return found
+        """One Query per UTC day, the days side by side; day after day, each day in time order."""
+
+        def day(key: str) -> Iterable[Transaction]:
+            rows = Row.by_day.query(key, range_key_condition=Row.time.between(start, end))
+            return (from_row(row) for row in rows)
+
+        return read_all(list(days_between(start, end)), day)
 
     # ------------------------------------------------------------------ changes
     def create(self, tx: Transaction) -> None:

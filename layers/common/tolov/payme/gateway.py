@@ -19,7 +19,8 @@ from tolov.payme.dynamo import DynamoRepository
 from tolov.payme.errors import INSUFFICIENT_PRIVILEGE, SYSTEM_ERROR, PaymeError
 from tolov.payme.keys import SecretKeyStore
 from tolov.payme.merchant_api import Merchant, Outcome, PaymeRequest
-from tolov.settings import PaymeSettings, Settings
+from tolov.settings import PaymeSettings, Settings, secrets_provider
+from tolov.store.models import connect
 from tolov.wiring import Wiring
 
 JSON_HEADERS = {"Content-Type": "application/json; charset=UTF-8"}
@@ -29,6 +30,9 @@ def build_merchant(settings: Settings, clock: Clock = now_ms) -> Merchant:
     if not settings.payme.key_secret_arn:
         raise RuntimeError("PAYME_KEY_SECRET_ARN is not set")
     keys = SecretKeyStore(settings.payme.key_secret_arn)
+    # At init, not on the first request: the DynamoDB and Secrets Manager clients every request uses.
+    connect()
+    secrets_provider()
     return Merchant(DynamoRepository(clock), keys, settings.payme, settings.limits, clock=clock)
 
 

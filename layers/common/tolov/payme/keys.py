@@ -125,7 +125,7 @@ class SecretKeyStore:
         return KeyRing.from_secret(get_secret(self.secret_id, force_fetch=fresh))
 
     def replace(self, ring: KeyRing) -> None:
-        from aws_lambda_powertools.utilities import parameters
+        from tolov.settings import secrets_provider
 
-        parameters.set_secret(self.secret_id, ring.to_secret())
+        secrets_provider().set(self.secret_id, ring.to_secret())
         self.ring(fresh=True)  # our own cache must not keep serving the old key for 300 s

@@ -4,6 +4,10 @@ Billing's tables (Apartments, Invoices, Charges, Postings) and the providers' ro
 (Payme transactions, Click attempts and their prepare-id aliases) are all defined here; the packages
 above map them to their own domain types. Table names, region and endpoint come from tolov.settings,
 bound once per container by bind() (first use binds the container's settings if nobody did).
+
+Every model and connection() go through tolov.aws: one botocore session and one DynamoDB client per
+container (PynamoDB would make a session per model and per thread, and a client per model), with
+time-outs that end inside the function's budget.
 """
 
 from functools import cache
@@ -21,7 +25,20 @@ from pynamodb.connection import Connection, TableConnection
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
+from tolov import aws
 from tolov.settings import Settings, get_settings
+
+
+class _SharedConnection(Connection):
+    """A PynamoDB connection on the container's session and DynamoDB client (thread-safe once made)."""
+
+    @property
+    def session(self) -> Any:
+        return aws.session()
+
+    @property
+    def client(self) -> Any:
+        return aws.client("dynamodb", region=self.region, endpoint_url=self.host)
 
 
 class _Meta:
@@ -36,7 +53,12 @@ class _Model(Model):
     def _get_connection(cls) -> TableConnection:
         if not _bound:
             bind(get_settings())
-        return super()._get_connection()
+        made = super()._get_connection()
+        if not isinstance(made.connection, _SharedConnection):  # just made by PynamoDB, for this model
+            shared = _SharedConnection(region=made.connection.region, host=made.connection.host)
+            shared.add_meta_table(made.get_meta_table())
+            made.connection = shared
+        return made
 
 
 class Apartment(_Model):
@@ -471,4 +493,10 @@ def connection() -> Connection:
     """The connection transactions across tables go through."""
     if not _bound:
         bind(get_settings())
-    return Connection(region=Posting.Meta.region, host=Posting.Meta.host)
+    return _SharedConnection(region=Posting.Meta.region, host=Posting.Meta.host)
+
+
+def connect() -> None:
+    """Make the DynamoDB client now: called by the handlers' Wiring builds, in Lambda's init phase, so that
+    the first request does not pay for the client (nor, in a fresh container, for the session)."""
+    _ = connection().client
