@@ -35,6 +35,7 @@ its first call under inject() registers the hooks on that client's event emitter
 them when it ends.
 """
 
+import functools
 import json
 import threading
 import time
@@ -113,12 +114,14 @@ class Fault:
     retried: bool = True
     until: float | None = None  # outage: fault clock time it ends
     on_drop: Callable[[], None] | None = None
+    times: int | None = None  # attempts to fail in all; None: no limit
+    client: Any = None  # only this botocore client's calls; None: every client's
     matched: int = 0  # matching calls seen
     hits: int = 0  # attempts failed
     active: bool = True
 
-    def matches(self, call: Call) -> bool:
-        if not self.active:
+    def matches(self, call: Call, client: Any) -> bool:
+        if not self.active or (self.client is not None and client is not self.client):
             return False
         if self.operation is not None and call.operation != self.operation:
             return False
@@ -140,6 +143,8 @@ class _CallState:
         """The first fault of this kind still due to fail the current attempt (and count it)."""
         for fault in self.faults:
             if fault.kind != kind or not fault.active or retried not in (None, fault.retried):
+                continue
+            if fault.times is not None and fault.hits >= fault.times:
                 continue
             done = self.attempts.get(id(fault), 0)
             if fault.attempts is None or done < fault.attempts:
@@ -198,9 +203,13 @@ class Faults:
         attempts: int | None = 1,
         retried: bool = True,
         on_drop: Callable[[], None] | None = None,
+        times: int | None = None,
+        client: Any = None,
     ) -> Fault:
-        fault = Fault("reply_lost", operation, table, nth, attempts, retried=retried)
-        fault.on_drop = on_drop
+        """attempts: of each matched call (the first only, by default: botocore's resend then goes
+        through); times: in all; client: only that botocore client's calls."""
+        fault = Fault("reply_lost", operation, table, nth, attempts, retried=retried, times=times)
+        fault.on_drop, fault.client = on_drop, client
         return self._add(fault)
 
     def add(self, kind: str, operation: str | None = None, **options: Any) -> Fault:
@@ -229,13 +238,13 @@ class Faults:
                 return fault
         return None
 
-    def before_call(self, model: Any, params: dict[str, Any], **_: Any) -> Any:
+    def before_call(self, client: Any, model: Any, params: dict[str, Any], **_: Any) -> Any:
         call = Call(model.name, _tables_of(params))
         chosen = []
         with self._lock:
             self.calls.append(call)
             for fault in self.faults:
-                if fault.kind == "outage" or not fault.matches(call):
+                if fault.kind == "outage" or not fault.matches(call, client):
                     continue
                 fault.matched += 1
                 if fault.nth is None or fault.matched == fault.nth:
@@ -295,8 +304,8 @@ _hooked: "weakref.WeakSet[Any]" = weakref.WeakSet()
 _HOOK_ID = "tolov-tests-faults"
 
 
-def _before_call(**kwargs: Any) -> Any:
-    return _active.before_call(**kwargs) if _active is not None else None
+def _before_call(client: Any, **kwargs: Any) -> Any:
+    return _active.before_call(client, **kwargs) if _active is not None else None
 
 
 def _before_send_first(**kwargs: Any) -> None:
@@ -328,7 +337,8 @@ def _hook(client: Any) -> None:
     if client in _hooked or client.meta.service_model.service_name != "dynamodb":
         return
     for event, handler, how in _HOOKS:
-        getattr(client.meta.events, how)(event, handler, unique_id=f"{_HOOK_ID}-{event}")
+        hook = functools.partial(handler, client) if handler is _before_call else handler
+        getattr(client.meta.events, how)(event, hook, unique_id=f"{_HOOK_ID}-{event}")
     _hooked.add(client)
 
 
@@ -343,7 +353,14 @@ def _unhook_all() -> None:
 def inject() -> Iterator[Faults]:
     """Faults for the with block, on every DynamoDB client that makes a call in it (any session)."""
     global _active
-    assert _active is None, "faults are already being injected"
+    if _active is not None:  # nested: the same faults; those added inside end with the inner block
+        outer, before = _active, len(_active.faults)
+        try:
+            yield outer
+        finally:
+            for fault in outer.faults[before:]:
+                fault.clear()
+        return
     faults = Faults()
     original = botocore.client.BaseClient._make_api_call
     original_time = botocore.endpoint.time

@@ -5,6 +5,7 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
+from botocore.exceptions import ReadTimeoutError
 from pynamodb.exceptions import GetError, PutError
 
 from tests.faults import Faults, inject
@@ -126,3 +127,32 @@ def test_the_hooks_are_gone_after_the_block(aws: None) -> None:
             apartment().save()
     apartment().save()
     assert stored()
+
+
+def test_against_a_moto_server_a_lost_reply_lands_too() -> None:
+    """The local stack's moto runs as a server: the fault layer sends the request itself, then loses the
+    reply, and botocore's resend meets the write."""
+    from local.stack import start_moto
+
+    server, url = start_moto(0)
+    try:
+        client = boto3.session.Session().client("dynamodb", region_name="us-east-1", endpoint_url=url)
+        client.create_table(
+            TableName="T",
+            KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        with inject() as faults:
+            fault = faults.reply_lost("PutItem")
+            with pytest.raises(client.exceptions.ConditionalCheckFailedException):
+                client.put_item(
+                    TableName="T", Item={"k": {"S": "a"}}, ConditionExpression="attribute_not_exists(k)"
+                )
+            timeout = faults.timeout("GetItem")
+            with pytest.raises(ReadTimeoutError):
+                client.get_item(TableName="T", Key={"k": {"S": "a"}})
+        assert fault.hits == 1 and timeout.hits == 10  # boto3 retries DynamoDB 9 times (legacy mode)
+        assert "Item" in client.get_item(TableName="T", Key={"k": {"S": "a"}}, ConsistentRead=True)
+    finally:
+        server.stop()
