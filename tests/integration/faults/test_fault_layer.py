@@ -1,7 +1,6 @@
 """The fault layer itself (tests/faults.py): each fault does to a DynamoDB call what it says, on PynamoDB's
 per-model connections, on the transaction connection and on a client of any other botocore session."""
 
-from collections.abc import Iterator
 
 import boto3
 import pytest
@@ -11,12 +10,6 @@ from pynamodb.exceptions import GetError, PutError
 from tests.faults import Faults, inject
 from tolov.store.engine import StoreUnavailable, transact
 from tolov.store.models import Apartment, Posting
-
-
-@pytest.fixture
-def faults(aws: None) -> Iterator[Faults]:
-    with inject() as faults:
-        yield faults
 
 
 def apartment(apartment_id: str = "apt-1") -> Apartment:
