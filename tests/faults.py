@@ -15,8 +15,9 @@ How each fault meets botocore:
   sent); botocore retries it, then gives up. `attempts=1` fails the first attempt only (botocore's retry
   then gets through).
 - outage(seconds): every DynamoDB call, of any operation, fails with EndpointConnectionError until the
-  fault clock passes `seconds` from now. botocore's back-off sleeps are not slept while faults are
-  injected: they advance the fault clock instead (faults.clock.advance() moves it by hand).
+  fault clock passes `seconds` from now (with a target: from the start of the matching call).
+  botocore's back-off sleeps are not slept while faults are injected: they advance the fault clock
+  instead (faults.clock.advance() moves it by hand), so a short outage may end within botocore's retries.
 - reply_lost: the call reaches the store and takes effect, then its reply is lost to a read timeout.
   retried=True (the default): on the wire, inside botocore's send loop, so botocore resends the call and
   the resend meets the first copy's write; retried=False: after botocore's last attempt, so the caller
@@ -112,7 +113,8 @@ class Fault:
     attempts: int | None = None  # attempts of a matched call to fail; None: all
     code: str = THROTTLING_CODES[0]
     retried: bool = True
-    until: float | None = None  # outage: fault clock time it ends
+    seconds: float = 0.0  # outage: how long
+    until: float | None = None  # outage: fault clock time it ends, once it started
     on_drop: Callable[[], None] | None = None
     times: int | None = None  # attempts to fail in all; None: no limit
     client: Any = None  # only this botocore client's calls; None: every client's
@@ -191,8 +193,14 @@ class Faults:
     ) -> Fault:
         return self._add(Fault("timeout", operation, table, nth, attempts))
 
-    def outage(self, seconds: float) -> Fault:
-        return self._add(Fault("outage", until=self.clock.now() + seconds))
+    def outage(
+        self, seconds: float, operation: str | None = None, *, table: Any = None, nth: int | None = None
+    ) -> Fault:
+        """From now, or with a target from the start of the first (n-th) matching call, for `seconds`."""
+        fault = Fault("outage", operation, table, nth, seconds=seconds)
+        if operation is None and table is None and nth is None:
+            fault.until = self.clock.now() + seconds
+        return self._add(fault)
 
     def reply_lost(
         self,
@@ -216,7 +224,7 @@ class Faults:
         """A fault by name (for parametrised tests): throttle, timeout, outage (options: seconds) or
         reply_lost."""
         if kind == "outage":
-            return self.outage(options.get("seconds", 60))
+            return self.outage(options.pop("seconds", 60), operation, **options)
         maker: Callable[..., Fault] = getattr(self, kind)
         return maker(operation, **options)
 
@@ -244,7 +252,13 @@ class Faults:
         with self._lock:
             self.calls.append(call)
             for fault in self.faults:
-                if fault.kind == "outage" or not fault.matches(call, client):
+                if not fault.matches(call, client):
+                    continue
+                if fault.kind == "outage":
+                    if fault.until is None:
+                        fault.matched += 1
+                        if fault.nth is None or fault.matched == fault.nth:
+                            fault.until = self.clock.now() + fault.seconds  # it starts with this call
                     continue
                 fault.matched += 1
                 if fault.nth is None or fault.matched == fault.nth:

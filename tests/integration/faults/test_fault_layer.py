@@ -1,7 +1,6 @@
 """The fault layer itself (tests/faults.py): each fault does to a DynamoDB call what it says, on PynamoDB's
 per-model connections, on the transaction connection and on a client of any other botocore session."""
 
-
 import boto3
 import pytest
 from botocore.exceptions import ReadTimeoutError
@@ -149,3 +148,16 @@ def test_against_a_moto_server_a_lost_reply_lands_too() -> None:
         assert "Item" in client.get_item(TableName="T", Key={"k": {"S": "a"}}, ConsistentRead=True)
     finally:
         server.stop()
+
+
+def test_a_targeted_outage_starts_with_its_call(faults: Faults) -> None:
+    outage = faults.outage(60, "PutItem", nth=2)  # longer than botocore's back-off
+    apartment("apt-1").save()
+    assert stored("apt-1")  # a GetItem before the outage
+    with pytest.raises(PutError):
+        apartment("apt-2").save()
+    with pytest.raises(GetError):
+        Apartment.get("apt-1")  # everything fails now, not only PutItem
+    faults.clock.advance(60)
+    assert stored("apt-1") and not stored("apt-2")
+    assert outage.hits == 8
