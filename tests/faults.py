@@ -59,8 +59,11 @@ THROTTLING_CODES = ("ProvisionedThroughputExceededException", "ThrottlingExcepti
 
 
 def _table_name(table: Any) -> str | None:
+    """A table name, a PynamoDB model's table, or a callable answering the name (read at each call)."""
     if table is None or isinstance(table, str):
         return table
+    if not hasattr(table, "Meta"):
+        return _table_name(table())
     name = table.Meta.table_name  # a PynamoDB model
     assert isinstance(name, str)
     return name
