@@ -14,9 +14,12 @@ write lands, its reply is lost on the wire and botocore resends it) and reply_lo
 up: the caller sees a time-out although its write landed).
 """
 
+import datetime as dt
 import json
 import time
+import types
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -88,6 +91,7 @@ def scenario(
     request: Callable[[], Any],
     failed_as_protocol_says: Callable[[Any], bool],
     succeeded: Callable[[Any], bool],
+    before_retry: Callable[[], None] = lambda: None,
 ) -> None:
     """(a) and (b) under the fault, then (c)'s retry; the caller checks exactly-once afterwards."""
     inject_at(faults, kind, site.operation, site.table, site.nth)
@@ -101,6 +105,7 @@ def scenario(
         assert failed_as_protocol_says(reply), reply
     fault_over(faults)
     assert check_ledger() == []
+    before_retry()
     retried = request()
     assert succeeded(retried), retried
     assert check_ledger() == []
@@ -268,6 +273,35 @@ ITEMS = [
 ]
 
 
+@dataclass
+class PowertoolsClock:
+    offset: float = 0.0
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+@contextmanager
+def powertools_clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[PowertoolsClock]:
+    """The clock Powertools' idempotency records expire by, movable: a failed keyed request's in-progress
+    record lasts as long as its invocation had left (the Lambda context's remaining time), and a client's
+    retry after that runs again instead of being answered 409 "in progress"."""
+    from aws_lambda_powertools.utilities.idempotency.persistence import base, datarecord, dynamodb
+
+    clock = PowertoolsClock()
+
+    class Moved(dt.datetime):
+        @classmethod
+        def now(cls, tz: dt.tzinfo | None = None) -> "Moved":
+            moved = dt.datetime.now(tz) + dt.timedelta(seconds=clock.offset)
+            return cls.fromtimestamp(moved.timestamp(), tz)
+
+    shim = types.SimpleNamespace(datetime=Moved, timedelta=dt.timedelta, timezone=dt.timezone)
+    for module in (base, datarecord, dynamodb):
+        monkeypatch.setattr(module, "dt", shim)
+    yield clock
+
+
 def idempotency_table() -> str:
     return get_settings().tables.idempotency
 
@@ -281,7 +315,7 @@ BILLING_SITES = [
 
 
 @matrix(BILLING_SITES)
-def test_billing_invoice(aws: None, site: Site, kind: str) -> None:
+def test_billing_invoice(aws: None, monkeypatch: pytest.MonkeyPatch, site: Site, kind: str) -> None:
     Billing().put_apartment("apt-12", "Flat", "resident-1")
     headers = {"Idempotency-Key": "k-1"} if site.name.startswith("keyed") else None
     body = {"apartment_id": "apt-12", "period": "2026-11", "items": ITEMS}
@@ -296,8 +330,34 @@ def test_billing_invoice(aws: None, site: Site, kind: str) -> None:
     def created(reply: tuple[int, Any]) -> bool:
         return reply[0] in (200, 201) and reply[1]["amount"] == 420000
 
-    with inject() as faults:
-        scenario(faults, site, kind, post, unavailable, created)
+    in_progress = (
+        409,
+        {
+            "message": "Idempotency-Key: a request with this key is still in progress; retry later",
+            "errors": [
+                {
+                    "field": "Idempotency-Key",
+                    "error": "a request with this key is still in progress; retry later",
+                }
+            ],
+        },
+    )
+
+    def retry_later(reply: tuple[int, Any]) -> bool:
+        # The in-progress record's own write was resent by botocore and met itself: a documented 4xx
+        # telling the client to retry after the invocation's time is up, nothing written.
+        return kind == "reply_lost" and site.name == "keyed_in_progress" and reply == in_progress
+
+    with inject() as faults, powertools_clock(monkeypatch) as clock:
+        scenario(
+            faults,
+            site,
+            kind,
+            post,
+            lambda reply: unavailable(reply) or retry_later(reply),
+            created,
+            before_retry=lambda: clock.advance(FakeContext().remaining_ms / 1000 + 1),
+        )
     [invoice] = [i for i in Invoice.scan() if i.status != "cancelled"]
     assert (invoice.apartment_id, invoice.period, int(invoice.amount)) == ("apt-12", "2026-11", 420000)
 
