@@ -438,3 +438,21 @@ def test_autopay_charger(charging: Charging, site: Site, kind: str) -> None:
     assert charging.world.debt("apt-1") == 0
     autopay = charging.world.store.get(json.loads(charging.message["Body"])["autopay_id"])
     assert autopay is not None and autopay.due_period == "2026-11"
+
+
+# ---------------------------------------------------------------------- the audit trail's write
+@pytest.mark.parametrize("kind", ["throttle", "timeout", "reply_lost_after"])
+def test_a_failed_audit_write_changes_no_reply(payme: Payme, click: ClickStack, kind: str) -> None:
+    """AuditTable's PutItem (every provider request) is best effort: its failure leaves the reply alone."""
+    from tolov.store.models import AuditRecord
+
+    assert payme_state(1)(payme.create(PID, {"order_id": payme.invoice_id}, payme.amount))
+    invoice_id = click.invoice(1_500_000, apartment_id="apt-2")
+    with inject() as faults:
+        inject_at(faults, kind, "PutItem", AuditRecord, None)
+        assert payme_state(2)(payme.call("PerformTransaction", id=PID))
+        assert click.prepare(prepare_form(next_trans_id(), invoice_id, "15000.00"))["error"] == 0
+        assert sum(f.hits for f in faults.faults) >= 2
+    assert check_ledger() == []
+    [posting] = live_postings()
+    assert posting.payment_key == f"payme#{PID}"
