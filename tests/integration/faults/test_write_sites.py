@@ -26,12 +26,12 @@ from typing import Any
 
 import boto3
 import pytest
-from aws_lambda_powertools.utilities import parameters
 
 from tests.autopay_support import World, build_world, water
 from tests.click_support import ClickStack, click_stack, complete_form, next_trans_id, prepare_form
 from tests.faults import Faults, inject
-from tests.payme_harness import HANDLER_ENV, Handler, gas, load_event
+from tests.integration.test_billing_api import ITEMS as BILLING_ITEMS
+from tests.payme_harness import Handler, gas, load_event
 from tests.support import FakeContext, invoke, load_handler, rest_event, sqs_event
 from tolov.autopay.charge_queue import SqsChargeQueue
 from tolov.autopay.schedule import Scheduler
@@ -129,18 +129,12 @@ class Payme:
 
 
 @pytest.fixture
-def payme(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Payme]:
-    for name, value in HANDLER_ENV.items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    parameters.clear_caches()
-    world = Payme(Handler.new_container())
+def payme(handler: Handler) -> Payme:
+    world = Payme(handler)
     world.billing.put_apartment("apt-1", "Chilonzor 9-12-34", "resident-1")
     invoice = world.billing.create_invoice("apt-1", "2026-09", [water(), gas()])
     world.invoice_id, world.amount = invoice.invoice_id, int(invoice.amount)
-    yield world
-    get_settings.cache_clear()
-    parameters.clear_caches()
+    return world
 
 
 PID = "f" * 24
@@ -261,16 +255,7 @@ def test_click(click: ClickStack, site: Site, kind: str) -> None:
 
 
 # ---------------------------------------------------------------------- billing API: POST /invoices
-ITEMS = [
-    {
-        "service": "cold_water",
-        "title": "Cold water",
-        "amount": 420000,
-        "ikpu": "10305001001000000",
-        "package_code": "1503617",
-        "vat_percent": 12,
-    }
-]
+ITEMS = BILLING_ITEMS[:1]  # cold water, 420 000 tiyin
 
 
 @dataclass
@@ -388,15 +373,15 @@ def charging(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Charging]:
 
     world = build_world()
     monkeypatch.setattr(charger_gateway, "build_subscribe_client", lambda settings: world.fake)
-    handler = load_handler("autopay_charger")
-    handler.charger.reset()
+    charger_app = load_handler("autopay_charger")
+    charger_app.charger.reset()
     world.apartment("apt-1", [water()])
     world.enrol("apt-1")
     queue_url = boto3.client("sqs").get_queue_url(QueueName=QUEUE)["QueueUrl"]
     Scheduler(world.store, SqsChargeQueue(queue_url), world.settings.autopay.shards).run(date(2026, 10, 5))
     [message] = boto3.client("sqs").receive_message(QueueUrl=queue_url, VisibilityTimeout=60)["Messages"]
-    yield Charging(world, handler, message)
-    handler.charger.reset()
+    yield Charging(world, charger_app, message)
+    charger_app.charger.reset()
 
 
 @matrix(AUTOPAY_SITES)
