@@ -298,6 +298,9 @@ class DynamoAutopayStore:
             lambda t: t.save(attempt, condition=AutopayAttemptRecord.sk.does_not_exist()),
         ]
         if transact(ops) is not None:
+            stored = self.period(autopay_id, period)
+            if stored is not None and stored.receipt_id == receipt_id:
+                return  # our own write, resent by botocore after its reply was lost
             raise StateChanged(autopay_id)
 
     def _attempt_op(self, charge: PeriodCharge, actions: list[Action]) -> TxOp:
