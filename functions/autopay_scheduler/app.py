@@ -6,7 +6,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tolov.autopay.scheduler_gateway import answer, build_scheduler
-from tolov.observability import logger, metrics, tracer
+from tolov.observability import logger, metrics
 from tolov.settings import get_settings
 from tolov.wiring import Wiring
 
@@ -14,7 +14,6 @@ scheduler = Wiring(lambda: build_scheduler(get_settings()))
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
 @metrics.log_metrics(raise_on_empty_metrics=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return answer(scheduler, event)
