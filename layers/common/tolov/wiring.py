@@ -70,7 +70,7 @@ def reseed_after_restore() -> None:
 
 
 try:  # the restore hooks exist only in Lambda's Python runtimes (3.12 and later)
-    from snapshot_restore_py import register_after_restore
+    from snapshot_restore_py import register_after_restore  # type: ignore[import-not-found]
 except ImportError:
     pass
 else:
