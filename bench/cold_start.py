@@ -17,7 +17,9 @@
    pydantic + pynamodb + Powertools Logger/Metrics/Tracer (Tracer with the X-Ray SDK from this venv:
    what every function carried before); (c) each function's true floor: boto3 + the libraries its job
    needs (TRUE_FLOOR below). Over-floor is the median of the per-round differences, so drift in the
-   machine's speed cancels out. Target: import ≤ true floor + 25 ms.
+   machine's speed cancels out. Target: import ≤ true floor + 25 ms, judged on CPU time: on a shared
+   machine the wall time is mostly waiting for a core (the load average is printed), CPU time is not.
+   "vs (b)": CPU over floor (b), what a function pays beyond the stack every function used to carry.
 4. The Tracer option: the Payme handler with and without a Powertools Tracer created after it (the X-Ray
    SDK from this venv), in the same rounds.
 5. First call vs warm: --containers fresh interpreters each import the Payme handler against a moto server
@@ -274,7 +276,7 @@ def print_imports(samples: dict[tuple[str, str], list[dict[str, Any]]], function
             f"RSS {median([s['rss_mb'] for s in full]):.0f} MB)"
         )
         header = (
-            f"{'function':26} {'import':>7} {'CPU':>5} {'floor':>6} {'over':>6} {'CPU over':>8} "
+            f"{'function':26} {'import':>7} {'floor':>6} {'over':>6} {'| CPU':>6} {'floor':>6} {'over':>6} "
             f"{'target':>7} {'pass':>5} {'vs (b)':>7} {'RSS MB':>7}"
         )
         print(header)
@@ -282,14 +284,14 @@ def print_imports(samples: dict[tuple[str, str], list[dict[str, Any]]], function
         for function in functions:
             own = samples[variant, function.logical_id]
             floor = samples[variant, "true floor " + function.logical_id]
-            over = paired(own, floor)
-            floor_ms = median([s["ms"] for s in floor])
+            cpu_floor = median([s["cpu_ms"] for s in floor])
+            cpu_over = paired(own, floor, "cpu_ms")
             print(
                 f"{function.logical_id:26} {median([s['ms'] for s in own]):7.0f} "
-                f"{median([s['cpu_ms'] for s in own]):5.0f} {floor_ms:6.0f} {over:+6.0f} "
-                f"{paired(own, floor, 'cpu_ms'):+8.0f} {floor_ms + TARGET_MS:7.0f} "
-                f"{'pass' if over <= TARGET_MS else 'FAIL':>5} {paired(own, full):+7.0f} "
-                f"{median([s['rss_mb'] for s in own]):7.1f}"
+                f"{median([s['ms'] for s in floor]):6.0f} {paired(own, floor):+6.0f} "
+                f"{median([s['cpu_ms'] for s in own]):6.0f} {cpu_floor:6.0f} {cpu_over:+6.0f} "
+                f"{cpu_floor + TARGET_MS:7.0f} {'pass' if cpu_over <= TARGET_MS else 'FAIL':>5} "
+                f"{paired(own, full, 'cpu_ms'):+7.0f} {median([s['rss_mb'] for s in own]):7.1f}"
             )
         payme = samples[variant, "PaymeMerchantFunction"]
         traced = samples[variant, "Payme + Tracer"]
@@ -431,7 +433,8 @@ def main() -> None:
         )
         print(
             f"{args.runs} rounds; each round runs every probe once per layer variant, each in a new "
-            "interpreter; medians; over = median of the per-round differences to the floor"
+            "interpreter; medians, ms; over = median of the per-round differences to the function's true "
+            "floor; wall first, then CPU (pass: CPU over ≤ 25 ms)"
         )
         print()
         samples = import_rounds(functions, layers, runtime, tracer_dir, args.runs)
