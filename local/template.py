@@ -261,6 +261,12 @@ class SamTemplate:
     def function_ids(self, config: Config | None = None) -> list[str]:
         return list(self._sam(config).functions)
 
+    def function_properties(self, logical_id: str, config: Config | None = None) -> dict[str, Any]:
+        """The function's Properties as SAM reads them: Globals merged, intrinsics resolved."""
+        self._function(logical_id, config)  # a KeyError naming it when there is no such function
+        properties: dict[str, Any] = self._sam(config).resources[logical_id]["Properties"]
+        return properties
+
     def function_settings(self, logical_id: str, config: Config | None = None) -> FunctionSettings:
         return _settings(self._function(logical_id, config))
 

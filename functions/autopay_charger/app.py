@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tolov.autopay.charger_gateway import answer, build_charger
 from tolov.aws import within_budget
-from tolov.observability import logger, metrics, tracer
+from tolov.observability import logger, metrics
 from tolov.settings import get_settings
 from tolov.wiring import Wiring
 
@@ -15,7 +15,6 @@ charger = Wiring(lambda: build_charger(get_settings()))
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics(raise_on_empty_metrics=False)
 @within_budget
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:

@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tolov.autopay.scheduler_gateway import answer, build_scheduler
 from tolov.aws import within_budget
-from tolov.observability import logger, metrics, tracer
+from tolov.observability import logger, metrics
 from tolov.settings import get_settings
 from tolov.wiring import Wiring
 
@@ -15,7 +15,6 @@ scheduler = Wiring(lambda: build_scheduler(get_settings()))
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
 @metrics.log_metrics(raise_on_empty_metrics=False)
 @within_budget
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tolov.aws import within_budget
 from tolov.click.reversal_gateway import answer, build_workers
-from tolov.observability import logger, metrics, tracer
+from tolov.observability import logger, metrics
 from tolov.settings import get_settings
 from tolov.wiring import Wiring
 
@@ -15,7 +15,6 @@ workers = Wiring(lambda: build_workers(get_settings()))
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 @within_budget
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:

@@ -1,6 +1,5 @@
 """EventPublisherFunction: the tables' DynamoDB streams in, payment.*, invoice.paid and autopay.* events
-on TolovEventBus out (tolov.events). Traced like every function (the ops issue asks for Powertools'
-Tracer on each; whether the in-process Tracer stays is the performance issue's open decision)."""
+on TolovEventBus out (tolov.events). Traced like every function by the template's active tracing."""
 
 from typing import Any
 
@@ -9,7 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tolov.aws import within_budget
 from tolov.events.publisher_gateway import answer, build_publisher
-from tolov.observability import logger, metrics, tracer
+from tolov.observability import logger, metrics
 from tolov.settings import get_settings
 from tolov.wiring import Wiring
 
@@ -17,7 +16,6 @@ publisher = Wiring(lambda: build_publisher(get_settings()))
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics(raise_on_empty_metrics=False)
 @within_budget
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:

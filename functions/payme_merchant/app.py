@@ -6,7 +6,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tolov.audit.dynamo import build_trail
 from tolov.aws import within_budget
-from tolov.observability import logger, metrics, tracer
+from tolov.observability import logger, metrics
 from tolov.payme.gateway import answer, build_merchant
 from tolov.settings import get_settings
 from tolov.wiring import Wiring
@@ -16,7 +16,6 @@ trail = Wiring(lambda: build_trail(get_settings()))
 
 
 @logger.inject_lambda_context(log_event=False, clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 @within_budget
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

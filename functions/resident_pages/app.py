@@ -7,7 +7,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tolov.aws import within_budget
-from tolov.observability import logger, metrics, tracer
+from tolov.observability import logger, metrics
 from tolov.pages.routes import build_pages
 from tolov.settings import get_settings
 from tolov.wiring import Wiring
@@ -16,7 +16,6 @@ pages = Wiring(lambda: build_pages(get_settings()))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
-@tracer.capture_lambda_handler
 @metrics.log_metrics(raise_on_empty_metrics=False)
 @within_budget
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

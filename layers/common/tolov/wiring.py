@@ -6,6 +6,7 @@ unreadable value) is kept and raised again inside each request, where the handle
 protocol's reply, and is retried then, so a fixed configuration needs no new container.
 """
 
+import random
 from collections.abc import Callable
 from threading import Lock
 from typing import Any
@@ -54,3 +55,19 @@ class AwsClient:
         from tolov import aws
 
         return aws.client(self.service)  # not kept here: tolov.aws keeps it, and remakes it if need be
+
+
+def reseed_after_restore() -> None:
+    """With SnapStart (template parameter SnapStart) every container resumed from one snapshot would share
+    `random`'s state, seeded once at init: the same backoff and scheduling jitter everywhere, so retries
+    collide instead of spreading out. Seeded again from os.urandom in each container. Ids and tokens
+    (uuid4, secrets) read os.urandom at each call and need nothing."""
+    random.seed()
+
+
+try:  # the restore hooks exist only in Lambda's Python runtimes (3.12 and later)
+    from snapshot_restore_py import register_after_restore  # type: ignore[import-not-found]
+except ImportError:
+    pass
+else:
+    register_after_restore(reseed_after_restore)

@@ -14,7 +14,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from tolov.audit.trail import AuditEntry, AuditTrail, keep, parse_json
 from tolov.clock import Clock, now_ms
-from tolov.observability import count_alarmed, logger, metrics, tracer
+from tolov.observability import count_alarmed, logger, metrics
 from tolov.payme.dynamo import DynamoRepository
 from tolov.payme.errors import INSUFFICIENT_PRIVILEGE, SYSTEM_ERROR, PaymeError
 from tolov.payme.keys import SecretKeyStore
@@ -91,7 +91,6 @@ def record(outcome: Outcome, source_ip: str | None) -> None:
         metrics.add_metric(name="SystemErrors", unit=MetricUnit.Count, value=1)
     if outcome.error_code == INSUFFICIENT_PRIVILEGE:  # a wrong key, or an address outside the allow list
         count_alarmed("PaymeAuthFailed")
-    tracer.put_annotation(key="method", value=method)
     fields = {
         "method": method,
         "rpc_id": outcome.reply.get("id"),
