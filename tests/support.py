@@ -15,9 +15,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from tests.faults import inject
-
 from local.runtime import Containers
+from tests.faults import inject
 
 ROOT = Path(__file__).resolve().parent.parent
 _loaded: dict[str, ModuleType] = {}
