@@ -139,20 +139,15 @@ class Tester:
         got = {"http": status, **reply}
         if isinstance(reply.get("error"), int):
             self.codes.append(reply["error"])
-        self.report.expect(
-            self.scenario,
-            step,
-            got,
-            {
-                "http": 200,
-                "error": error,
-                "click_trans_id": int(fields["click_trans_id"]),
-                "merchant_trans_id": fields["merchant_trans_id"],
-                "error_note": OfType(str),
-                # Our id in a success; an error reply may carry null or nothing there, so not checked.
-                **({id_field: OfType(int, positive=True)} if error == 0 else {}),
-            },
-        )
+        # Our id in a success; an error reply may carry null or nothing there, so not checked.
+        expected = {"error": error, **({id_field: OfType(int, positive=True)} if error == 0 else {})}
+        envelope = {
+            "http": 200,
+            "click_trans_id": int(fields["click_trans_id"]),
+            "merchant_trans_id": fields["merchant_trans_id"],
+            "error_note": OfType(str),
+        }
+        self.report.expect(self.scenario, step, got, expected, envelope)
         return got
 
     def prepare(

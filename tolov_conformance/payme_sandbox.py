@@ -60,6 +60,7 @@ class Sandbox:
         self.report = report if report is not None else Report(strict=True)
         self.scenario = scenario
         self.next_id = 100
+        self.number = ""  # the step's number in payme.md's list of the scenario, set as it goes
 
     def send(
         self,
@@ -79,15 +80,14 @@ class Sandbox:
         try:
             status, reply = self.transport(json.dumps(body), auth or self.auth)
         except OSError as failure:
-            self.report.abort(self.scenario, step, f"{method}: no reply ({failure})")
+            self.report.abort(self.scenario, f"{self.number} {step}", f"{method}: no reply ({failure})")
         got = {"http": status, **reply}
-        want: dict[str, Any] = {"http": 200, "id": request_id}
-        want |= expected or {}
-        if "error.code" in want:
-            want |= {"result": ABSENT, "error.message": Languages()}
+        envelope: dict[str, Any] = {"http": 200, "id": request_id}
+        if expected and "error.code" in expected:
+            envelope |= {"result": ABSENT, "error.message": Languages()}
         else:
-            want |= {"error": ABSENT}
-        self.report.expect(self.scenario, step, got, want)
+            envelope |= {"error": ABSENT}
+        self.report.expect(self.scenario, f"{self.number} {step}", got, expected or {}, envelope)
         return got
 
     def twice(
@@ -98,14 +98,14 @@ class Sandbox:
         first = self.send(step, method, params, request_id=self.next_id, expected=expected)
         time.sleep(REPEAT_PAUSE_S)
         again = self.send(f"{step} (repeat)", method, params, request_id=self.next_id, expected=expected)
-        self.report.same(self.scenario, f"{step} (repeat = first)", first, again)
+        self.report.same(self.scenario, f"{self.number} {step} (repeat = first)", first, again)
         return first
 
     def ok(self, step: str, reply: dict[str, Any]) -> dict[str, Any]:
         """The result, or the scenario stops here (its failure is in the report already)."""
         result = reply.get("result")
         if not isinstance(result, dict):
-            self.report.abort(self.scenario, step, "no result to go on with")
+            self.report.abort(self.scenario, f"{self.number} {step}", "no result to go on with")
         return result  # type: ignore[return-value]
 
     # ------------------------------------------------------------------ steps
@@ -248,18 +248,27 @@ class Sandbox:
 def scenario_1(sandbox: Sandbox, payme_id: str, other_id: str) -> None:
     """Create, then cancel an unconfirmed transaction (with the security checks first)."""
     sandbox.scenario = "Payme scenario 1"
+    sandbox.number = "1"
     sandbox.wrong_authorization(payme_id)
+    sandbox.number = "2"
     sandbox.wrong_amount(payme_id)
+    sandbox.number = "3"
     sandbox.unknown_account(payme_id)
+    sandbox.number = "4"
     sandbox.check_perform()
+    sandbox.number = "5"
     sandbox.create(payme_id, other_id)
+    sandbox.number = "6"
     sandbox.cancel(payme_id, reason=3, state=-1)
 
 
 def scenario_2(sandbox: Sandbox, payme_id: str, other_id: str) -> None:
     """Create, perform, then cancel the performed transaction."""
     sandbox.scenario = "Payme scenario 2"
+    sandbox.number = "1"  # scenario 1's steps 4 and 5 again
     sandbox.check_perform()
     sandbox.create(payme_id, other_id)
+    sandbox.number = "2"
     sandbox.perform(payme_id)
+    sandbox.number = "3"
     sandbox.cancel(payme_id, reason=5, state=-2)

@@ -44,10 +44,16 @@ class OfType:
 
     def matches(self, got: object) -> bool:
         # type() rather than isinstance(): a JSON true is no integer id.
-        return type(got) is self.kind and (not self.positive or bool(got))
+        if type(got) is not self.kind:
+            return False
+        if not self.positive:
+            return True
+        return got > 0 if isinstance(got, int) else bool(got)
 
     def __str__(self) -> str:
-        return ("a non-empty " if self.positive else "a ") + self.kind.__name__
+        if not self.positive:
+            return f"a {self.kind.__name__}"
+        return "a positive int" if self.kind is int else f"a non-empty {self.kind.__name__}"
 
 
 @dataclass(frozen=True)
@@ -115,14 +121,25 @@ class Report:
         self.strict = strict
         self.checks: list[Check] = []
 
-    def expect(self, scenario: str, step: str, reply: Mapping[str, Any], expected: Mapping[str, Any]) -> bool:
-        differed = tuple(path for path, want in expected.items() if not matches(want, lookup(reply, path)))
+    def expect(
+        self,
+        scenario: str,
+        step: str,
+        reply: Mapping[str, Any],
+        expected: Mapping[str, Any],
+        envelope: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """`expected` is what the step is about; `envelope` is checked as well but shown only where it
+        differs, so that the table's columns say what each step tests."""
+        checked = {**(envelope or {}), **expected}
+        differed = tuple(path for path, want in checked.items() if not matches(want, lookup(reply, path)))
+        shown_paths = [*expected, *(p for p in differed if p not in expected)]
         return self.add(
             Check(
                 scenario,
                 step,
-                " ".join(f"{path}={shown(want)}" for path, want in expected.items()),
-                " ".join(f"{path}={shown(lookup(reply, path))}" for path in expected),
+                " ".join(f"{path}={shown(checked[path])}" for path in shown_paths),
+                " ".join(f"{path}={shown(lookup(reply, path))}" for path in shown_paths),
                 differed,
             ),
             reply,
@@ -170,7 +187,14 @@ class Report:
             (c.scenario, c.step, c.expected, c.got, ",".join(c.differed), "PASS" if c.passed else "FAIL")
             for c in self.checks
         ]
-        cut = [tuple(cell if len(cell) <= width else cell[: width - 1] + "…" for cell in row) for row in rows]
+        # Only expected and got are cut: the step names what was sent, and the failures follow in full.
+        cut = [
+            tuple(
+                cell if i not in (2, 3) or len(cell) <= width else cell[: width - 1] + "…"
+                for i, cell in enumerate(row)
+            )
+            for row in rows
+        ]
         widths = [max(len(row[i]) for row in cut) for i in range(len(head))]
         lines = [
             "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in cut

@@ -7,8 +7,9 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from tests.click_support import SECRET, ClickStack, click_sign, click_stack
+from tests.click_support import SECRET, ClickStack, click_stack
 from tests.support import FakeContext, load_handler, sample_event
+from tolov_conformance.click_tester import click_sign
 
 EVENTS = sorted(p.name for p in (Path(__file__).parents[3] / "events" / "click").glob("*.json"))
 
