@@ -83,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # click_trans_id: a bigint; a random start keeps runs on one stage apart.
     trans_ids = itertools.count(secrets.randbelow(9 * 10**11) + 10**11)
     for tool in (click_tester.legacy_tester, click_tester.postman_suite):
-        tester = click_tester.Tester(
+        tester = click_tester.ClickRun(
             click(base_url),
             account.apartment_id,
             args.click_amount,

@@ -95,7 +95,7 @@ def som(tiyin: int, *, decimals: bool) -> str:
     return f"{whole}.{cents:02d}" if decimals or cents else str(whole)
 
 
-class Tester:
+class ClickRun:
     """One run of one tool on one account. Without a report, the first failed check raises AssertionError.
 
     fresh_complete_ids: each Complete under a click_trans_id of its own (some testers do that; the
@@ -203,15 +203,13 @@ class Tester:
 
 
 def cancel_confirmed(tool_expects: int, configured: int) -> str:
-    note = (
-        ""
-        if tool_expects == configured
-        else f"; the tool expects {tool_expects}, the stage says {configured}"
-    )
-    return f"Complete error={CLICK_CANCELLED if tool_expects == -9 else '-1'} on the confirmed payment{note}"
+    """The step's name, saying so when the stage is configured for the other tool's answer."""
+    sent = CLICK_CANCELLED if tool_expects == -9 else "-1"
+    note = "" if tool_expects == configured else f" (the tool expects {tool_expects})"
+    return f"Complete error={sent}, confirmed payment{note}"
 
 
-def legacy_tester(t: Tester) -> None:
+def legacy_tester(t: ClickRun) -> None:
     """The legacy tester's order (the yetimdasturchi/clickuz-tester clone of click_api.exe)."""
     t.scenario, t.decimals = "Click legacy tester", False
     a, b, c = t.new_id(), t.new_id(), t.new_id()
@@ -236,7 +234,7 @@ def legacy_tester(t: Tester) -> None:
     t.complete("15 Complete error=0 on the cancelled payment", c, pid, -9)
 
 
-def postman_suite(t: Tester) -> None:
+def postman_suite(t: ClickRun) -> None:
     """The Postman collection's order (docs.click.uz/testing/postman); its wrong amount is forced to 300."""
     t.scenario, t.decimals = "Click Postman suite", True
     a, b, c = t.new_id(), t.new_id(), t.new_id()

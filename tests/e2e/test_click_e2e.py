@@ -16,7 +16,7 @@ from local.template import DEFAULT_CONFIG
 from local.testing import StackProcess, running_stack
 from tests.click_support import SIGN_TIME, complete_form, prepare_form, trans_ids
 from tolov_conformance import http
-from tolov_conformance.click_tester import Tester, legacy_tester, postman_suite
+from tolov_conformance.click_tester import ClickRun, legacy_tester, postman_suite
 
 pytestmark = pytest.mark.e2e
 
@@ -76,9 +76,9 @@ def balance(stack: StackProcess, apartment_id: str) -> dict[str, Any]:
     return body
 
 
-def tester(stack: StackProcess, account: str, cancel_after_confirm: int) -> Tester:
+def click_run(stack: StackProcess, account: str, cancel_after_confirm: int) -> ClickRun:
     """Over HTTP as the conformance runner sends (its transport, python's urllib)."""
-    return Tester(
+    return ClickRun(
         http.click(stack.api_url),
         account,
         100_000,
@@ -92,7 +92,7 @@ def tester(stack: StackProcess, account: str, cancel_after_confirm: int) -> Test
 
 def test_legacy_tester_over_http(legacy: StackProcess) -> None:
     account = apartment(legacy, "E2E-LEGACY")
-    run = tester(legacy, account, -4)
+    run = click_run(legacy, account, -4)
     legacy_tester(run)
     assert run.codes == [-1, 0, -1, -2, 0, -4, -4, -5, 0, -6, 0, 0, -9, -9, -9]
     assert balance(legacy, account)["credit"] == 200_000
@@ -100,7 +100,7 @@ def test_legacy_tester_over_http(legacy: StackProcess) -> None:
 
 def test_postman_suite_over_http(postman: StackProcess) -> None:
     account = apartment(postman, "E2E-POSTMAN")
-    run = tester(postman, account, -9)
+    run = click_run(postman, account, -9)
     postman_suite(run)
     assert run.codes == [-1, -5, 0, -1, -2, 0, -4, -9, 0, -6, 0, 0, -9, -9, -9]
     assert balance(postman, account)["credit"] == 200_000

@@ -22,7 +22,7 @@ from tests.click_support import (
     click_stack,
     trans_ids,
 )
-from tolov_conformance.click_tester import PREPARE, Tester, legacy_tester, postman_suite
+from tolov_conformance.click_tester import PREPARE, ClickRun, legacy_tester, postman_suite
 
 BACKENDS = ["handler on moto", "core on fakes"]
 
@@ -48,11 +48,13 @@ def postman(request: pytest.FixtureRequest) -> Iterator[ClickStack | ClickCore]:
     yield from shop(request, CLICK_CANCEL_AFTER_CONFIRM_ERROR="-9")
 
 
-def tester(shop: ClickStack | ClickCore, account: str, cancel_after_confirm: int = -4, **kw: Any) -> Tester:
+def click_run(
+    shop: ClickStack | ClickCore, account: str, cancel_after_confirm: int = -4, **kw: Any
+) -> ClickRun:
     def send(path: str, fields: dict[str, str]) -> tuple[int, dict[str, Any]]:
         return 200, shop.prepare(fields) if path == PREPARE else shop.complete(fields)
 
-    return Tester(
+    return ClickRun(
         send,
         account,
         100_000,
@@ -69,7 +71,7 @@ def tester(shop: ClickStack | ClickCore, account: str, cancel_after_confirm: int
 def test_legacy_tester_fifteen_steps(legacy: ClickStack | ClickCore, complete_ids: str) -> None:
     """Some testers send each Complete under a click_trans_id of its own: matched by prepare id, the run
     answers the same and the ledger sees the same two payments."""
-    run = tester(legacy, legacy.apartment("A-1001"), fresh_complete_ids=complete_ids == "fresh")
+    run = click_run(legacy, legacy.apartment("A-1001"), fresh_complete_ids=complete_ids == "fresh")
     legacy_tester(run)
 
     assert run.codes == [-1, 0, -1, -2, 0, -4, -4, -5, 0, -6, 0, 0, -9, -9, -9]
@@ -79,7 +81,7 @@ def test_legacy_tester_fifteen_steps(legacy: ClickStack | ClickCore, complete_id
 
 
 def test_postman_suite_fifteen_steps(postman: ClickStack | ClickCore) -> None:
-    run = tester(postman, postman.apartment("A-2002"), cancel_after_confirm=-9)
+    run = click_run(postman, postman.apartment("A-2002"), cancel_after_confirm=-9)
     postman_suite(run)
 
     assert run.codes == [-1, -5, 0, -1, -2, 0, -4, -9, 0, -6, 0, 0, -9, -9, -9]
