@@ -131,3 +131,14 @@ def test_a_wrong_billing_key_runs_nothing_and_says_why(stack: StackProcess) -> N
     assert run.stdout == ""
     assert "no account to run on: PUT /apartments/conformance-" in run.stderr and "HTTP 403" in run.stderr
     assert "not-the-billing-key" not in run.stderr
+
+
+def test_the_cancel_after_confirm_answer_is_the_one_the_stage_is_told_to_give(stack: StackProcess) -> None:
+    """This stack answers -4 (the template's default); told -9, the runner fails that step of each list."""
+    run = conformance(stack, "--click-cancel-after-confirm", "-9")
+    assert run.returncode == 1, run.stdout + run.stderr
+    failed = [line.split("\n")[0] for line in run.stdout.split("FAIL ")[1:]]
+    assert failed == [
+        "Click legacy tester / 7 Complete error=-1, confirmed payment (the tool expects -4)",
+        "Click Postman suite / 8 Complete error=-5017, confirmed payment",
+    ]
