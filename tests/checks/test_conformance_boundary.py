@@ -1,22 +1,11 @@
 """The conformance runner is tooling: it reaches a stage over HTTP only, with the standard library, and
 no product code imports it (it is not in the Lambda layer)."""
 
-import ast
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.checks.test_architecture import ROOT, _imports
+
 RUNNER = "tolov_conformance"
-
-
-def _imports(path: Path) -> set[str]:
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-        elif isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-    return names
 
 
 def test_no_product_code_imports_the_runner() -> None:

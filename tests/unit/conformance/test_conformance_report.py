@@ -90,21 +90,26 @@ def test_the_table_lists_every_check_and_every_failure_in_full() -> None:
     assert json.loads(report.as_json())["passed"] is False
 
 
+def fields(action: str, **more: str) -> dict[str, str]:
+    base = dict(click_trans_id="1", service_id="2", merchant_trans_id="m", amount="10", sign_time="t")
+    return base | {"action": action} | more
+
+
 def test_click_signature_is_clicks_formula() -> None:
     """md5 over click_trans_id service_id secret merchant_trans_id [merchant_prepare_id] amount action
     sign_time: the prepare id only in Complete. Digests worked out with md5sum ("12sm100t", "12sm9101t")."""
-    assert click_sign("1", "2", "s", "m", "9", "10", "0", "t") == "16c7dbe1e9bb8e78c844133d3d0f1cbf"
-    assert click_sign("1", "2", "s", "m", "9", "10", "1", "t") == "9261b4bf373775faeadcf210f60741d7"
+    assert click_sign(fields("0", merchant_prepare_id="9"), "s") == "16c7dbe1e9bb8e78c844133d3d0f1cbf"
+    assert click_sign(fields("1", merchant_prepare_id="9"), "s") == "9261b4bf373775faeadcf210f60741d7"
 
 
-def test_a_form_signed_for_prepare_leaves_the_prepare_id_out() -> None:
-    signed = form("0", "11", "acc", "1000", service_id="12345", secret="s", sign_time="2026-05-01 12:00:00")
-    assert signed["sign_string"] == click_sign(
-        "11", "12345", "s", "acc", "", "1000", "0", "2026-05-01 12:00:00"
+def test_forms_are_signed_and_a_bad_sign_is_no_signature() -> None:
+    signed = form("1", "1", "m", "10", service_id="2", secret="s", sign_time="t", prepare_id=9)
+    assert signed["sign_string"] == "9261b4bf373775faeadcf210f60741d7"
+    assert form("0", "1", "m", "10", service_id="2", secret="s", sign_time="t")["sign_string"] == (
+        "16c7dbe1e9bb8e78c844133d3d0f1cbf"
     )
-    complete = form("1", "11", "acc", "1000", service_id="12345", secret="s", sign_time="t", prepare_id=7)
-    assert complete["sign_string"] == click_sign("11", "12345", "s", "acc", "7", "1000", "1", "t")
-    assert complete["sign_string"] != click_sign("11", "12345", "s", "acc", "", "1000", "1", "t")
+    bad = form("0", "1", "m", "10", service_id="2", secret="s", sign_time="t", bad_sign=True)
+    assert bad["sign_string"] == "0" * 32
 
 
 @pytest.mark.parametrize(
