@@ -11,13 +11,15 @@ STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv run test test-fast lint checks build deploy deploy-prod bench clean
+.PHONY: help venv run test test-fast lint checks build deploy deploy-prod bench conformance clean
 
 help:
 	@echo "make run     start the local stack on http://127.0.0.1:3000, the Payme Subscribe simulator on"
 	@echo "             http://127.0.0.1:3001/api (SEED=1 loads demo data,"
 	@echo "             VERBOSE=1 shows function logs here, not only in .local-run/stack.log)"
 	@echo "make test    unit, integration, e2e and template checks, plus ruff and mypy"
+	@echo "make conformance URL=… [INVOICE=…]  Payme's sandbox scenarios and Click's tester lists against a stage"
+	@echo "             (PAYME_KEY, CLICK_SERVICE_ID, CLICK_SECRET_KEY, BILLING_API_KEY from the environment)"
 	@echo "make lint | checks | build | deploy | deploy-prod | bench | clean"
 
 $(STAMP): requirements-dev.txt layers/common/requirements.txt constraints.txt
@@ -43,7 +45,7 @@ test-fast: $(STAMP)
 	$(PYTEST) tests -m "not e2e and not checks"
 
 lint: $(STAMP)
-	$(PY) -m ruff check layers functions local tests bench
+	$(PY) -m ruff check layers functions local tests bench tolov_conformance
 	$(PY) -m mypy
 
 # checkov has dependencies of its own that clash with SAM CLI's: it lives in .venv-checkov.
@@ -70,6 +72,11 @@ deploy-prod: build
 
 bench: $(STAMP)
 	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+# The conformance runner (tolov_conformance/): standard library only, against any base URL.
+conformance: $(STAMP)
+	@test -n "$(URL)" || { echo "usage: make conformance URL=https://… [INVOICE=…]"; exit 2; }
+	@$(PY) -m tolov_conformance --url "$(URL)" $(if $(INVOICE),--invoice "$(INVOICE)")
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache $(CHECKOV_VENV)

@@ -1,11 +1,10 @@
 """Helpers for the Click tests: signed SHOP-API forms, API Gateway events, a configured ClickShopFunction
 on moto, and the SHOP-API core on the in-memory fakes.
 
-Signatures are computed here from Click's formula directly (not with tolov.click.sign), so that the
-tests check the production code against the specification rather than against itself.
+Forms are signed with the conformance runner's click_sign (Click's formula, not tolov.click.sign), so
+that the tests check the production code against the specification rather than against itself.
 """
 
-import hashlib
 import itertools
 import json
 from collections.abc import Iterator, Sequence
@@ -23,6 +22,7 @@ from tests.support import FakeContext, load_handler
 from tolov.billing.invoices import Billing, NewItem
 from tolov.click.request import Action
 from tolov.click.shop_api import ClickShop
+from tolov_conformance import click_tester
 
 SECRET = "local-click-secret"
 SERVICE_ID = "12345"
@@ -34,19 +34,10 @@ def next_trans_id() -> str:
     return str(next(_ids))
 
 
-def click_sign(
-    click_trans_id: str,
-    service_id: str,
-    secret: str,
-    merchant_trans_id: str,
-    merchant_prepare_id: str,
-    amount: str,
-    action: str,
-    sign_time: str,
-) -> str:
-    prepare = merchant_prepare_id if action == "1" else ""
-    text = f"{click_trans_id}{service_id}{secret}{merchant_trans_id}{prepare}{amount}{action}{sign_time}"
-    return hashlib.md5(text.encode()).hexdigest()
+def trans_ids() -> Iterator[int]:
+    """click_trans_ids from the same counter, for click_tester.Tester."""
+    while True:
+        yield next(_ids)
 
 
 def form(
@@ -55,42 +46,16 @@ def form(
     merchant_trans_id: str,
     amount: str,
     *,
-    prepare_id: str | int | None = None,
-    error: str = "0",
-    error_note: str = "Success",
-    paydoc_id: str | None = None,
     service_id: str = SERVICE_ID,
     secret: str = SECRET,
     sign_time: str = SIGN_TIME,
-    bad_sign: bool = False,
+    **kw: Any,
 ) -> dict[str, str]:
-    """The fields Click posts, signed with `secret` (or deliberately wrong with bad_sign)."""
-    fields = {
-        "click_trans_id": click_trans_id,
-        "service_id": service_id,
-        "click_paydoc_id": paydoc_id or str(int(click_trans_id) + 1_000_000_000),
-        "merchant_trans_id": merchant_trans_id,
-        "amount": amount,
-        "action": action,
-        "error": error,
-        "error_note": error_note,
-        "sign_time": sign_time,
-    }
-    if prepare_id is not None:
-        fields["merchant_prepare_id"] = str(prepare_id)
-    fields["sign_string"] = click_sign(
-        click_trans_id,
-        service_id,
-        secret,
-        merchant_trans_id,
-        str(prepare_id or ""),
-        amount,
-        action,
-        sign_time,
+    """The fields Click posts, signed with the local secret unless told otherwise (click_tester.form)."""
+    return click_tester.form(
+        action, click_trans_id, merchant_trans_id, amount, service_id=service_id, secret=secret,
+        sign_time=sign_time, **kw,
     )
-    if bad_sign:
-        fields["sign_string"] = "0" * 32
-    return fields
 
 
 def prepare_form(click_trans_id: str, merchant_trans_id: str, amount: str, **kw: Any) -> dict[str, str]:

@@ -14,7 +14,9 @@ import requests
 
 from local.template import DEFAULT_CONFIG
 from local.testing import StackProcess, running_stack
-from tests.click_support import complete_form, prepare_form
+from tests.click_support import SIGN_TIME, complete_form, prepare_form, trans_ids
+from tolov_conformance import http
+from tolov_conformance.click_tester import ClickRun, legacy_tester, postman_suite
 
 pytestmark = pytest.mark.e2e
 
@@ -74,53 +76,33 @@ def balance(stack: StackProcess, apartment_id: str) -> dict[str, Any]:
     return body
 
 
-def run_fifteen_steps(stack: StackProcess, account: str, amount: str, postman_order: bool) -> list[int]:
-    """Both tools' step lists; they differ in where the unknown-account step and the second -1 fall."""
-    a, b, c = ctid(), ctid(), ctid()
-    codes = []
-
-    def prepare(trans_id: str, mti: str = account, **kw: Any) -> dict[str, Any]:
-        reply = post(stack, "/click/prepare", prepare_form(trans_id, mti, amount, **kw))
-        codes.append(reply["error"])
-        return reply
-
-    def complete(trans_id: str, pid: Any, amount_: str = amount, **kw: Any) -> dict[str, Any]:
-        reply = post(stack, "/click/complete", complete_form(trans_id, account, amount_, pid, **kw))
-        codes.append(reply["error"])
-        return reply
-
-    prepare(a, bad_sign=True)
-    if postman_order:
-        prepare(a, "999999999")
-    pid = prepare(a)["merchant_prepare_id"]
-    complete(a, pid, bad_sign=True)
-    complete(a, pid, "300")
-    assert complete(a, pid)["merchant_confirm_id"] == pid
-    complete(a, pid)
-    complete(a, pid, error="-5017" if postman_order else "-1")
-    if not postman_order:
-        prepare(ctid(), "no-such-account")
-    pid = prepare(b)["merchant_prepare_id"]
-    complete(b, 999999999)
-    complete(b, pid)
-    pid = prepare(c)["merchant_prepare_id"]
-    complete(c, pid, error="-5017")
-    complete(c, pid, error="-5017")
-    complete(c, pid)
-    return codes
+def click_run(stack: StackProcess, account: str, cancel_after_confirm: int) -> ClickRun:
+    """Over HTTP as the conformance runner sends (its transport, python's urllib)."""
+    return ClickRun(
+        http.click(stack.api_url),
+        account,
+        100_000,
+        service_id=stack.config["CLICK_SERVICE_ID"],
+        secret=stack.config["CLICK_SECRET_KEY"],
+        sign_time=SIGN_TIME,
+        trans_ids=trans_ids(),
+        cancel_after_confirm=cancel_after_confirm,
+    )
 
 
 def test_legacy_tester_over_http(legacy: StackProcess) -> None:
     account = apartment(legacy, "E2E-LEGACY")
-    codes = run_fifteen_steps(legacy, account, "1000", postman_order=False)
-    assert codes == [-1, 0, -1, -2, 0, -4, -4, -5, 0, -6, 0, 0, -9, -9, -9]
+    run = click_run(legacy, account, -4)
+    legacy_tester(run)
+    assert run.codes == [-1, 0, -1, -2, 0, -4, -4, -5, 0, -6, 0, 0, -9, -9, -9]
     assert balance(legacy, account)["credit"] == 200_000
 
 
 def test_postman_suite_over_http(postman: StackProcess) -> None:
     account = apartment(postman, "E2E-POSTMAN")
-    codes = run_fifteen_steps(postman, account, "1000.00", postman_order=True)
-    assert codes == [-1, -5, 0, -1, -2, 0, -4, -9, 0, -6, 0, 0, -9, -9, -9]
+    run = click_run(postman, account, -9)
+    postman_suite(run)
+    assert run.codes == [-1, -5, 0, -1, -2, 0, -4, -9, 0, -6, 0, 0, -9, -9, -9]
     assert balance(postman, account)["credit"] == 200_000
 
 

@@ -13,7 +13,7 @@ import requests
 from local.testing import StackProcess, running_stack
 from tests.click_support import complete_form, prepare_form
 from tests.event_schemas import validate_delivered
-from tests.payme_sandbox import GOOD_AUTH
+from tolov_conformance.payme_sandbox import basic_auth
 
 pytestmark = pytest.mark.e2e
 
@@ -50,7 +50,7 @@ def new_invoice(stack: StackProcess, apartment_id: str) -> tuple[str, int]:
 
 def payme(stack: StackProcess, method: str, params: dict[str, Any]) -> dict[str, Any]:
     body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
-    headers = {"Authorization": GOOD_AUTH, "Content-Type": "application/json"}
+    headers = {"Authorization": basic_auth(stack.config["PAYME_KEY"]), "Content-Type": "application/json"}
     reply = requests.post(stack.url("/payme"), data=body, headers=headers, timeout=10).json()
     assert "result" in reply, reply
     return reply["result"]  # type: ignore[no-any-return]

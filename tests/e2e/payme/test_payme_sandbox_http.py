@@ -9,7 +9,8 @@ import pytest
 import requests
 
 from local.testing import StackProcess, running_stack
-from tests.payme_sandbox import GOOD_AUTH, Sandbox, scenario_1, scenario_2
+from tolov_conformance import http
+from tolov_conformance.payme_sandbox import Sandbox, basic_auth, scenario_1, scenario_2
 
 pytestmark = pytest.mark.e2e
 
@@ -57,41 +58,37 @@ def new_invoice(stack: StackProcess, apartment_id: str) -> tuple[str, int]:
     return invoice["invoice_id"], invoice["amount"]
 
 
-def http(stack: StackProcess) -> Any:
-    def send(body: str, authorization: str) -> tuple[int, dict[str, Any]]:
-        reply = requests.post(
-            stack.url("/payme"),
-            data=body.encode(),
-            headers={"Authorization": authorization, "Content-Type": "text/json; charset=UTF-8"},
-            timeout=10,
-        )
-        assert reply.headers["Content-Type"].startswith("application/json")
-        return reply.status_code, reply.json()
+def sandbox(stack: StackProcess, order_id: str, amount: int) -> Sandbox:
+    """Over HTTP as the conformance runner sends (its transport, python's urllib)."""
+    return Sandbox(http.payme(stack.api_url), order_id, amount, key=stack.config["PAYME_KEY"])
 
-    return send
+
+def good_auth(stack: StackProcess) -> str:
+    return basic_auth(stack.config["PAYME_KEY"])
 
 
 def test_scenario_1_over_http(stack: StackProcess) -> None:
     order_id, amount = new_invoice(stack, "e2e-payme-1")
-    scenario_1(Sandbox(http(stack), order_id, amount), "6e730e8e0b852a417aa49c01", "6e730e8e0b852a417aa49c02")
+    scenario_1(sandbox(stack, order_id, amount), "6e730e8e0b852a417aa49c01", "6e730e8e0b852a417aa49c02")
     assert billing(stack, "GET", f"/invoices/{order_id}", None)["status"] == "open"
 
 
 def test_scenario_2_over_http(stack: StackProcess) -> None:
     order_id, amount = new_invoice(stack, "e2e-payme-2")
-    sandbox = Sandbox(http(stack), order_id, amount)
-    sandbox.check_perform()
-    sandbox.create("6e730e8e0b852a417aa49c03", "6e730e8e0b852a417aa49c04")
-    sandbox.perform("6e730e8e0b852a417aa49c03")
+    payme = sandbox(stack, order_id, amount)
+    payme.check_perform()
+    payme.create("6e730e8e0b852a417aa49c03", "6e730e8e0b852a417aa49c04")
+    payme.perform("6e730e8e0b852a417aa49c03")
     assert billing(stack, "GET", f"/invoices/{order_id}", None)["status"] == "paid"
-    sandbox.cancel("6e730e8e0b852a417aa49c03", reason=5, state=-2)
+    payme.cancel("6e730e8e0b852a417aa49c03", reason=5, state=-2)
     assert billing(stack, "GET", f"/invoices/{order_id}", None)["status"] == "open"
 
 
 def test_scenario_1_then_2_on_one_order_over_http(stack: StackProcess) -> None:
     order_id, amount = new_invoice(stack, "e2e-payme-3")
-    scenario_1(Sandbox(http(stack), order_id, amount), "6e730e8e0b852a417aa49c05", "6e730e8e0b852a417aa49c06")
-    scenario_2(Sandbox(http(stack), order_id, amount), "6e730e8e0b852a417aa49c07", "6e730e8e0b852a417aa49c08")
+    payme = sandbox(stack, order_id, amount)
+    scenario_1(payme, "6e730e8e0b852a417aa49c05", "6e730e8e0b852a417aa49c06")
+    scenario_2(payme, "6e730e8e0b852a417aa49c07", "6e730e8e0b852a417aa49c08")
 
 
 @pytest.mark.parametrize(
@@ -99,8 +96,10 @@ def test_scenario_1_then_2_on_one_order_over_http(stack: StackProcess) -> None:
     [b"", b"{", b"\xff", b"[]", json.dumps({"id": 9, "method": "Nope", "params": {}}).encode()],
 )
 def test_garbage_is_always_http_200_json_rpc(stack: StackProcess, body: bytes) -> None:
-    reply = requests.post(stack.url("/payme"), data=body, headers={"Authorization": GOOD_AUTH}, timeout=10)
+    headers = {"Authorization": good_auth(stack)}
+    reply = requests.post(stack.url("/payme"), data=body, headers=headers, timeout=10)
     assert reply.status_code == 200
+    assert reply.headers["Content-Type"].startswith("application/json")
     data = reply.json()
     assert "error" in data and "id" in data
 
@@ -114,6 +113,7 @@ def test_without_credentials_over_http(stack: StackProcess) -> None:
 
 @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "PATCH"])
 def test_a_request_that_is_not_a_post_is_http_200_json_rpc_32300(stack: StackProcess, method: str) -> None:
-    reply = requests.request(method, stack.url("/payme"), headers={"Authorization": GOOD_AUTH}, timeout=10)
+    headers = {"Authorization": good_auth(stack)}
+    reply = requests.request(method, stack.url("/payme"), headers=headers, timeout=10)
     assert reply.status_code == 200
     assert reply.json()["error"]["code"] == -32300
