@@ -11,13 +11,15 @@ STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv run test test-fast lint checks build deploy deploy-prod bench clean
+.PHONY: help venv run test test-fast lint checks build deploy deploy-prod bench load clean
 
 help:
 	@echo "make run     start the local stack on http://127.0.0.1:3000, the Payme Subscribe simulator on"
 	@echo "             http://127.0.0.1:3001/api (SEED=1 loads demo data,"
 	@echo "             VERBOSE=1 shows function logs here, not only in .local-run/stack.log)"
 	@echo "make test    unit, integration, e2e and template checks, plus ruff and mypy"
+	@echo "make load    mixed Payme, Click and billing traffic against a local stack of its own (127.0.0.1),"
+	@echo "             CLIENTS=8 DURATION=30 s per table size, SIZES=0,1000,5000 invoices (a few minutes)"
 	@echo "make lint | checks | build | deploy | deploy-prod | bench | clean"
 
 $(STAMP): requirements-dev.txt layers/common/requirements.txt constraints.txt
@@ -70,6 +72,12 @@ deploy-prod: build
 
 bench: $(STAMP)
 	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+CLIENTS ?= 8
+DURATION ?= 30
+SIZES ?= 0,1000,5000
+load: $(STAMP)
+	$(PY) bench/load.py --clients $(CLIENTS) --seconds $(DURATION) --sizes $(SIZES)
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache $(CHECKOV_VENV)
