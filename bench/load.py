@@ -397,6 +397,35 @@ def seed_invoices(client: Client, moto_url: str, target: int, settings: Any) -> 
     return count(ddb, settings.tables.invoices), time.monotonic() - started
 
 
+def moto_probe(moto_url: str, settings: Any, runs: int = 7) -> tuple[float, float]:
+    """(GetItem ms, TransactWriteItems ms), medians, with no traffic: what one call costs in moto at this
+    table size. The transaction only checks conditions on an invoice and its charge, writing nothing, but
+    moto copies both tables whole for it, as for every transaction touching them."""
+    ddb = dynamodb(moto_url)
+    tables = settings.tables
+    invoice = ddb.scan(TableName=tables.invoices, Limit=1)["Items"][0]
+    charge_key = invoice["items"]["L"][0]["M"]["charge_key"]
+    charge = {"apartment_id": invoice["apartment_id"], "charge_key": charge_key}
+    checks = [
+        {"TableName": tables.invoices, "Key": {"invoice_id": invoice["invoice_id"]}},
+        {"TableName": tables.charges, "Key": charge},
+    ]
+    condition = {"ConditionExpression": "attribute_exists(amount)"}
+    transaction = [{"ConditionCheck": {**check, **condition}} for check in checks]
+
+    def timed(call: Callable[[], Any]) -> float:
+        samples = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            call()
+            samples.append((time.perf_counter() - started) * 1000)
+        return statistics.median(samples)
+
+    get = timed(lambda: ddb.get_item(TableName=tables.invoices, Key={"invoice_id": invoice["invoice_id"]}))
+    write = timed(lambda: ddb.transact_write_items(TransactItems=transaction))
+    return get, write
+
+
 def _renamed(value: Any, ids: dict[str, str]) -> Any:
     if isinstance(value, dict):
         return {k: (ids.get(v, v) if k == "S" else _renamed(v, ids)) for k, v in value.items()}
@@ -499,6 +528,7 @@ class Level:
     seed_s: float
     seconds: float
     tally: Tally
+    probe: tuple[float, float]  # moto GetItem ms, TransactWriteItems ms, before the traffic
 
 
 def print_level(level: Level, out: Callable[[str], None]) -> None:
@@ -507,6 +537,10 @@ def print_level(level: Level, out: Callable[[str], None]) -> None:
         f"table size {level.invoices} invoices (topped up in {level.seed_s:.1f} s): {tally.requests} requests"
         f" in {level.seconds:.1f} s = {tally.requests / level.seconds:.1f} req/s,"
         f" {len(tally.failures)} failures"
+    )
+    out(
+        f"  moto alone, before the traffic: GetItem {level.probe[0]:.1f} ms, TransactWriteItems on an invoice"
+        f" and its charge {level.probe[1]:.1f} ms (medians of 7)"
     )
     out(f"  {'kind':<44} {'requests':>8} {'p50 ms':>8} {'p99 ms':>8}  protocol answers (code x count)")
     for kind in sorted(tally.latencies):
@@ -620,8 +654,9 @@ def main(argv: list[str] | None = None) -> int:
         warm_up(seeder, names)
         for size in args.sizes:
             invoices, seed_s = seed_invoices(seeder, moto_url, size, settings)
+            probe = moto_probe(moto_url, settings)
             tally, seconds = run_level(api_url, config, pool, args, names)
-            levels.append(Level(invoices, seed_s, seconds, tally))
+            levels.append(Level(invoices, seed_s, seconds, tally, probe))
         seeder.close()
         paid = Counter(warmup.paid)
         for level in levels:
