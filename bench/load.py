@@ -580,7 +580,7 @@ def run_level(
     deadline = time.monotonic() + args.seconds
 
     def stop() -> bool:
-        return time.monotonic() >= deadline or tally.requests >= args.max_requests
+        return time.monotonic() >= deadline or tally.requests >= int(args.max_requests)
 
     clients = [Client(api_url, config, tally, pool, seed) for seed in range(args.clients)]
     threads = [threading.Thread(target=run_client, args=(c, stop, names)) for c in clients]
