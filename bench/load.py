@@ -6,7 +6,9 @@
 Starts `python -m local.stack` (its own free ports, as the e2e tests do), or targets a running stack given
 by --url and --moto-url (127.0.0.1 only: anything else is refused). For each table size in --sizes it
 first tops the tables up to that many invoices, then runs the clients for --seconds (or --max-requests,
-whichever ends first). Each client is a thread with one keep-alive connection, looping over flows:
+whichever ends first); before the traffic it times one GetItem and one TransactWriteItems in moto alone,
+whose cost grows with the tables (see docs/performance.md). Each client is a thread with one keep-alive
+connection, looping over flows:
 
   billing   PUT /apartments/{id}, POST /invoices (joins the shared pool of open invoices), GET the
             invoice, GET the apartment's balance (its debts)
@@ -17,7 +19,8 @@ whichever ends first). Each client is a thread with one keep-alive connection, l
   statement Payme CheckTransaction of a known transaction and GetStatement of the last ten minutes
 
 Clients pick invoices from the newest few of one shared pool, so Payme and Click race for the same
-invoice: the protocol answers of such races (Payme -31008, Click -4/-9) are expected and counted by code.
+invoice: the protocol answers of such races (Payme -31008, Click -4/-9 and -7 "Another payment for this
+order is in progress") are expected and counted by code.
 Failures: an HTTP status the protocol does not allow (5xx among them), a reply that is not the protocol's
 shape, a dropped connection, any other protocol error (e.g. Payme -32400, Click -7: the store failed).
 
