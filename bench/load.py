@@ -455,8 +455,22 @@ def ledger_settings(moto_url: str, config: dict[str, str]) -> Any:
     return load_settings({**env, "AWS_ENDPOINT_URL": moto_url, "AWS_DEFAULT_REGION": LOCAL_REGION})
 
 
-def check_ledger_totals(settings: Any, paid: Counter[str]) -> tuple[list[str], list[str]]:
-    """(lines to print, failures): no double posting, from the stored rows."""
+@dataclass(frozen=True)
+class Stored:
+    """What the tables hold, in tiyin."""
+
+    payme: int  # performed Payme transactions (a refund's state is -2: not counted)
+    click: int  # confirmed Click attempts, posted or not
+    click_posted: int  # of which the ledger posted
+    unposted: int  # attempts confirmed but refused by the ledger (a reversal is queued)
+    postings: int  # live postings (not reversed)
+    posted: int
+    charges_paid: int
+    credit: int
+    invoices_paid: int  # invoices not cancelled
+
+
+def stored_totals(settings: Any) -> Stored:
     from tolov.click.attempt import CONFIRMED_STATES, TxState
     from tolov.payme.transaction import PERFORMED
     from tolov.store.models import (
@@ -484,28 +498,48 @@ def check_ledger_totals(settings: Any, paid: Counter[str]) -> tuple[list[str], l
             else:
                 unposted += 1
     postings = [p for p in Posting.scan() if p.reversed_at is None]
-    posted = sum(int(p.amount) for p in postings)
-    charges_paid = sum(int(c.paid_amount) for c in Charge.scan())
-    credit = sum(int(a.credit) for a in Apartment.scan())
-    invoices_paid = sum(int(i.paid_amount) for i in Invoice.scan() if i.status != "cancelled")
+    return Stored(
+        payme=payme,
+        click=click,
+        click_posted=click_posted,
+        unposted=unposted,
+        postings=len(postings),
+        posted=sum(int(p.amount) for p in postings),
+        charges_paid=sum(int(c.paid_amount) for c in Charge.scan()),
+        credit=sum(int(a.credit) for a in Apartment.scan()),
+        invoices_paid=sum(int(i.paid_amount) for i in Invoice.scan() if i.status != "cancelled"),
+    )
+
+
+def check_ledger_totals(before: Stored, after: Stored, paid: Counter[str]) -> tuple[list[str], list[str]]:
+    """(lines to print, failures): no double posting. What the clients saw performed is compared with what
+    the run added to the tables (a stack given by --url may hold earlier payments); the ledger's own
+    equalities hold for the whole store."""
+    payme, click = after.payme - before.payme, after.click - before.click
     lines = [
-        f"Payme performed: clients {paid['payme']}, stored {payme} tiyin",
-        f"Click confirmed: clients {paid['click']}, stored {click} tiyin"
-        f" ({unposted} confirmed but refused by the ledger, reversal queued: {click - click_posted} tiyin)",
-        f"live postings: {len(postings)}, {posted} tiyin; charges paid {charges_paid} + apartment credit"
-        f" {credit} = {charges_paid + credit}; invoices paid {invoices_paid}",
+        f"Payme performed in this run: clients {paid['payme']}, stored {payme} tiyin",
+        f"Click confirmed in this run: clients {paid['click']}, stored {click} tiyin ({after.unposted}"
+        f" confirmed but refused by the ledger, reversal queued: {after.click - after.click_posted} tiyin)",
+        f"whole store: live postings {after.postings}, {after.posted} tiyin;"
+        f" charges paid {after.charges_paid} + apartment credit {after.credit}"
+        f" = {after.charges_paid + after.credit};"
+        f" invoices paid {after.invoices_paid}",
     ]
     failures = []
     if paid["payme"] != payme:
-        failures.append(f"Payme: the clients saw {paid['payme']} performed, the store holds {payme}")
+        failures.append(f"Payme: the clients saw {paid['payme']} performed, the store added {payme}")
     if paid["click"] != click:
-        failures.append(f"Click: the clients saw {paid['click']} confirmed, the store holds {click}")
-    if payme + click_posted != posted:
-        failures.append(f"postings {posted} != performed Payme {payme} + posted Click {click_posted}")
-    if charges_paid + credit != posted:
-        failures.append(f"charges paid {charges_paid} + credit {credit} != postings {posted}")
-    if invoices_paid != charges_paid:
-        failures.append(f"invoices paid {invoices_paid} != charges paid {charges_paid}")
+        failures.append(f"Click: the clients saw {paid['click']} confirmed, the store added {click}")
+    if after.payme + after.click_posted != after.posted:
+        failures.append(
+            f"postings {after.posted} != performed Payme {after.payme} + posted Click {after.click_posted}"
+        )
+    if after.charges_paid + after.credit != after.posted:
+        failures.append(
+            f"charges paid {after.charges_paid} + credit {after.credit} != postings {after.posted}"
+        )
+    if after.invoices_paid != after.charges_paid:
+        failures.append(f"invoices paid {after.invoices_paid} != charges paid {after.charges_paid}")
     return lines, failures
 
 
@@ -647,6 +681,7 @@ def main(argv: list[str] | None = None) -> int:
     levels: list[Level] = []
     with target(args) as (api_url, moto_url, config):
         settings = ledger_settings(moto_url, config)
+        before = stored_totals(settings)
         pool = Pool()
         warmup = Tally()
         seeder = Client(api_url, config, warmup, pool, seed=-1)
@@ -664,7 +699,7 @@ def main(argv: list[str] | None = None) -> int:
         paid = Counter(warmup.paid)
         for level in levels:
             paid.update(level.tally.paid)
-        ledger_lines, ledger_failures = check_ledger_totals(settings, paid)
+        ledger_lines, ledger_failures = check_ledger_totals(before, stored_totals(settings), paid)
         violations = ledger_invariant_violations(settings)
 
     out(
