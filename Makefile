@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv run test test-fast lint checks build deploy deploy-prod bench conformance clean
+.PHONY: help venv run test test-fast lint checks build deploy deploy-prod bench conformance load clean
 
 help:
 	@echo "make run     start the local stack on http://127.0.0.1:3000, the Payme Subscribe simulator on"
@@ -20,6 +20,8 @@ help:
 	@echo "make test    unit, integration, e2e and template checks, plus ruff and mypy"
 	@echo "make conformance URL=… [INVOICE=…]  Payme's sandbox scenarios and Click's tester lists against a stage"
 	@echo "             (PAYME_KEY, CLICK_SERVICE_ID, CLICK_SECRET_KEY, BILLING_API_KEY from the environment)"
+	@echo "make load    mixed Payme, Click and billing traffic against a local stack of its own (127.0.0.1),"
+	@echo "             CLIENTS=8 DURATION=30 s per table size, SIZES=0,1000,5000 invoices (a few minutes)"
 	@echo "make lint | checks | build | deploy | deploy-prod | bench | clean"
 
 $(STAMP): requirements-dev.txt layers/common/requirements.txt constraints.txt
@@ -77,6 +79,13 @@ bench: $(STAMP)
 conformance: $(STAMP)
 	@test -n "$(URL)" || { echo "usage: make conformance URL=https://… [INVOICE=…]"; exit 2; }
 	@$(PY) -m tolov_conformance --url "$(URL)" $(if $(INVOICE),--invoice "$(INVOICE)")
+
+# The load test (bench/load.py): a local stack of its own on 127.0.0.1, bounded in time and count.
+CLIENTS ?= 8
+DURATION ?= 30
+SIZES ?= 0,1000,5000
+load: $(STAMP)
+	$(PY) bench/load.py --clients $(CLIENTS) --seconds $(DURATION) --sizes $(SIZES)
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache $(CHECKOV_VENV)
