@@ -543,13 +543,11 @@ def check_ledger_totals(before: Stored, after: Stored, paid: Counter[str]) -> tu
     return lines, failures
 
 
-def ledger_invariant_violations(settings: Any) -> list[str] | None:
-    """THE one call site of the ledger invariant checker (issue 13 §2, written on another branch):
-    None while tolov.reconciliation.invariants is not on this branch. The lead wires it when merging."""
-    try:
-        from tolov.reconciliation.invariants import check_ledger  # type: ignore[import-not-found]
-    except ImportError:
-        return None
+def ledger_invariant_violations(settings: Any) -> list[str]:
+    """What the ledger invariant checker (provider state, postings, charges, invoices, credit, reservations)
+    finds in the stored rows after the traffic."""
+    from tolov.reconciliation.invariants import check_ledger
+
     return [f"{v.kind} {v.key}: {v.detail}" for v in check_ledger(settings)]
 
 
@@ -723,14 +721,11 @@ def main(argv: list[str] | None = None) -> int:
         out(f"  {line}")
     for failure in ledger_failures:
         out(f"  FAILURE {failure}")
-    if violations is None:
-        out("ledger invariant checker: not run (tolov.reconciliation.invariants is not on this branch)")
-    else:
-        out(f"ledger invariant checker: {len(violations)} violations")
-        for violation in violations[:20]:
-            out(f"  FAILURE {violation}")
+    out(f"ledger invariant checker: {len(violations)} violations")
+    for violation in violations[:20]:
+        out(f"  FAILURE {violation}")
     failures = sum(len(level.tally.failures) for level in levels)
-    failures += len(warmup.failures) + len(ledger_failures) + len(violations or [])
+    failures += len(warmup.failures) + len(ledger_failures) + len(violations)
     out(f"failures: {failures}")
     out(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     if args.save:

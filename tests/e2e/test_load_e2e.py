@@ -20,5 +20,6 @@ def test_a_short_mixed_load_has_no_failure_and_no_double_posting() -> None:
     assert result.returncode == 0, output
     assert "\nfailures: 0\n" in result.stdout, output
     assert "FAILURE" not in result.stdout, output
+    assert "\nledger invariant checker: 0 violations\n" in result.stdout, output
     performed = [line for line in result.stdout.splitlines() if "Payme performed in this run" in line]
     assert performed and "clients 0," not in performed[0], output  # Payme flows did run
