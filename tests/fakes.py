@@ -257,10 +257,12 @@ class FakeLedger:
         mine = str(key)
         invoice = self._invoice(invoice_id)
         holder = invoice.active_payment
-        if holder is not None and holder != mine and not self._replaceable(invoice, key, supersede):
-            raise InvoiceLocked(invoice_id)
+        if holder == mine:
+            raise TransactionExists(mine)  # reserved only with the attempt's creation: a repeat
+        if holder is not None and not self._replaceable(invoice, key, supersede):
+            raise InvoiceLocked(invoice_id, holder, invoice.active_payment_at)
         self._payable(invoice, holder or mine, amount, require_lock=False)
-        since = invoice.active_payment_at if holder == mine else self.clock()
+        since = self.clock()
 
         def write() -> None:
             invoice.active_payment, invoice.active_payment_at = mine, since
@@ -388,7 +390,7 @@ class FakeLedger:
             raise InvoiceCancelled(invoice.invoice_id)
         holder = invoice.active_payment
         if (holder is not None and holder != key) or (require_lock and holder != key):
-            raise InvoiceLocked(invoice.invoice_id)
+            raise InvoiceLocked(invoice.invoice_id, holder, invoice.active_payment_at)
         unpaid = invoice.amount - invoice.paid_amount
         if amount != unpaid:
             raise AmountMismatch(unpaid)
@@ -420,6 +422,10 @@ class FakePaymeRepository:
         return PaymentKey(self.PROVIDER, payme_id)
 
     # ------------------------------------------------------------------ reads
+    def get_many(self, payme_ids: list[str]) -> dict[str, Transaction]:
+        with self.ledger.lock:
+            return {i: self._rows[i] for i in payme_ids if i in self._rows}
+
     def get(self, payme_id: str) -> Transaction | None:
         with self.ledger.lock:
             return self._rows.get(payme_id)
@@ -608,8 +614,10 @@ class FakeClickRepository:
             if isinstance(account, InvoiceAccount):
                 key = PaymentKey(self.PROVIDER, tx.click_trans_id)
                 write = self.ledger.reserve(key, account.invoice_id, tx.amount, supersede=retire is not None)
-            if tx.click_trans_id in self._rows or tx.prepare_id in self._aliases:
+            if tx.click_trans_id in self._rows:
                 raise TransactionExists(tx.click_trans_id)
+            if tx.prepare_id in self._aliases:
+                raise StateChanged(tx.click_trans_id)  # the prepare id is taken: draw another
             retired = None
             if retire is not None:
                 retired = self._rows.get(PaymentKey.parse(retire).external_id)
@@ -633,7 +641,15 @@ class FakeClickRepository:
                 retired.state, retired.cancelled_at = TxState.CANCELLED.value, now
                 retired.reason = f"superseded by {tx.payment_key}"
 
-    def confirm(self, tx: ClickTx, now: int, token: str, complete_trans_id: str | None = None) -> None:
+    def confirm(
+        self,
+        tx: ClickTx,
+        now: int,
+        token: str,
+        complete_trans_id: str | None = None,
+        *,
+        account: Account | None = None,  # the fake reads under its lock: nothing to hand back
+    ) -> None:
         with self.ledger.lock:
             key = PaymentKey(self.PROVIDER, tx.click_trans_id)
             if tx.account is AccountKind.INVOICE:

@@ -328,14 +328,17 @@ def test_fiscal_data_is_kept_per_kind(store: Store) -> None:
 
 
 # ---------------------------------------------------------------------- Click
-def test_click_create_twice_or_with_a_taken_prepare_id_is_transaction_exists(store: Store) -> None:
+def test_click_create_twice_is_transaction_exists_and_a_taken_prepare_id_state_changed(
+    store: Store,
+) -> None:
     invoice_id = store.invoice()
     tx = click_tx(store, "701", invoice_id, 2_500_000)
     store.click.create(tx, click_account(store, invoice_id), 0)
     with pytest.raises(TransactionExists):
         store.click.create(tx, click_account(store, invoice_id), 0)
     apartment = store.apartment("apt-2")
-    with pytest.raises(TransactionExists):  # another attempt under a prepare id already handed out
+    # Another attempt under a prepare id already handed out: not this attempt's repeat, a draw to redo.
+    with pytest.raises(StateChanged) as taken:
         store.click.create(
             replace(
                 click_tx(store, "702", apartment, 100_000, AccountKind.APARTMENT), prepare_id=tx.prepare_id
@@ -343,14 +346,15 @@ def test_click_create_twice_or_with_a_taken_prepare_id_is_transaction_exists(sto
             click_account(store, apartment),
             0,
         )
+    assert not isinstance(taken.value, TransactionExists)
     assert store.click.get("702") is None
     assert store.click.find_by_prepare_id(tx.prepare_id) == tx
     assert store.click.get("701") == tx
 
 
-def test_click_prepare_ids_increase(store: Store) -> None:
-    ids = [store.click.next_prepare_id() for _ in range(3)]
-    assert ids == sorted(ids) and len(set(ids)) == 3
+def test_click_prepare_ids_are_positive_int32(store: Store) -> None:
+    ids = [store.click.next_prepare_id() for _ in range(20)]
+    assert all(isinstance(i, int) and 0 < i < 2**31 for i in ids) and len(set(ids)) > 1
 
 
 def test_click_find_account_reads_the_invoice_first_or_the_kind_asked(store: Store) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from tests.click_support import SECRET, ClickStack, click_stack
 from tests.support import FakeContext, load_handler, sample_event
+from tolov.click import dynamo
 from tolov_conformance.click_tester import click_sign
 
 EVENTS = sorted(p.name for p in (Path(__file__).parents[3] / "events" / "click").glob("*.json"))
@@ -43,10 +44,14 @@ def reply(name: str) -> dict[str, object]:
     return body
 
 
-def test_sample_events_in_order(stack: ClickStack) -> None:
+def test_sample_events_in_order(stack: ClickStack, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The samples' Complete carries merchant_prepare_id 1 under its signature: the id the Prepare draws
+    # at random is made that one here (the first draw; later ones random again).
+    first, drawn = iter([1]), dynamo.random_prepare_id
+    monkeypatch.setattr(dynamo, "random_prepare_id", lambda: next(first, None) or drawn())
     assert reply("prepare_bad_sign.json")["error"] == -1
     prepared = reply("prepare.json")
-    assert (prepared["error"], prepared["merchant_prepare_id"]) == (0, 1)  # a fresh store's first id
+    assert (prepared["error"], prepared["merchant_prepare_id"]) == (0, 1)
     completed = reply("complete.json")
     assert (completed["error"], completed["merchant_confirm_id"]) == (0, 1)
     assert reply("complete.json")["error"] == -4

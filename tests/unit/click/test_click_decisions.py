@@ -23,7 +23,7 @@ from tolov.click.errors import ShopError
 from tolov.click.request import Action
 from tolov.click.shop_api import ClickResult, ClickShop
 from tolov.money import sum_str_to_tiyin
-from tolov.store.models import ClickCounter, ClickPrepareAlias, ClickTransaction
+from tolov.store.models import ClickPrepareAlias, ClickTransaction
 
 INVOICE_SUM = "15000.00"  # 1_500_000 tiyin
 DYNAMODB, FAKES = "dynamodb", "fakes"
@@ -573,10 +573,10 @@ def test_reply_shapes(store: str) -> None:
     }
 
 
-def test_prepare_ids_are_distinct_and_increasing(store: str) -> None:
+def test_prepare_ids_are_distinct_positive_integers(store: str) -> None:
     harness = Harness(store)
     ids = [harness.prepared("apt-1", "1000")[1] for _ in range(5)]
-    assert ids == sorted(ids) and len(set(ids)) == 5
+    assert len(set(ids)) == 5 and all(isinstance(i, int) and 0 < i < 2**31 for i in ids)
 
 
 def test_the_attempt_row_records_what_reconciliation_needs(aws: None) -> None:
@@ -627,22 +627,17 @@ def test_a_prepare_id_finds_its_attempt_by_key(
     assert not [c for c in calls if c[0] in {"Query", "Scan"} and c[1] == "TransactionsTable"]
 
 
-def _next_prepare_id() -> int:
-    try:
-        return int(ClickCounter.get("click#counter").value) + 1
-    except ClickCounter.DoesNotExist:
-        return 1
-
-
 def test_the_prepare_id_alias_is_written_with_the_attempt_or_not_at_all(aws: None) -> None:
-    """A prepare id whose alias exists already (a reset counter, say) writes no attempt with that id: the
-    transaction fails whole and Prepare takes the next id."""
+    """A prepare id whose alias exists already (a random draw that collides) writes no attempt with that
+    id: the transaction fails whole and Prepare draws another id."""
     harness = Harness(DYNAMODB)
+    assert isinstance(harness.repository, DynamoClickRepository)
     for account, amount in ((harness.invoice_id, INVOICE_SUM), ("apt-1", "1000")):
-        taken = _next_prepare_id()
+        taken, fresh = (7_000_001, 7_000_002) if account == "apt-1" else (9_000_001, 9_000_002)
+        harness.repository.prepare_ids = iter([taken, fresh]).__next__
         ClickPrepareAlias(f"click#prepare#{taken}", click_trans_id="1").save()
         ctid, pid = harness.prepared(account, amount)
-        assert pid == taken + 1
+        assert pid == fresh
         assert int(ClickTransaction.get(f"click#{ctid}").prepare_id) == pid
         assert ClickPrepareAlias.get(f"click#prepare#{pid}").click_trans_id == ctid
         assert ClickPrepareAlias.get(f"click#prepare#{taken}").click_trans_id == "1"

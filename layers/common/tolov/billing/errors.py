@@ -48,7 +48,14 @@ class InvoiceConflict(BillingError):
 
 
 class InvoiceLocked(BillingError):
-    """Another payment attempt currently reserves the invoice."""
+    """Another payment attempt currently reserves the invoice: `holder` (its payment key) since `since`
+    (ms), as the refusing read saw them, so the caller can judge that holder without reading again."""
+
+    def __init__(self, invoice_id: str, holder: str | None = None, since: int | None = None) -> None:
+        super().__init__(invoice_id)
+        self.invoice_id = invoice_id
+        self.holder = holder
+        self.since = since
 
 
 class InvoiceBusy(BillingError):

@@ -224,11 +224,13 @@ class Billing:
         raise LedgerContention(invoice_id)
 
     # ------------------------------------------------------------------ balance
-    def balance(self, apartment_id: str) -> Balance:
-        try:
-            apartment = Apartment.get(apartment_id)
-        except Apartment.DoesNotExist:
-            raise ApartmentNotFound(apartment_id) from None
+    def balance(self, apartment_id: str, *, apartment: Apartment | None = None) -> Balance:
+        """`apartment`: the apartment as the caller just read it, so it is not read again."""
+        if apartment is None:
+            try:
+                apartment = Apartment.get(apartment_id)
+            except Apartment.DoesNotExist:
+                raise ApartmentNotFound(apartment_id) from None
         charges = list(Charge.query(apartment_id, filter_condition=Charge.unpaid > 0))
         credit = int(apartment.credit)
         debt = sum(int(c.unpaid) for c in charges) + max(0, -credit)

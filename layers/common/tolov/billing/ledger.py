@@ -25,11 +25,12 @@ from tolov.billing.errors import (
     InvoiceNotFound,
     LedgerContention,
     PostingNotFound,
+    TransactionExists,
 )
 from tolov.billing.keys import PaymentKey
 from tolov.billing.reservations import reservation_stale
 from tolov.clock import Clock, now_ms, tashkent_date
-from tolov.store.engine import Action, Condition, TxOp, commit
+from tolov.store.engine import Action, CallerConditionFailed, Condition, TxOp, commit, transact
 from tolov.store.models import Allocation, Apartment, Charge, Invoice, Posting
 
 # A TransactWrite holds at most 100 operations; keep room for the posting, invoices and caller ops.
@@ -83,6 +84,16 @@ def allocate(open_charges: Sequence[tuple[str, int]], amount: int) -> tuple[list
     return allocations, left
 
 
+def _locked(invoice: Invoice) -> InvoiceLocked:
+    since = invoice.active_payment_at
+    return InvoiceLocked(invoice.invoice_id, invoice.active_payment, None if since is None else int(since))
+
+
+def _reserved_or_closed(invoice: Invoice | None) -> bool:
+    """An invoice an apartment payment leaves alone: gone, not open, or reserved by a one-time attempt."""
+    return invoice is None or invoice.status != "open" or invoice.active_payment is not None
+
+
 def _put(item: Posting | Invoice | Charge, condition: Condition) -> TxOp:
     return lambda t: t.save(item, condition=condition)
 
@@ -127,13 +138,9 @@ class Ledger:
         apartment = self.apartment(apartment_id)
         charges = self.open_charges(apartment_id)
         invoices = self._invoices_of(charges)
-        payable = [
-            c
-            for c in charges
-            if (inv := invoices.get(c.invoice_id)) is not None
-            and inv.status == "open"
-            and inv.active_payment is None
-        ][:MAX_CHARGES_PER_POSTING]
+        payable = [c for c in charges if not _reserved_or_closed(invoices.get(c.invoice_id))][
+            :MAX_CHARGES_PER_POSTING
+        ]
         return Payable(payable, invoices, int(apartment.credit))
 
     @staticmethod
@@ -145,13 +152,16 @@ class Ledger:
             raise InvoiceCancelled(invoice.invoice_id)
         holder = invoice.active_payment
         if (holder is not None and holder != key) or (require_lock and holder != key):
-            raise InvoiceLocked(invoice.invoice_id)
+            raise _locked(invoice)
         unpaid = int(invoice.amount) - int(invoice.paid_amount)
         if amount != unpaid:
             raise AmountMismatch(unpaid)
         return unpaid
 
     # ------------------------------------------------------------------ posting
+    # The posting is written first, on condition that its key is free: the put itself is the test for
+    # "posted already", so the posting is read only when that condition failed (a repeat, a concurrent
+    # delivery, or our own earlier write whose reply was lost), never before every posting.
     def post_to_invoice(
         self,
         key: PaymentKey,
@@ -160,16 +170,17 @@ class Ledger:
         *,
         require_lock: bool = False,
         caller_ops: Sequence[TxOp] = (),
+        invoice: Invoice | None = None,
     ) -> PostingResult:
         """One-time account: pay exactly the invoice's unpaid amount, once.
 
-        With require_lock the payment must hold the invoice's reservation (set by lock_invoice)."""
+        With require_lock the payment must hold the invoice's reservation (set by lock_invoice).
+        `invoice`: the invoice as the caller just read it (strongly consistent), so it is not read again;
+        a retry reads it afresh."""
         payment_key = str(key)
-        for _ in attempts():
-            existing = self.posting(payment_key)
-            if existing is not None:
-                return PostingResult(existing, created=False)
-            invoice = self.invoice(invoice_id)
+        for attempt in attempts():
+            if attempt or invoice is None:
+                invoice = self.invoice(invoice_id)
             try:
                 self._payable_invoice(invoice, payment_key, amount, require_lock=require_lock)
             except BillingError:
@@ -177,7 +188,7 @@ class Ledger:
                 if (posted := self.posting(payment_key)) is not None:
                     return PostingResult(posted, created=False)
                 raise
-            charges = [c for c in self.invoice_charges(invoice) if int(c.unpaid) > 0]
+            charges = self._unpaid_charges(invoice, trust_items=attempt == 0)
             now = self.clock()
             posting = Posting(
                 payment_key,
@@ -202,7 +213,32 @@ class Ledger:
             outcome = commit([*ops, *caller_ops], caller_start=len(ops))
             if outcome is None:
                 return PostingResult(posting, created=True)
+            if outcome == "first" and (posted := self.posting(payment_key)) is not None:
+                return PostingResult(posted, created=False)
         raise LedgerContention(payment_key)
+
+    def _unpaid_charges(self, invoice: Invoice, *, trust_items: bool) -> list[Charge]:
+        """The invoice's charges with something left to pay, and what is left on each.
+
+        An invoice nothing has been paid into yet owes each item's whole total on its charge (the
+        invoice's paid amount is the sum of its charges' paid amounts, and none is negative), so its
+        items tell the charges without reading them; the charge updates still require paid_amount == 0
+        and this invoice, so a charge that says otherwise cancels the write, and the retry reads the
+        charges. Any other invoice's charges are read."""
+        if trust_items and int(invoice.paid_amount) == 0:
+            charges = [
+                Charge(
+                    invoice.apartment_id,
+                    item.charge_key,
+                    invoice_id=invoice.invoice_id,
+                    paid_amount=0,
+                    unpaid=int(item.amount) * int(item.count),
+                )
+                for item in invoice.items
+            ]
+        else:
+            charges = self.invoice_charges(invoice)
+        return [c for c in charges if int(c.unpaid) > 0]
 
     def post_to_apartment(
         self,
@@ -214,22 +250,40 @@ class Ledger:
     ) -> PostingResult:
         """Accumulative account: any positive amount, allocated to open charges oldest first; the
         remainder becomes credit. Charges of an invoice reserved by a one-time payment attempt are
-        left to that attempt."""
+        left to that attempt.
+
+        The apartment is not read: its credit is added to, on condition that it exists. The invoices
+        of the charges are read only when this payment would pay one off (its status turns on its paid
+        amount, the only witness that no charge of it we did not see reopened meanwhile) or when a
+        write found one reserved; an invoice it leaves open is updated by adding, on condition that it
+        is open and unreserved, its charges' conditions carrying the rest."""
         if amount <= 0:
             raise ValueError("amount must be positive")
         payment_key = str(key)
+        read_invoices = False
         for _ in attempts():
-            existing = self.posting(payment_key)
-            if existing is not None:
-                return PostingResult(existing, created=False)
-            found = self.payable(apartment_id)
-            payable, invoices = found.charges, found.invoices
+            open_charges = self.open_charges(apartment_id)
+            if read_invoices:
+                invoices = self._invoices_of(open_charges)
+                candidates = [c for c in open_charges if not _reserved_or_closed(invoices.get(c.invoice_id))]
+            else:
+                invoices, candidates = {}, open_charges
+            payable = candidates[:MAX_CHARGES_PER_POSTING]
             allocations, remainder = allocate([(c.charge_key, int(c.unpaid)) for c in payable], amount)
             by_key = {c.charge_key: c for c in payable}
             per_invoice: dict[str, int] = {}
             for charge_key, part in allocations:
                 invoice_id = by_key[charge_key].invoice_id
                 per_invoice[invoice_id] = per_invoice.get(invoice_id, 0) + part
+            owed: dict[str, int] = {}
+            for c in open_charges:
+                owed[c.invoice_id] = owed.get(c.invoice_id, 0) + int(c.unpaid)
+            closing = sorted(i for i, part in per_invoice.items() if part >= owed[i] and i not in invoices)
+            if closing:
+                invoices.update((i.invoice_id, i) for i in Invoice.batch_get(closing, consistent_read=True))
+                if any(_reserved_or_closed(invoices.get(i)) for i in closing):
+                    read_invoices = True  # leave that invoice's charges: allocate again without them
+                    continue
             now = self.clock()
             posting = Posting(
                 payment_key,
@@ -246,14 +300,29 @@ class Ledger:
             )
             ops: list[TxOp] = [_put(posting, Posting.payment_key.does_not_exist())]
             ops.extend(self._charge_paid_op(by_key[k], part) for k, part in allocations)
-            ops.extend(
-                self._invoice_paid_op(invoices[inv_id], payment_key, part, lock=None, require_lock=False)
-                for inv_id, part in per_invoice.items()
-            )
+            invoice_ops_from = len(ops)
+            for inv_id, part in per_invoice.items():
+                if inv_id in invoices:
+                    ops.append(
+                        self._invoice_paid_op(
+                            invoices[inv_id], payment_key, part, lock=None, require_lock=False
+                        )
+                    )
+                else:
+                    ops.append(self._invoice_part_paid_op(inv_id, payment_key, part))
             ops.append(self._apartment_credit_op(apartment_id, remainder))
-            outcome = commit([*ops, *caller_ops], caller_start=len(ops))
-            if outcome is None:
+            failed = transact([*ops, *caller_ops])
+            if failed is None:
                 return PostingResult(posting, created=True)
+            if 0 in failed and (posted := self.posting(payment_key)) is not None:
+                return PostingResult(posted, created=False)
+            caller_failed = sorted(i - len(ops) for i in failed if i >= len(ops))
+            if caller_failed:
+                raise CallerConditionFailed(caller_failed[0])
+            if len(ops) - 1 in failed:
+                raise ApartmentNotFound(apartment_id)
+            if any(invoice_ops_from <= i < len(ops) - 1 for i in failed):
+                read_invoices = True  # an invoice is reserved (or no longer open): leave its charges
         raise LedgerContention(payment_key)
 
     # ------------------------------------------------------------------ reversal
@@ -296,6 +365,7 @@ class Ledger:
         *,
         supersede: bool = False,
         caller_ops: Sequence[TxOp] = (),
+        invoice: Invoice | None = None,
     ) -> str | None:
         """Reserve an open invoice for one payment attempt of exactly its unpaid amount.
 
@@ -303,17 +373,21 @@ class Ledger:
         provider (Click: the newest attempt wins). Another provider's live attempt is never taken over:
         it may already have debited its payer (Payme performs after the debit); one older than that
         provider's RESERVATION_TTL_MS is stale and is.
-        Returns the previous holder, if any, so the caller can retire that attempt."""
+        Returns the previous holder, if any, so the caller can retire that attempt. This payment holding
+        the invoice already raises TransactionExists.
+        `invoice`: the invoice as the caller just read it (strongly consistent), used for the first
+        round instead of reading it again; every condition below is on the values it holds."""
         payment_key = str(key)
-        for _ in attempts():
-            invoice = self.invoice(invoice_id)
+        for attempt in attempts():
+            if attempt or invoice is None:
+                invoice = self.invoice(invoice_id)
             holder = invoice.active_payment
-            if (
-                holder is not None
-                and holder != payment_key
-                and not self._replaceable(invoice, key, supersede)
-            ):
-                raise InvoiceLocked(invoice_id)
+            if holder == payment_key:
+                # A reservation is only ever taken with the attempt's own creation: this attempt exists
+                # (an earlier or concurrent delivery of it), and the caller answers it as a repeat.
+                raise TransactionExists(payment_key)
+            if holder is not None and not self._replaceable(invoice, key, supersede):
+                raise _locked(invoice)
             # Check status and amount with the holder allowed (we may be replacing it).
             self._payable_invoice(invoice, holder or payment_key, amount, require_lock=False)
             held = (
@@ -322,12 +396,13 @@ class Ledger:
                 else Invoice.active_payment == holder
             )
             condition = (Invoice.status == "open") & (Invoice.paid_amount == invoice.paid_amount) & held
-            actions: list[Action] = [Invoice.active_payment.set(payment_key)]
-            if holder != payment_key:
-                actions.append(Invoice.active_payment_at.set(self.clock()))
+            actions: list[Action] = [
+                Invoice.active_payment.set(payment_key),
+                Invoice.active_payment_at.set(self.clock()),
+            ]
             ops = [_update(invoice, actions, condition)]
             if commit([*ops, *caller_ops], caller_start=len(ops)) is None:
-                return holder if holder != payment_key else None
+                return holder
         raise LedgerContention(payment_key)
 
     def _replaceable(self, invoice: Invoice, key: PaymentKey, supersede: bool) -> bool:
@@ -339,22 +414,25 @@ class Ledger:
     def release_invoice(
         self, key: PaymentKey | str, invoice_id: str, *, caller_ops: Sequence[TxOp] = ()
     ) -> None:
-        """Drop this payment's reservation, if it still holds one, together with the caller's ops."""
+        """Drop this payment's reservation, if it still holds one, together with the caller's ops.
+
+        Written without reading the invoice: the removal is conditioned on the reservation being ours,
+        and when that condition fails (taken over, paid, or no such invoice) the caller's ops go alone."""
         payment_key = str(key)
+        mine = Invoice.active_payment == payment_key
+        release = _update(
+            Invoice(invoice_id), [Invoice.active_payment.remove(), Invoice.active_payment_at.remove()], mine
+        )
+        holding = True
         for _ in attempts():
-            invoice = self.invoice(invoice_id)
-            ops: list[TxOp] = []
-            if invoice.active_payment == payment_key:
-                mine = Invoice.active_payment == payment_key
-                ops.append(
-                    _update(
-                        invoice, [Invoice.active_payment.remove(), Invoice.active_payment_at.remove()], mine
-                    )
-                )
+            ops: list[TxOp] = [release] if holding else []
             if not ops and not caller_ops:
                 return
-            if commit([*ops, *caller_ops], caller_start=len(ops)) is None:
+            outcome = commit([*ops, *caller_ops], caller_start=len(ops))
+            if outcome is None:
                 return
+            if outcome == "first":
+                holding = False  # not ours (any more): nothing to release
         raise LedgerContention(payment_key)
 
     # ------------------------------------------------------------------ operations
@@ -409,6 +487,15 @@ class Ledger:
             held = mine if require_lock else held | mine
             actions += [Invoice.active_payment.remove(), Invoice.active_payment_at.remove()]
         condition = (Invoice.status == "open") & (Invoice.paid_amount == paid) & held
+        return lambda t: t.update(invoice, actions=actions, condition=condition)
+
+    @staticmethod
+    def _invoice_part_paid_op(invoice_id: str, payment_key: str, part: int) -> TxOp:
+        """Part of an invoice paid that stays open: added, so it needs no read of the invoice. Its charges'
+        conditions keep the part exact; this one keeps it off an invoice reserved or no longer open."""
+        invoice = Invoice(invoice_id)
+        actions: list[Action] = [Invoice.paid_amount.add(part), Invoice.payments[payment_key].set(part)]
+        condition = (Invoice.status == "open") & Invoice.active_payment.does_not_exist()
         return lambda t: t.update(invoice, actions=actions, condition=condition)
 
     @staticmethod

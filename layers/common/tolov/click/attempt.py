@@ -1,7 +1,7 @@
 """A Click payment attempt in the domain's words: its states, the account it pays, the reversal of a
 debit we could not post."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -34,6 +34,9 @@ class InvoiceAccount:
     unpaid: int  # tiyin
     holder: str | None  # payment key of the attempt that reserves the invoice
     holder_since: int | None = None  # ms, when that attempt took the reservation
+    # What the store read to make this account (opaque here), handed back with the write that the
+    # decision on it leads to, so that write need not read the invoice again.
+    read: Any = field(default=None, compare=False, repr=False)
 
     kind: ClassVar[AccountKind] = AccountKind.INVOICE
 

@@ -7,6 +7,7 @@ cancelling or giving up an invoice attempt, go through the ledger so that the at
 the reservation move together. This adapter only reads and writes: the core decides what to write.
 """
 
+import secrets
 from collections.abc import Callable
 
 from tolov.billing.errors import ApartmentNotFound, InvoiceNotFound, StateChanged, TransactionExists
@@ -34,9 +35,17 @@ from tolov.store.engine import (
     conditional,
     unavailable_on_failure,
 )
-from tolov.store.models import ClickCounter, ClickPrepareAlias, ClickTransaction
+from tolov.store.models import ClickPrepareAlias, ClickTransaction, Invoice
 
-COUNTER_KEY = f"{PROVIDER}#counter"  # cannot collide: click_trans_id is digits
+# merchant_prepare_id is an integer in Click's protocol (int32 in its reference implementations): drawn at
+# random from the positive int32s rather than counted, so no single counter item is written by every
+# Prepare. The alias written with the attempt on condition that it is absent keeps an id to one attempt;
+# a draw that collides (about n / 2**31 for n attempts stored) fails the write whole and is drawn again.
+PREPARE_ID_MAX = 2**31 - 1
+
+
+def random_prepare_id() -> int:
+    return 1 + secrets.randbelow(PREPARE_ID_MAX)
 
 
 def prepare_key(prepare_id: int) -> str:
@@ -82,6 +91,12 @@ def to_row(tx: ClickTx) -> ClickTransaction:
     )
 
 
+def _invoice_read(account: Account | None) -> Invoice | None:
+    """The invoice find_account read for this account, if that is what it holds."""
+    read = account.read if isinstance(account, InvoiceAccount) else None
+    return read if isinstance(read, Invoice) else None
+
+
 def _completed_under(complete_trans_id: str | None) -> list[Action]:
     """Record a Complete that came under another click_trans_id than the attempt's own."""
     if complete_trans_id is None:
@@ -108,8 +123,11 @@ def _moved[T](write: Callable[[], T], attempt: str) -> T:
 
 
 class DynamoClickRepository:
-    def __init__(self, ledger: Ledger | None = None) -> None:
+    def __init__(
+        self, ledger: Ledger | None = None, *, prepare_ids: Callable[[], int] | None = None
+    ) -> None:
         self.ledger = ledger or Ledger()
+        self.prepare_ids = prepare_ids  # None: random_prepare_id
 
     # ------------------------------------------------------------------ reads
     def get(self, click_trans_id: str) -> ClickTx | None:
@@ -145,6 +163,7 @@ class DynamoClickRepository:
                         holder_since=None
                         if invoice.active_payment_at is None
                         else int(invoice.active_payment_at),
+                        read=invoice,
                     )
             if kind in (None, AccountKind.APARTMENT):
                 try:
@@ -155,30 +174,27 @@ class DynamoClickRepository:
             return None
 
     def next_prepare_id(self) -> int:
-        counter = ClickCounter(COUNTER_KEY)
-        with unavailable_on_failure():
-            counter.update(actions=[ClickCounter.value.add(1)])  # returns the new value (ALL_NEW)
-        return int(counter.value)
+        return (self.prepare_ids or random_prepare_id)()
 
     # ------------------------------------------------------------------ writes
     def create(self, tx: ClickTx, account: Account, now: int, *, retire: str | None = None) -> None:
         row = to_row(tx)
         alias = ClickPrepareAlias(prepare_key(tx.prepare_id), click_trans_id=tx.click_trans_id)
-
-        def put(t: TransactWrite) -> None:
-            t.save(row, condition=ClickTransaction.tx_key.does_not_exist())
-            # A prepare id names one attempt for good: an alias that exists (the counter reset, say)
-            # fails the whole write, and the Prepare takes the next id.
-            t.save(alias, condition=ClickPrepareAlias.tx_key.does_not_exist())
-
+        ops: list[TxOp] = [
+            lambda t: t.save(row, condition=ClickTransaction.tx_key.does_not_exist()),
+            # A prepare id names one attempt for good: an alias that exists fails the whole write, and
+            # the Prepare draws another id.
+            lambda t: t.save(alias, condition=ClickPrepareAlias.tx_key.does_not_exist()),
+        ]
         if isinstance(account, ApartmentAccount):
             try:
-                if commit([put], caller_start=0) is not None:
+                if commit(ops, caller_start=0) is not None:
                     raise StateChanged(tx.click_trans_id)  # a conflicting transaction: read again
-            except CallerConditionFailed:
-                raise TransactionExists(tx.click_trans_id) from None
+            except CallerConditionFailed as failed:
+                if failed.index == 0:
+                    raise TransactionExists(tx.click_trans_id) from None
+                raise StateChanged(tx.click_trans_id) from None
             return
-        ops: list[TxOp] = [put]
         if retire is not None:
             retired: list[Action] = [
                 ClickTransaction.state.set(TxState.CANCELLED.value),
@@ -189,14 +205,27 @@ class DynamoClickRepository:
         key = PaymentKey(PROVIDER, tx.click_trans_id)
         try:
             self.ledger.lock_invoice(
-                key, account.invoice_id, tx.amount, supersede=retire is not None, caller_ops=ops
+                key,
+                account.invoice_id,
+                tx.amount,
+                supersede=retire is not None,
+                caller_ops=ops,
+                invoice=_invoice_read(account),
             )
         except CallerConditionFailed as failed:
             if failed.index == 0:
                 raise TransactionExists(tx.click_trans_id) from None
             raise StateChanged(retire or tx.click_trans_id) from None
 
-    def confirm(self, tx: ClickTx, now: int, token: str, complete_trans_id: str | None = None) -> None:
+    def confirm(
+        self,
+        tx: ClickTx,
+        now: int,
+        token: str,
+        complete_trans_id: str | None = None,
+        *,
+        account: Account | None = None,
+    ) -> None:
         confirmed: list[Action] = [
             ClickTransaction.state.set(TxState.CONFIRMED.value),
             ClickTransaction.confirmed_at.set(now),
@@ -208,7 +237,12 @@ class DynamoClickRepository:
         if tx.account is AccountKind.INVOICE:
             result = _moved(
                 lambda: self.ledger.post_to_invoice(
-                    key, tx.merchant_trans_id, tx.amount, require_lock=True, caller_ops=ops
+                    key,
+                    tx.merchant_trans_id,
+                    tx.amount,
+                    require_lock=True,
+                    caller_ops=ops,
+                    invoice=_invoice_read(account),
                 ),
                 tx.click_trans_id,
             )
@@ -274,15 +308,11 @@ class DynamoClickRepository:
     def _leave_invoice(self, tx: ClickTx, op: TxOp) -> None:
         """Apply op, dropping the attempt's invoice reservation in the same transaction if it holds one."""
         if tx.account is AccountKind.INVOICE:
-            try:
-                _moved(
-                    lambda: self.ledger.release_invoice(
-                        tx.payment_key, tx.merchant_trans_id, caller_ops=[op]
-                    ),
-                    tx.click_trans_id,
-                )
-                return
-            except InvoiceNotFound:
-                pass  # nothing to release; the attempt still changes
+            # No reservation to drop (an invoice gone, or taken over) leaves the attempt's change alone.
+            _moved(
+                lambda: self.ledger.release_invoice(tx.payment_key, tx.merchant_trans_id, caller_ops=[op]),
+                tx.click_trans_id,
+            )
+            return
         if _moved(lambda: commit([op], caller_start=0), tx.click_trans_id) is not None:
             raise StoreUnavailable("transaction conflict")

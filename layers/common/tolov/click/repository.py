@@ -26,17 +26,29 @@ class ClickRepository(Protocol):
         """The invoice with this id, else the apartment (or only the given kind)."""
         ...
 
-    def next_prepare_id(self) -> int: ...
+    def next_prepare_id(self) -> int:
+        """A merchant_prepare_id for a new attempt; create() refuses one already taken (StateChanged)."""
+        ...
 
     def create(self, tx: ClickTx, account: Account, now: int, *, retire: str | None = None) -> None:
         """Store a new prepared attempt and what finds it by prepare id; for an invoice, reserve it in the
         same write, taking the reservation over from the Click attempt `retire` (which is cancelled in that
-        write) when given. Raises TransactionExists when the attempt or its prepare id exists, StateChanged
-        when the attempt to retire moved, the ledger's refusal when the invoice changed."""
+        write) when given. Raises TransactionExists when the attempt exists, StateChanged when its prepare
+        id is taken (draw another) or the attempt to retire moved, the ledger's refusal when the invoice
+        changed."""
         ...
 
-    def confirm(self, tx: ClickTx, now: int, token: str, complete_trans_id: str | None = None) -> None:
-        """prepared -> confirmed, recording `token`, together with the ledger posting. Raises StateChanged
+    def confirm(
+        self,
+        tx: ClickTx,
+        now: int,
+        token: str,
+        complete_trans_id: str | None = None,
+        *,
+        account: Account | None = None,
+    ) -> None:
+        """prepared -> confirmed, recording `token`, together with the ledger posting (`account`: the
+        account as just read for this decision, so it need not be read again). Raises StateChanged
         when the attempt moved or its posting exists already (the token on the row says whose it was),
         the ledger's refusal (InvoiceLocked, AmountMismatch, ...) as it is."""
         ...

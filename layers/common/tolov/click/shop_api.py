@@ -346,7 +346,7 @@ class ClickShop:
             # Click has debited the payer: from here on the answer is success.
             # A lost race or a lost reply (StateChanged, StoreUnavailable) is decided again from a fresh read.
             try:
-                self.repository.confirm(tx, self.clock(), attempt.token, other_id)
+                self.repository.confirm(tx, self.clock(), attempt.token, other_id, account=account)
             except (StateChanged, InvoiceLocked):
                 continue  # our state moved, or the reservation went to a newer attempt: read again
             except (

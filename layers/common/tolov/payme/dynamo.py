@@ -109,6 +109,11 @@ class DynamoRepository:
         except Row.DoesNotExist:
             return None
 
+    def get_many(self, payme_ids: list[str]) -> dict[str, Transaction]:
+        keys = [str(payment_key(i)) for i in dict.fromkeys(payme_ids)]
+        found = (from_row(row) for row in Row.batch_get(keys, consistent_read=True))
+        return {tx.id: tx for tx in found}
+
     def invoice(self, invoice_id: str) -> InvoiceView:
         invoice = self.ledger.invoice(invoice_id)
         paid = int(invoice.paid_amount)
@@ -137,9 +142,9 @@ class DynamoRepository:
         )
 
     def apartment(self, apartment_id: str, *, with_debt: bool) -> ApartmentView:
-        label = self.ledger.apartment(apartment_id).label
-        debt = self.billing.balance(apartment_id).debt if with_debt else None
-        return ApartmentView(apartment_id, label, debt)
+        apartment = self.ledger.apartment(apartment_id)
+        debt = self.billing.balance(apartment_id, apartment=apartment).debt if with_debt else None
+        return ApartmentView(apartment_id, apartment.label, debt)
 
     def statement(self, start: int, end: int) -> list[Transaction]:
         """One Query per UTC day, the days side by side; day after day, each day in time order."""

@@ -121,6 +121,22 @@ class _Unreadable(Exception):
     pass
 
 
+class _Refused(Exception):
+    """A CreateTransaction refusal for an id already read and found new: no repeat to look for."""
+
+    def __init__(self, error: PaymeError) -> None:
+        super().__init__(error.code)
+        self.error = error
+
+
+class _Repeat(Exception):
+    """A CreateTransaction whose id is stored already, found on the way: answered as a repeat."""
+
+    def __init__(self, tx: Transaction) -> None:
+        super().__init__(tx.id)
+        self.tx = tx
+
+
 _UNREADABLE = object()
 
 
@@ -236,9 +252,24 @@ class Merchant:
         amount = _amount(params)
         account = _account(params)
         now = self.clock()
-        existing = self.repo.get(payme_id)
-        if existing is not None:
-            return self._created_again(existing, amount, account, now)
+        # Written first: the new row's attribute_not_exists is the test for "a repeat", so the stored
+        # transaction is read only when the write did not go through (it existed, or a check refused:
+        # a repeat is answered from its stored values before any of those refusals, as it always was).
+        try:
+            return self._create_new(payme_id, time, amount, account, now)
+        except _Repeat as repeat:
+            return self._created_again(repeat.tx, amount, account, now)
+        except _Refused as refused:
+            raise refused.error from None
+        except (TransactionExists, PaymeError):
+            stored = self.repo.get(payme_id)
+            if stored is None:
+                raise
+            return self._created_again(stored, amount, account, now)
+
+    def _create_new(
+        self, payme_id: str, time: int, amount: int, account: dict[str, Any], now: int
+    ) -> Result:
         ref = resolve(self.config, account)
         if ref.kind == "apartment":
             try:
@@ -263,13 +294,8 @@ class Merchant:
             try:
                 self.repo.create(tx)
                 return _create_result(tx)
-            except TransactionExists:
-                stored = self.repo.get(payme_id)
-                if stored is None:
-                    raise
-                return self._created_again(stored, amount, account, now)
-            except InvoiceLocked:
-                if attempt == 0 and self._retire_expired_holder(ref.value, now):
+            except InvoiceLocked as locked:
+                if attempt == 0 and self._retire_expired_holder(payme_id, ref.value, locked, now):
                     continue
                 raise PaymeError(e.CANNOT_PERFORM, e.INVOICE_BUSY) from None
             except (InvoiceNotFound, InvoiceAlreadyPaid, InvoiceCancelled, AmountMismatch) as refusal:
@@ -416,22 +442,30 @@ class Merchant:
         tx = self.repo.get(holder.external_id)
         return tx is not None and tx.state == CREATED and tx.expired(now)
 
-    def _retire_expired_holder(self, invoice_id: str, now: int) -> bool:
+    def _retire_expired_holder(
+        self, payme_id: str, invoice_id: str, locked: InvoiceLocked, now: int
+    ) -> bool:
         """A new Payme id for an invoice reserved by a transaction past its 12 hours: Payme has
         given that one up, so cancel it (reason 4) and let the new one take the invoice.
-        True when the invoice may be free now."""
-        invoice = self.repo.invoice(invoice_id)
-        holder = invoice.holder
-        if holder is None:
-            return True
-        if not self._holder_expired(invoice, now):
-            return False
-        key = PaymentKey.parse(holder)
-        if key.provider != PROVIDER:
-            return True  # the ledger takes a stale reservation of another provider over
-        stale = self.repo.get(key.external_id)
-        if stale is not None:
-            self._expire(stale, now)
+        True when the invoice may be free now. The holder is the one the refusing read saw; a Payme
+        holder is read together with this id's own row, which, when it exists, makes this a repeat
+        (raised as _Repeat) and the holder is left alone."""
+        holder_key = locked.holder
+        if holder_key is None:
+            holder_key = self.repo.invoice(invoice_id).holder
+            if holder_key is None:
+                return True
+        holder = PaymentKey.parse(holder_key)
+        if holder.provider != PROVIDER:
+            # The ledger takes a stale reservation of another provider over.
+            return reservation_stale(holder_key, locked.since, now)
+        found = self.repo.get_many([payme_id, holder.external_id])
+        if (own := found.get(payme_id)) is not None:
+            raise _Repeat(own)
+        stale = found.get(holder.external_id)
+        if stale is None or stale.state != CREATED or not stale.expired(now):
+            raise _Refused(PaymeError(e.CANNOT_PERFORM, e.INVOICE_BUSY))  # this id is known new
+        self._expire(stale, now)
         return True
 
     def _back_off(self, attempt: int) -> None:

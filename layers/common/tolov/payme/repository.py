@@ -44,6 +44,10 @@ class ApartmentView:
 class Repository(Protocol):
     def get(self, payme_id: str) -> Transaction | None: ...
 
+    def get_many(self, payme_ids: list[str]) -> dict[str, Transaction]:
+        """The stored ones among these transactions, by id, in one read."""
+        ...
+
     def invoice(self, invoice_id: str) -> InvoiceView:
         """Raises tolov.billing.errors.InvoiceNotFound."""
         ...

@@ -260,16 +260,6 @@ class ClickPrepareAlias(_Model):
     click_trans_id = UnicodeAttribute()
 
 
-class ClickCounter(_Model):
-    """The counter handing out numeric merchant_prepare_ids (TransactionsTable, click#counter)."""
-
-    class Meta(_Meta):
-        table_name = "TransactionsTable"
-
-    tx_key = UnicodeAttribute(hash_key=True)
-    value = NumberAttribute(default=0)
-
-
 # ---------------------------------------------------------------------- autopay (AutopayTable)
 # One table, keyed pk + sk: an autopay (pk = autopay id, sk "autopay"), its periods ("period#YYYY-MM"), its
 # attempts ("attempt#<ms>#<tag>", sorted by time), and the one-active-autopay key of an apartment and
@@ -466,7 +456,6 @@ _TABLES: dict[type[_Model], str] = {
     PaymeTransactionRecord: "transactions",
     ClickTransaction: "transactions",
     ClickPrepareAlias: "transactions",
-    ClickCounter: "transactions",
     AutopayRecord: "autopay",
     AutopayPeriodRecord: "autopay",
     AutopayAttemptRecord: "autopay",
