@@ -40,7 +40,6 @@ from tolov.reconciliation.invariants import check_ledger
 from tolov.settings import get_settings
 from tolov.store.models import (
     AutopayRecord,
-    ClickCounter,
     ClickTransaction,
     Invoice,
     PaymeTransactionRecord,
@@ -219,7 +218,6 @@ def click(aws: None, local_config: dict[str, str], monkeypatch: pytest.MonkeyPat
 
 
 CLICK_SITES = [
-    Site("prepare_counter", "UpdateItem", ClickCounter),
     Site("prepare_invoice", "TransactWriteItems", ClickTransaction),
     Site("prepare_apartment", "TransactWriteItems", ClickTransaction),
     Site("cancel_invoice", "TransactWriteItems", ClickTransaction),
