@@ -672,10 +672,12 @@ class FakeClickRepository:
         now: int,
         token: str,
         complete_trans_id: str | None = None,
+        *,
+        was: TxState = TxState.PREPARED,
     ) -> None:
         with self.ledger.lock:
             write = self._leave_invoice(tx)
-            row = self._prepared(tx.click_trans_id)
+            row = self._prepared(tx.click_trans_id, was)
             write()
             row.state, row.reason = TxState.CONFIRMED_UNPOSTED.value, reason
             row.click_paydoc_id, row.confirmed_at, row.confirm_token = click_paydoc_id, now, token
@@ -688,9 +690,9 @@ class FakeClickRepository:
                 raise StateChanged(click_trans_id)
             row.state, row.reversed_at = TxState.REVERSED.value, now
 
-    def _prepared(self, click_trans_id: str) -> FakeClickRecord:
+    def _prepared(self, click_trans_id: str, was: TxState = TxState.PREPARED) -> FakeClickRecord:
         row = self._rows.get(click_trans_id)
-        if row is None or row.state != TxState.PREPARED:
+        if row is None or row.state != was:
             raise StateChanged(click_trans_id)
         return row
 

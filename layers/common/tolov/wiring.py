@@ -42,11 +42,13 @@ class Wiring[T]:
 class AwsClient:
     """A boto3 client made on first use, for what only some requests call (the Click reversal queue, the
     autopay queue, KMS, EventBridge): the code paths that never call it never import boto3 for it. Pass
-    `client` to use a given one (tests, a session of one's own)."""
+    `client` to use a given one (tests, a session of one's own); `config`, a botocore Config (time-outs,
+    retries), for a call that must fit a provider's patience."""
 
-    def __init__(self, service: str, client: Any | None = None) -> None:
+    def __init__(self, service: str, client: Any | None = None, *, config: Any | None = None) -> None:
         self.service = service
         self._client = client
+        self._config = config
         self._lock = Lock()
 
     def __call__(self) -> Any:
@@ -55,6 +57,6 @@ class AwsClient:
                 if self._client is None:
                     import boto3
 
-                    make = cast(Callable[[str], Any], boto3.client)  # any name, not only the stubs' own
-                    self._client = make(self.service)
+                    make = cast(Callable[..., Any], boto3.client)  # any name, not only the stubs' own
+                    self._client = make(self.service, config=self._config)
         return self._client

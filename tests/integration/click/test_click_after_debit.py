@@ -2,8 +2,9 @@
 
 - a posting the ledger refuses for good: success, the attempt records why, a reversal is queued on SQS
   (ids and amount only), a metric and a structured log event say so;
-- a store failure (throttling, contention): -7 only when nothing of ours was written; when our write
-  landed but its reply was lost, success.
+- a store failure (throttling, contention): -7 only when nothing of ours was written and the Complete
+  could not be queued either (test_click_complete_queue.py: queued, answered 0); when our write landed
+  but its reply was lost, success.
 """
 
 from collections.abc import Callable, Iterator
@@ -34,6 +35,16 @@ SECRET = "local-click-secret"
 @pytest.fixture
 def stack(aws: None, local_config: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[ClickStack]:
     with click_stack(local_config, monkeypatch) as stack:
+        yield stack
+
+
+NO_QUEUE = "https://sqs.us-east-1.amazonaws.com/123456789012/NoSuchQueue"
+
+
+@pytest.fixture
+def unqueued(aws: None, local_config: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[ClickStack]:
+    """The Click function whose ClickCompleteQueue does not answer either: nothing can be recorded."""
+    with click_stack(local_config, monkeypatch, CLICK_COMPLETE_QUEUE_URL=NO_QUEUE) as stack:
         yield stack
 
 
@@ -184,8 +195,9 @@ def _lose_reply_after_botocore() -> list[int]:
 
 
 def test_throttling_answers_minus_7_with_nothing_written_and_the_retry_delivers(
-    stack: ClickStack, monkeypatch: pytest.MonkeyPatch, unregister: None
+    unqueued: ClickStack, monkeypatch: pytest.MonkeyPatch, unregister: None
 ) -> None:
+    stack = unqueued
     invoice_id = stack.invoice(1_500_000)
     ctid = next_trans_id()
     pid = stack.prepare(prepare_form(ctid, invoice_id, "15000.00"))["merchant_prepare_id"]
@@ -305,8 +317,9 @@ def test_a_lost_reply_is_not_mistaken_for_a_concurrent_duplicates_success(
 
 
 def test_ledger_contention_answers_minus_7_without_partial_state(
-    stack: ClickStack, monkeypatch: pytest.MonkeyPatch
+    unqueued: ClickStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    stack = unqueued
     invoice_id = stack.invoice(1_500_000)
     ctid = next_trans_id()
     pid = stack.prepare(prepare_form(ctid, invoice_id, "15000.00"))["merchant_prepare_id"]
