@@ -8,6 +8,7 @@ tests check the production code against the specification rather than against it
 import hashlib
 import itertools
 import json
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ import pytest
 
 from local.template import function_environment
 from tests.fakes import FakeClickRepository, FakeLedger, FakeReversalQueue
-from tests.support import FakeContext, load_handler
+from tests.support import FakeContext, load_handler, sqs_event
 from tolov.billing.invoices import Billing, NewItem
 from tolov.click.request import Action
 from tolov.click.shop_api import ClickShop
@@ -178,6 +179,20 @@ class ClickStack:
         self.apartment(apartment_id)
         return self.billing.create_invoice(apartment_id, "2026-05", [item("water", amount)]).invoice_id
 
+    def queued_completes(self) -> list[dict[str, Any]]:
+        """The messages on ClickCompleteQueue as SQS gives them (received: hidden from another receive)."""
+        sqs, url = boto3.client("sqs"), os.environ["CLICK_COMPLETE_QUEUE_URL"]
+        messages: list[dict[str, Any]] = []
+        while got := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+            messages.extend(got)
+        return messages
+
+    def settle(self, messages: list[dict[str, Any]]) -> list[str]:
+        """ClickCompleteFunction on these messages; the ids of the messages it failed (SQS redelivers)."""
+        event = sqs_event(messages, queue="ClickCompleteQueue")
+        reply = load_handler("click_complete").lambda_handler(event, FakeContext())
+        return [failure["itemIdentifier"] for failure in reply["batchItemFailures"]]
+
 
 @contextmanager
 def click_stack(
@@ -202,6 +217,7 @@ def click_stack(
     get_settings.cache_clear()
     load_handler("click_shop", fresh=True)  # new containers, wired with this environment
     load_handler("click_reversal", fresh=True)
+    load_handler("click_complete", fresh=True)
     try:
         yield ClickStack(queue_url=queue_url, billing=Billing())
     finally:

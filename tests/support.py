@@ -14,7 +14,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from botocore.exceptions import ReadTimeoutError
+from tests.faults import inject
 
 ROOT = Path(__file__).resolve().parent.parent
 _loaded: dict[str, ModuleType] = {}
@@ -138,25 +138,18 @@ def replies_lost(
     effect; then their replies are lost to a read timeout, as when the network fails after the write.
     retried: the loss happens on the wire, so botocore retries the call as it retries any timeout;
     otherwise it happens after botocore's last attempt and the caller sees the error.
-    on_drop runs at each loss (to look at what had landed). Yields [replies lost so far]."""
+    on_drop runs at each loss (to look at what had landed). Yields [replies lost so far].
+    The fault layer's reply_lost (tests/faults.py), scoped to one client."""
     dropped = [0]
 
-    def drop(event_name: str, **_: Any) -> None:
-        if event_name.endswith(f".dynamodb.{operation}") and dropped[0] < times:
-            dropped[0] += 1
-            if on_drop is not None:
-                on_drop()
-            raise ReadTimeoutError(endpoint_url="https://dynamodb")
+    def drop() -> None:
+        dropped[0] += 1
+        if on_drop is not None:
+            on_drop()
 
-    # botocore calls the handlers of a more specific event name first: registered for every before-send,
-    # in the last section, this runs after moto's stubber has applied the request.
-    event = "before-send" if retried else "after-call"
-    unique_id = f"replies-lost-{id(dropped)}"
-    client.meta.events.register_last(event, drop, unique_id=unique_id)
-    try:
+    with inject() as faults:
+        faults.reply_lost(operation, attempts=None, times=times, retried=retried, on_drop=drop, client=client)
         yield dropped
-    finally:
-        client.meta.events.unregister(event, unique_id=unique_id)
 
 
 @contextmanager

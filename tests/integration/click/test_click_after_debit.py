@@ -42,7 +42,9 @@ NO_QUEUE = "https://sqs.us-east-1.amazonaws.com/123456789012/NoSuchQueue"
 
 
 @pytest.fixture
-def unqueued(aws: None, local_config: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[ClickStack]:
+def unqueued(
+    aws: None, local_config: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[ClickStack]:
     """The Click function whose ClickCompleteQueue does not answer either: nothing can be recorded."""
     with click_stack(local_config, monkeypatch, CLICK_COMPLETE_QUEUE_URL=NO_QUEUE) as stack:
         yield stack
