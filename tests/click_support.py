@@ -28,6 +28,8 @@ from tolov.click.shop_api import ClickShop
 SECRET = "local-click-secret"
 SERVICE_ID = "12345"
 SIGN_TIME = "2026-05-01 12:00:00"
+# A queue URL no queue answers at: the SQS send fails.
+NO_QUEUE = "https://sqs.us-east-1.amazonaws.com/123456789012/NoSuchQueue"
 _ids = itertools.count(7_000_000_001)
 
 

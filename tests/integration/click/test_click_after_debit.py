@@ -15,6 +15,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ReadTimeoutError
 
 from tests.click_support import (
+    NO_QUEUE,
     ClickStack,
     click_stack,
     complete_form,
@@ -30,15 +31,6 @@ from tolov.store import models as store_models
 from tolov.store.models import ClickTransaction, Invoice, Posting
 
 SECRET = "local-click-secret"
-
-
-@pytest.fixture
-def stack(aws: None, local_config: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[ClickStack]:
-    with click_stack(local_config, monkeypatch) as stack:
-        yield stack
-
-
-NO_QUEUE = "https://sqs.us-east-1.amazonaws.com/123456789012/NoSuchQueue"
 
 
 @pytest.fixture
@@ -116,8 +108,7 @@ def test_a_queue_failure_still_answers_success_and_says_loudly_what_to_refund(
     capsys: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    missing_queue = "https://sqs.us-east-1.amazonaws.com/123456789012/NoSuchQueue"
-    with click_stack(local_config, monkeypatch, CLICK_REVERSAL_QUEUE_URL=missing_queue) as stack:
+    with click_stack(local_config, monkeypatch, CLICK_REVERSAL_QUEUE_URL=NO_QUEUE) as stack:
         invoice_id, ctid, pid = invoice_whose_unpaid_amount_changes_under_the_reservation(stack)
         capsys.readouterr()
         assert stack.complete(complete_form(ctid, invoice_id, "10000.00", pid))["error"] == 0

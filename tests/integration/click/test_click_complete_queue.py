@@ -9,11 +9,11 @@ Faults come from tests.faults (botocore hooks on every DynamoDB client; SQS is u
 """
 
 import json
-from collections.abc import Iterator
 
 import pytest
 
 from tests.click_support import (
+    NO_QUEUE,
     SECRET,
     ClickStack,
     click_stack,
@@ -29,14 +29,6 @@ from tolov.click.attempt import ReversalRequest
 from tolov.click.dynamo import DynamoClickRepository
 from tolov.click.reversal import ReversalOutcome, ReversalWorker
 from tolov.store.models import ClickTransaction, Invoice, Posting
-
-NO_QUEUE = "https://sqs.us-east-1.amazonaws.com/123456789012/NoSuchQueue"
-
-
-@pytest.fixture
-def stack(aws: None, local_config: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[ClickStack]:
-    with click_stack(local_config, monkeypatch) as stack:
-        yield stack
 
 
 def prepared(stack: ClickStack, amount: int = 1_500_000) -> tuple[str, str, int, dict[str, str]]:
