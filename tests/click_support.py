@@ -7,6 +7,7 @@ that the tests check the production code against the specification rather than a
 
 import itertools
 import json
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ import pytest
 
 from local.template import function_environment
 from tests.fakes import FakeClickRepository, FakeLedger, FakeReversalQueue
-from tests.support import FakeContext, load_handler
+from tests.support import FakeContext, load_handler, sqs_event
 from tolov.billing.invoices import Billing, NewItem
 from tolov.click.request import Action
 from tolov.click.shop_api import ClickShop
@@ -27,6 +28,8 @@ from tolov_conformance import click_tester
 SECRET = "local-click-secret"
 SERVICE_ID = "12345"
 SIGN_TIME = "2026-05-01 12:00:00"
+# A queue URL no queue answers at: the SQS send fails.
+NO_QUEUE = "https://sqs.us-east-1.amazonaws.com/123456789012/NoSuchQueue"
 _ids = itertools.count(7_000_000_001)
 
 
@@ -143,6 +146,20 @@ class ClickStack:
         self.apartment(apartment_id)
         return self.billing.create_invoice(apartment_id, "2026-05", [item("water", amount)]).invoice_id
 
+    def queued_completes(self) -> list[dict[str, Any]]:
+        """The messages on ClickCompleteQueue as SQS gives them (received: hidden from another receive)."""
+        sqs, url = boto3.client("sqs"), os.environ["CLICK_COMPLETE_QUEUE_URL"]
+        messages: list[dict[str, Any]] = []
+        while got := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+            messages.extend(got)
+        return messages
+
+    def settle(self, messages: list[dict[str, Any]]) -> list[str]:
+        """ClickCompleteFunction on these messages; the ids of the messages it failed (SQS redelivers)."""
+        event = sqs_event(messages, queue="ClickCompleteQueue")
+        reply = load_handler("click_complete").lambda_handler(event, FakeContext())
+        return [failure["itemIdentifier"] for failure in reply["batchItemFailures"]]
+
 
 @contextmanager
 def click_stack(
@@ -167,6 +184,7 @@ def click_stack(
     get_settings.cache_clear()
     load_handler("click_shop", fresh=True)  # new containers, wired with this environment
     load_handler("click_reversal", fresh=True)
+    load_handler("click_complete", fresh=True)
     try:
         yield ClickStack(queue_url=queue_url, billing=Billing())
     finally:

@@ -21,7 +21,7 @@ import json
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tolov.billing.errors import (
     AmountMismatch,
@@ -49,6 +49,7 @@ from tolov.click.attempt import (
     ReversalRequest,
     TxState,
 )
+from tolov.click.complete_queue import QueuedComplete
 from tolov.clock import Clock, now_ms
 from tolov.payme.repository import ApartmentView, InvoiceLine, InvoiceView
 from tolov.payme.transaction import (
@@ -688,10 +689,12 @@ class FakeClickRepository:
         now: int,
         token: str,
         complete_trans_id: str | None = None,
+        *,
+        was: TxState = TxState.PREPARED,
     ) -> None:
         with self.ledger.lock:
             write = self._leave_invoice(tx)
-            row = self._prepared(tx.click_trans_id)
+            row = self._prepared(tx.click_trans_id, was)
             write()
             row.state, row.reason = TxState.CONFIRMED_UNPOSTED.value, reason
             row.click_paydoc_id, row.confirmed_at, row.confirm_token = click_paydoc_id, now, token
@@ -704,9 +707,9 @@ class FakeClickRepository:
                 raise StateChanged(click_trans_id)
             row.state, row.reversed_at = TxState.REVERSED.value, now
 
-    def _prepared(self, click_trans_id: str) -> FakeClickRecord:
+    def _prepared(self, click_trans_id: str, was: TxState = TxState.PREPARED) -> FakeClickRecord:
         row = self._rows.get(click_trans_id)
-        if row is None or row.state != TxState.PREPARED:
+        if row is None or row.state != was:
             raise StateChanged(click_trans_id)
         return row
 
@@ -720,16 +723,20 @@ class FakeClickRepository:
             return _nothing
 
 
-class FakeReversalQueue:
-    """tolov.click.repository.ReversalQueue in memory: what was sent, as SQS would carry it.
+class _Message(Protocol):
+    def message(self) -> dict[str, Any]: ...
+
+
+class FakeQueue[T: _Message]:
+    """An SQS queue in memory: what was sent, as SQS would carry it.
     `failure`, when set, is raised by enqueue (the queue is down)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.sent: list[ReversalRequest] = []
+        self.sent: list[T] = []
         self.failure: Exception | None = None
 
-    def enqueue(self, request: ReversalRequest) -> None:
+    def enqueue(self, request: T) -> None:
         with self._lock:
             if self.failure is not None:
                 raise self.failure
@@ -739,6 +746,14 @@ class FakeReversalQueue:
         """The message bodies, as a consumer of the SQS queue would read them."""
         with self._lock:
             return [json.loads(json.dumps(r.message())) for r in self.sent]
+
+
+class FakeReversalQueue(FakeQueue[ReversalRequest]):
+    """tolov.click.repository.ReversalQueue in memory."""
+
+
+class FakeCompleteQueue(FakeQueue[QueuedComplete]):
+    """tolov.click.complete_queue.CompleteQueue in memory."""
 
 
 # ---------------------------------------------------------------------- Payme's key

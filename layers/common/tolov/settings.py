@@ -102,6 +102,8 @@ class ClickSettings:
     # A Complete cancelling a confirmed payment: -4 (legacy Click tester) or -9 (Postman suite).
     cancel_after_confirm_error: int = -4
     reversal_queue_url: str = ""
+    # Completes (error 0) answered while DynamoDB was down, settled by ClickCompleteFunction.
+    complete_queue_url: str = ""
     merchant_api_url: str = "https://api.click.uz/v2/merchant"
 
 
@@ -283,6 +285,7 @@ def _click(env: _Env) -> ClickSettings:
         pay_url=env.text("CLICK_PAY_URL", ClickSettings.pay_url),
         cancel_after_confirm_error=cancel_code,
         reversal_queue_url=env.text("CLICK_REVERSAL_QUEUE_URL", ""),
+        complete_queue_url=env.text("CLICK_COMPLETE_QUEUE_URL", ""),
         merchant_api_url=env.text("CLICK_MERCHANT_API_URL", ClickSettings.merchant_api_url),
     )
 

@@ -2,8 +2,9 @@
 
 - a posting the ledger refuses for good: success, the attempt records why, a reversal is queued on SQS
   (ids and amount only), a metric and a structured log event say so;
-- a store failure (throttling, contention): -7 only when nothing of ours was written; when our write
-  landed but its reply was lost, success.
+- a store failure (throttling, contention): -7 only when nothing of ours was written and the Complete
+  could not be queued either (test_click_complete_queue.py: queued, answered 0); when our write landed
+  but its reply was lost, success.
 """
 
 from collections.abc import Callable, Iterator
@@ -14,6 +15,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ReadTimeoutError
 
 from tests.click_support import (
+    NO_QUEUE,
     ClickStack,
     click_stack,
     complete_form,
@@ -32,8 +34,11 @@ SECRET = "local-click-secret"
 
 
 @pytest.fixture
-def stack(aws: None, local_config: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[ClickStack]:
-    with click_stack(local_config, monkeypatch) as stack:
+def unqueued(
+    aws: None, local_config: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[ClickStack]:
+    """The Click function whose ClickCompleteQueue does not answer either: nothing can be recorded."""
+    with click_stack(local_config, monkeypatch, CLICK_COMPLETE_QUEUE_URL=NO_QUEUE) as stack:
         yield stack
 
 
@@ -103,8 +108,7 @@ def test_a_queue_failure_still_answers_success_and_says_loudly_what_to_refund(
     capsys: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    missing_queue = "https://sqs.us-east-1.amazonaws.com/123456789012/NoSuchQueue"
-    with click_stack(local_config, monkeypatch, CLICK_REVERSAL_QUEUE_URL=missing_queue) as stack:
+    with click_stack(local_config, monkeypatch, CLICK_REVERSAL_QUEUE_URL=NO_QUEUE) as stack:
         invoice_id, ctid, pid = invoice_whose_unpaid_amount_changes_under_the_reservation(stack)
         capsys.readouterr()
         assert stack.complete(complete_form(ctid, invoice_id, "10000.00", pid))["error"] == 0
@@ -184,8 +188,9 @@ def _lose_reply_after_botocore() -> list[int]:
 
 
 def test_throttling_answers_minus_7_with_nothing_written_and_the_retry_delivers(
-    stack: ClickStack, monkeypatch: pytest.MonkeyPatch, unregister: None
+    unqueued: ClickStack, monkeypatch: pytest.MonkeyPatch, unregister: None
 ) -> None:
+    stack = unqueued
     invoice_id = stack.invoice(1_500_000)
     ctid = next_trans_id()
     pid = stack.prepare(prepare_form(ctid, invoice_id, "15000.00"))["merchant_prepare_id"]
@@ -305,8 +310,9 @@ def test_a_lost_reply_is_not_mistaken_for_a_concurrent_duplicates_success(
 
 
 def test_ledger_contention_answers_minus_7_without_partial_state(
-    stack: ClickStack, monkeypatch: pytest.MonkeyPatch
+    unqueued: ClickStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    stack = unqueued
     invoice_id = stack.invoice(1_500_000)
     ctid = next_trans_id()
     pid = stack.prepare(prepare_form(ctid, invoice_id, "15000.00"))["merchant_prepare_id"]

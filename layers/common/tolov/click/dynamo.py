@@ -104,12 +104,12 @@ def _completed_under(complete_trans_id: str | None) -> list[Action]:
     return [ClickTransaction.complete_click_trans_id.set(complete_trans_id)]
 
 
-def _change(key: str, actions: list[Action]) -> TxOp:
-    """An update of a prepared attempt, as an op of a ledger transaction."""
+def _change(key: str, actions: list[Action], was: TxState = TxState.PREPARED) -> TxOp:
+    """An update of an attempt still in state `was`, as an op of a ledger transaction."""
     row = ClickTransaction(key)
 
     def op(t: TransactWrite) -> None:
-        t.update(row, actions=actions, condition=ClickTransaction.state == TxState.PREPARED.value)
+        t.update(row, actions=actions, condition=ClickTransaction.state == was.value)
 
     return op
 
@@ -282,6 +282,8 @@ class DynamoClickRepository:
         now: int,
         token: str,
         complete_trans_id: str | None = None,
+        *,
+        was: TxState = TxState.PREPARED,
     ) -> None:
         actions: list[Action] = [
             ClickTransaction.state.set(TxState.CONFIRMED_UNPOSTED.value),
@@ -291,7 +293,7 @@ class DynamoClickRepository:
             ClickTransaction.confirm_token.set(token),
             *_completed_under(complete_trans_id),
         ]
-        self._leave_invoice(tx, _change(tx.payment_key, actions))
+        self._leave_invoice(tx, _change(tx.payment_key, actions, was))
 
     def mark_reversed(self, click_trans_id: str, now: int) -> None:
         row = ClickTransaction(payment_key(click_trans_id))

@@ -13,6 +13,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from tolov.audit.masking import mask
 from tolov.audit.trail import AuditEntry, AuditTrail, keep
+from tolov.click.complete_queue import SqsCompleteQueue
 from tolov.click.dynamo import DynamoClickRepository
 from tolov.click.errors import ShopError
 from tolov.click.request import Action, parse_body
@@ -40,6 +41,7 @@ def build_shop(settings: Settings) -> ClickShop:
         secret_key=lambda: get_secret(click.secret_key_secret_arn),
         cancel_after_confirm=click.cancel_after_confirm_error,
         apartment_limits=settings.limits,  # the top-up limits, shared with Payme
+        completes=SqsCompleteQueue(click.complete_queue_url),
     )
 
 
@@ -130,6 +132,30 @@ def record(result: ClickResult) -> None:
     # -7 for an invoice another provider's payment holds is a business answer, not our failure.
     if result.error == ShopError.FAILED_TO_UPDATE_USER and result.reason != IN_PROGRESS_NOTE:
         metrics.add_metric(name="ClickSystemError", unit=MetricUnit.Count, value=1)
+    record_queued(result)
+    record_reversal(result)
+
+
+def record_queued(result: ClickResult) -> None:
+    if result.queued is None:
+        return
+    details = result.queued.summary()
+    if result.queue_error is None:
+        metrics.add_metric(name="ClickCompleteQueued", unit=MetricUnit.Count, value=1)
+        logger.warning(
+            "click complete answered while the store was down; queued for ClickCompleteFunction",
+            extra={"event": "ClickCompleteQueued", **details},
+        )
+        return
+    metrics.add_metric(name="ClickCompleteQueueFailed", unit=MetricUnit.Count, value=1)
+    logger.error(
+        "click complete: store down and complete queue failed; answered -7, Click will retry",
+        extra={"event": "ClickCompleteQueueFailed", "queue_error": result.queue_error, **details},
+    )
+
+
+def record_reversal(result: ClickResult) -> None:
+    """A debit we will not post: its reversal queued, or (loudly) not."""
     if result.reversal is None:
         return
     details = result.reversal.message()

@@ -9,7 +9,7 @@ answer; the core then reads again and decides from what is now true.
 
 from typing import Protocol
 
-from tolov.click.attempt import Account, AccountKind, ClickTx, ReversalRequest
+from tolov.click.attempt import Account, AccountKind, ClickTx, ReversalRequest, TxState
 
 
 class ClickRepository(Protocol):
@@ -72,9 +72,11 @@ class ClickRepository(Protocol):
         now: int,
         token: str,
         complete_trans_id: str | None = None,
+        *,
+        was: TxState = TxState.PREPARED,
     ) -> None:
-        """prepared -> confirmed_unposted, recording `token`, dropping the reservation: the debit is to be
-        reversed."""
+        """`was` (prepared, or cancelled when a queued Complete Click was told 0 for finds it so) ->
+        confirmed_unposted, recording `token`, dropping the reservation: the debit is to be reversed."""
         ...
 
     def mark_reversed(self, click_trans_id: str, now: int) -> None:

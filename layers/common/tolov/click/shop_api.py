@@ -14,7 +14,9 @@ Decision order (docs.click.uz and Click's own implementations):
   or superseded, Click's error < 0 cancels and answers -9, -2 amount, then confirm and post in one
   transaction.
 Once Click has debited the payer (Complete with error 0 for a live attempt) the answer is never an error
-of ours: a posting the ledger refuses for good is answered with success and queued for reversal.
+of ours: a posting the ledger refuses for good is answered with success and queued for reversal; a store
+that does not answer gets the verified Complete queued (tolov.click.complete_queue) and success, -7 only
+when that queue fails too. The queue's consumer settles it through this same Complete (`redo`).
 
 Every read here is only a basis for a conditional write; a write that loses its condition makes us read
 again and decide from what is now stored.
@@ -46,6 +48,7 @@ from tolov.click.attempt import (
     ReversalRequest,
     TxState,
 )
+from tolov.click.complete_queue import CompleteQueue, QueuedComplete
 from tolov.click.errors import ShopError
 from tolov.click.repository import ClickRepository, ReversalQueue
 from tolov.click.request import BIGINT_MAX, Action, ClickRequest, validate_fields
@@ -74,6 +77,8 @@ class ClickResult:
     reversal_queued: bool = False
     reversal_error: str | None = None
     account: str | None = None  # invoice | apartment: what merchant_trans_id named, when it was found
+    queued: QueuedComplete | None = None  # a Complete answered while the store was down (queue_error: not)
+    queue_error: str | None = None
 
     @property
     def error(self) -> int:
@@ -138,6 +143,7 @@ class ClickShop:
         cancel_after_confirm: int = ShopError.ALREADY_PAID,
         apartment_limits: ApartmentLimits = DEFAULT_APARTMENT_LIMITS,
         clock: Clock = now_ms,
+        completes: CompleteQueue | None = None,
     ) -> None:
         if not service_id.isascii() or not service_id.isdigit():
             raise ValueError("service_id must be Click's numeric service id")
@@ -150,6 +156,7 @@ class ClickShop:
         self.cancel_after_confirm = ShopError(cancel_after_confirm)
         self.apartment_limits = apartment_limits
         self.clock = clock
+        self.completes = completes
 
     def _read(self, request: ClickRequest) -> tuple[ClickTx | None, ClickTx | None, Account | None]:
         """This attempt's row, the same row if it belongs to this order, and the order's account."""
@@ -201,7 +208,30 @@ class ClickShop:
                 return decide(request, fields, attempt)
             except (StoreUnavailable, LedgerContention):
                 continue
+        if action is Action.COMPLETE and request.click_error == 0 and self.completes is not None:
+            # Click has debited: never -7 while the request can be recorded elsewhere.
+            return self._queue(self.completes, request, fields, attempt)
         return ClickResult(reply(fields, action, ShopError.FAILED_TO_UPDATE_USER), _label(action))
+
+    def redo(self, queued: QueuedComplete) -> ClickResult:
+        """Settle a Complete answered 0 while the store was down, through the same decisions, with the
+        webhook's token (its write may have landed) and Click's debit taken as given: what the webhook
+        would have cancelled or refused is marked unposted and its reversal queued. A store failure is
+        raised: the queue delivers the message again."""
+        request = queued.request()
+        return self._complete(request, queued.fields, _Round(queued.token), answered=True)
+
+    def _queue(
+        self, completes: CompleteQueue, request: ClickRequest, fields: Mapping[str, str], attempt: _Round
+    ) -> ClickResult:
+        queued = QueuedComplete.of(request, attempt.token, self.clock())
+        try:
+            completes.enqueue(queued)
+        except Exception as error:  # nothing recorded anywhere: -7, Click retries
+            body = reply(fields, Action.COMPLETE, ShopError.FAILED_TO_UPDATE_USER)
+            return ClickResult(body, "complete", queued=queued, queue_error=type(error).__name__)
+        body = reply(fields, Action.COMPLETE, ShopError.SUCCESS, our_id=queued.prepare_id)
+        return ClickResult(body, "complete", "queued", "store unavailable; complete queued", queued=queued)
 
     def _authentic(self, request: ClickRequest) -> bool:
         if int(request.service_id) != self.service_id:
@@ -294,7 +324,10 @@ class ClickShop:
         raise StoreUnavailable("Prepare lost every race")
 
     # ------------------------------------------------------------------ complete
-    def _complete(self, request: ClickRequest, fields: Mapping[str, str], attempt: _Round) -> ClickResult:
+    def _complete(
+        self, request: ClickRequest, fields: Mapping[str, str], attempt: _Round, *, answered: bool = False
+    ) -> ClickResult:
+        """answered: Click was already told 0 for this debit (redo of a queued Complete)."""
         prepare_id = int(request.merchant_prepare_id or "0")
 
         kind: str | None = None  # the account of the latest read, for the audit trail
@@ -328,10 +361,19 @@ class ClickShop:
                     return answer(ShopError.ALREADY_PAID, tx)
                 # Click cancelling what we delivered: answered, never reversed here.
                 return answer(self.cancel_after_confirm, tx)
-            if tx.state is TxState.CANCELLED:
+            if tx.state is TxState.CANCELLED and not answered:
                 return answer(ShopError.TRANSACTION_CANCELLED, tx)
 
             superseded = _superseded(tx, account)
+            if answered and (tx.state is TxState.CANCELLED or superseded or request.tiyin != tx.amount):
+                # Click was told 0 for this debit: what a live Complete would cancel (-9) or refuse (-2)
+                # is refunded instead, through the reversal queue.
+                settled = self._unposted(
+                    request, tx, _refused_after_answer(tx, superseded), attempt, other_id, answer
+                )
+                if settled is None:
+                    continue
+                return settled
             if superseded or request.click_error < 0:
                 reason = SUPERSEDED if superseded else f"click error {request.click_error}"
                 click_error = request.click_error if request.click_error < 0 else None
@@ -356,16 +398,31 @@ class ClickShop:
                 InvoiceNotFound,
                 ApartmentNotFound,
             ) as no:
-                reason = _unpostable(no)
-                try:
-                    self.repository.mark_unposted(
-                        tx, reason, request.click_paydoc_id, self.clock(), attempt.token, other_id
-                    )
-                except StateChanged:
+                settled = self._unposted(request, tx, _unpostable(no), attempt, other_id, answer)
+                if settled is None:
                     continue
-                return self._reverse(request, tx, reason, answer)
+                return settled
             return answer(ShopError.SUCCESS, _with(tx, TxState.CONFIRMED, None))
         raise StoreUnavailable("Complete lost every race")
+
+    def _unposted(
+        self,
+        request: ClickRequest,
+        tx: ClickTx,
+        reason: str,
+        attempt: _Round,
+        other_id: str | None,
+        answer: Callable[..., ClickResult],
+    ) -> ClickResult | None:
+        """A debit we will not post: the attempt marked unposted (from the state we read), its reversal
+        queued. None: the attempt moved meanwhile; decide again."""
+        try:
+            self.repository.mark_unposted(
+                tx, reason, request.click_paydoc_id, self.clock(), attempt.token, other_id, was=tx.state
+            )
+        except StateChanged:
+            return None
+        return self._reverse(request, tx, reason, answer)
 
     def _reverse(
         self,
@@ -417,6 +474,15 @@ def _to_retire(account: Account, new: ClickTx) -> str | None:
         return None
     holder = account.holder
     return holder if PaymentKey.provider_of(holder) == PROVIDER and holder != new.payment_key else None
+
+
+def _refused_after_answer(tx: ClickTx, superseded: bool) -> str:
+    """Why a Complete Click was told 0 for is refunded rather than posted."""
+    if tx.state is TxState.CANCELLED:
+        return f"cancelled before the queued Complete was settled ({tx.reason or 'cancelled'})"
+    if superseded:
+        return SUPERSEDED
+    return "amount differs from the Prepare's"
 
 
 def _unpostable(refusal: Exception) -> str:
