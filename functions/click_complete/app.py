@@ -5,9 +5,10 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from tolov.aws import within_budget
 from tolov.click.complete_gateway import answer
 from tolov.click.gateway import build_shop
-from tolov.observability import logger, metrics, tracer
+from tolov.observability import logger, metrics
 from tolov.settings import get_settings
 from tolov.wiring import Wiring
 
@@ -15,7 +16,7 @@ shop = Wiring(lambda: build_shop(get_settings()))
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
+@within_budget
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return answer(shop, event, context)

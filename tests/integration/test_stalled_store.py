@@ -11,7 +11,7 @@ import pytest
 from aws_lambda_powertools.utilities import parameters
 
 from local.template import SamTemplate, function_environment
-from tests.click_support import api_event, next_trans_id, prepare_form
+from tests.click_support import api_event, complete_form, next_trans_id, prepare_form
 from tests.payme_harness import HANDLER_ENV, load_event
 from tests.support import FakeContext, load_handler, rest_event, stalled_endpoint
 from tolov.settings import get_settings
@@ -81,4 +81,27 @@ def test_the_billing_api_answers_503_before_its_timeout(stalled: str, function_e
     assert response["statusCode"] == 503
     body = json.loads(response["body"])
     assert body["message"] == "storage is unavailable, retry" and body["errors"] == []
+    assert elapsed < budget
+
+
+def test_a_click_complete_after_a_debit_is_queued_and_answered_0_before_its_timeout(
+    stalled: str, local_config: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The one reply that must not fail after Click debited: the store's calls leave the queue its time."""
+    import boto3
+
+    environment = function_environment("ClickShopFunction", local_config)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    parameters.clear_caches()
+    fields = complete_form(next_trans_id(), "1234567890", "15000.00", "987654")
+    event = api_event("/click/complete", urlencode(fields))
+    response, elapsed, budget = run("ClickShopFunction", "click_shop", event)
+    reply = json.loads(response["body"])
+    assert (response["statusCode"], reply["error"], reply["merchant_confirm_id"]) == (200, 0, 987654)
+    queued = boto3.client("sqs").receive_message(QueueUrl=environment["CLICK_COMPLETE_QUEUE_URL"])
+    assert [json.loads(m["Body"])["fields"]["click_trans_id"] for m in queued["Messages"]] == [
+        fields["click_trans_id"]
+    ]
     assert elapsed < budget

@@ -158,12 +158,19 @@ def test_the_complete_consumer_is_granted_exactly_what_settling_calls(
         invoice_id = stack.invoice(1_500_000)
         other_invoice = stack.invoice(2_000_000, apartment_id="apt-2")
         stack.invoice(1_000_000, apartment_id="apt-3")  # a top-up exactly paying its open charges
+        part_paid = stack.invoice(1_000_000, apartment_id="apt-4")
+        ctid = next_trans_id()  # half of it paid by a top-up: its charges are read, not built from items
+        pid = stack.prepare(prepare_form(ctid, "apt-4", "5000"))["merchant_prepare_id"]
+        assert stack.complete(complete_form(ctid, "apt-4", "5000", pid))["error"] == 0
+        lost_reply = stack.invoice(1_200_000, apartment_id="apt-5")
         cases = [
             (invoice_id, "15000.00", None),
             ("apt-1", "20000", None),
             ("apt-3", "10000", None),
             (other_invoice, "20000.00", "supersede"),
             ("apt-2", "999", "unknown prepare id"),
+            (part_paid, "5000.00", None),
+            (lost_reply, "12000.00", "reply lost"),  # the posting landed unseen: read back by key
         ]
         for account, amount, twist in cases:
             ctid = next_trans_id()
@@ -178,7 +185,10 @@ def test_the_complete_consumer_is_granted_exactly_what_settling_calls(
                 assert stack.prepare(prepare_form(next_trans_id(), account, amount))["error"] == 0
             messages = stack.queued_completes()
             calls.clear()
-            assert stack.settle(messages) == []
+            with inject() as faults:
+                if twist == "reply lost":
+                    faults.reply_lost("TransactWriteItems")
+                assert stack.settle(messages) == []
             used |= {g for g in calls if g[0].startswith("dynamodb:")}
     granted = {g for g in grants(template, "ClickCompleteFunction") if g[0].startswith("dynamodb:")}
     tables = {f"{name}": name for name in template.resources_of_type("AWS::DynamoDB::Table")}

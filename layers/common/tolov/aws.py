@@ -46,6 +46,15 @@ ANSWER_ROOM_SECONDS = 1.0
 # One attempt started with less than this left of the invocation could outlast it.
 ATTEMPT_MARGIN_SECONDS = CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS + ANSWER_ROOM_SECONDS
 
+# The last resort of a request, Click's queued Complete after a debit (tolov.click.complete_queue): a
+# client of its own, shorter time-outs, and time the other clients' calls leave for it. A handler that may
+# need it (ClickShopFunction) runs under keeping_fallback_time: there, no other attempt starts unless one
+# fallback attempt and the answer still fit after it, so a stalled DynamoDB cannot eat the time in which
+# the Complete is recorded elsewhere.
+FALLBACK_TIMEOUT_SECONDS = 1.0  # connect and read: SQS answers a SendMessage in milliseconds
+FALLBACK_ATTEMPT_SECONDS = 2 * FALLBACK_TIMEOUT_SECONDS
+FALLBACK_RESERVE_SECONDS = FALLBACK_ATTEMPT_SECONDS + ANSWER_ROOM_SECONDS
+
 # S3 carries whole reconciliation reports (ReconciliationFunction, Timeout 29): a longer read, same rest.
 S3_READ_TIMEOUT_SECONDS = 10.0
 
@@ -53,11 +62,11 @@ S3_READ_TIMEOUT_SECONDS = 10.0
 MAX_POOL_CONNECTIONS = 16
 
 
-def config_for(service: str) -> Config:
+def config_for(service: str, *, fallback: bool = False) -> Config:
     read = S3_READ_TIMEOUT_SECONDS if service == "s3" else READ_TIMEOUT_SECONDS
     return Config(
-        connect_timeout=CONNECT_TIMEOUT_SECONDS,
-        read_timeout=read,
+        connect_timeout=FALLBACK_TIMEOUT_SECONDS if fallback else CONNECT_TIMEOUT_SECONDS,
+        read_timeout=FALLBACK_TIMEOUT_SECONDS if fallback else read,
         retries={"mode": "standard", "total_max_attempts": ATTEMPTS},
         max_pool_connections=MAX_POOL_CONNECTIONS,
         # What PynamoDB sets on its own clients: the requests it builds are valid, and checking costs CPU.
@@ -85,6 +94,7 @@ class _Context(Protocol):
 # A context variable rather than a global: Lambda runs one invocation at a time, the local stack several
 # in threads of one process; the threads an invocation starts take it along (tolov.store.fanout).
 _deadline: ContextVar[float | None] = ContextVar("tolov_aws_deadline", default=None)
+_reserve: ContextVar[float] = ContextVar("tolov_aws_fallback_reserve", default=0.0)
 
 
 def within_budget[**P, R](handler: Callable[P, R]) -> Callable[P, R]:
@@ -103,21 +113,41 @@ def within_budget[**P, R](handler: Callable[P, R]) -> Callable[P, R]:
     return run
 
 
-def _guard(**_: Any) -> None:
+def keeping_fallback_time[**P, R](handler: Callable[P, R]) -> Callable[P, R]:
+    """Inside within_budget: the handler's ordinary clients leave FALLBACK_RESERVE_SECONDS of the
+    invocation to its fallback client."""
+
+    @wraps(handler)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        token = _reserve.set(FALLBACK_RESERVE_SECONDS)
+        try:
+            return handler(*args, **kwargs)
+        finally:
+            _reserve.reset(token)
+
+    return run
+
+
+def _guard(*, fallback: bool = False, **_: Any) -> None:
     """before-send, once per attempt: refuse an attempt that could not end in time (no retry follows:
     botocore retries only what the HTTP layer raised)."""
     deadline = _deadline.get()
     if deadline is None:
         return
     left = deadline - time.monotonic()
-    if left < ATTEMPT_MARGIN_SECONDS:
+    needed = FALLBACK_RESERVE_SECONDS if fallback else ATTEMPT_MARGIN_SECONDS + _reserve.get()
+    if left < needed:
         raise BudgetSpent(remaining_ms=int(left * 1000))
+
+
+def _fallback_guard(**kwargs: Any) -> None:
+    _guard(fallback=True, **kwargs)
 
 
 # ---------------------------------------------------------------------- the session and its clients
 _lock = Lock()
 _session: botocore.session.Session | None = None
-_clients: dict[tuple[str, str | None, str | None], Any] = {}
+_clients: dict[tuple[str, str | None, str | None, bool], Any] = {}
 
 
 def session() -> botocore.session.Session:
@@ -130,29 +160,33 @@ def session() -> botocore.session.Session:
     return _session
 
 
-def client(service: str, *, region: str | None = None, endpoint_url: str | None = None) -> Any:
+def client(
+    service: str, *, region: str | None = None, endpoint_url: str | None = None, fallback: bool = False
+) -> Any:
     """The container's client of `service` (one per region and endpoint), made on first use with the
-    time-outs above. Region and endpoint default to the environment's (AWS_REGION, AWS_ENDPOINT_URL_*)."""
-    key = (service, region, endpoint_url)
+    time-outs above. Region and endpoint default to the environment's (AWS_REGION, AWS_ENDPOINT_URL_*).
+    fallback: the last-resort client (FALLBACK_* above), a client of its own."""
+    key = (service, region, endpoint_url, fallback)
     made = _clients.get(key)
     if made is None or not _has_credentials(made):
         with _lock:
             made = _clients.get(key)
             if made is None or not _has_credentials(made):
-                made = _make(service, region, endpoint_url)
+                made = _make(service, region, endpoint_url, fallback)
                 _clients[key] = made
     return made
 
 
-def _make(service: str, region: str | None, endpoint_url: str | None) -> Any:
+def _make(service: str, region: str | None, endpoint_url: str | None, fallback: bool) -> Any:
     # The lock is held: session() must not take it again.
     global _session
     if _session is None:
         _session = botocore.session.get_session()
     made = _session.create_client(
-        service, region_name=region, endpoint_url=endpoint_url, config=config_for(service)
+        service, region_name=region, endpoint_url=endpoint_url, config=config_for(service, fallback=fallback)
     )
-    made.meta.events.register_first("before-send", _guard, unique_id="tolov-aws-deadline")
+    guard = _fallback_guard if fallback else _guard
+    made.meta.events.register_first("before-send", guard, unique_id="tolov-aws-deadline")
     return made
 
 

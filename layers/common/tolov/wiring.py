@@ -41,33 +41,22 @@ class Wiring[T]:
 
 
 class AwsClient:
-<<<<<<< HEAD
     """The container's client of a service (tolov.aws: its one session, the time-outs of the budget), looked
     up on first use, for what only some requests call (the Click reversal queue, the autopay queue, KMS,
     EventBridge, S3). Pass `client` to use a given one (tests)."""
-=======
-    """A boto3 client made on first use, for what only some requests call (the Click reversal queue, the
-    autopay queue, KMS, EventBridge): the code paths that never call it never import boto3 for it. Pass
-    `client` to use a given one (tests, a session of one's own); `config`, a botocore Config (time-outs,
-    retries), for a call that must fit a provider's patience."""
->>>>>>> i13-fallback
 
-    def __init__(self, service: str, client: Any | None = None, *, config: Any | None = None) -> None:
+    def __init__(self, service: str, client: Any | None = None, *, fallback: bool = False) -> None:
         self.service = service
         self._client = client
-<<<<<<< HEAD
-=======
-        self._config = config
-        self._lock = Lock()
->>>>>>> i13-fallback
+        self._fallback = fallback  # tolov.aws's last-resort client (Click's queued Complete)
 
     def __call__(self) -> Any:
         if self._client is not None:
             return self._client
         from tolov import aws
 
-<<<<<<< HEAD
-        return aws.client(self.service)  # not kept here: tolov.aws keeps it, and remakes it if need be
+        # Not kept here: tolov.aws keeps it, and remakes it if need be.
+        return aws.client(self.service, fallback=self._fallback)
 
 
 def reseed_after_restore() -> None:
@@ -84,8 +73,3 @@ except ImportError:
     pass
 else:
     register_after_restore(reseed_after_restore)
-=======
-                    make = cast(Callable[..., Any], boto3.client)  # any name, not only the stubs' own
-                    self._client = make(self.service, config=self._config)
-        return self._client
->>>>>>> i13-fallback

@@ -15,12 +15,10 @@ only ClickShopFunction may send to the queue.
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
-from botocore.config import Config
-
-from tolov.click.request import ClickRequest
+from tolov.click.request import ClickRequest, validate_fields
 from tolov.wiring import AwsClient
 
 KIND = "click.complete"
@@ -39,10 +37,6 @@ FIELDS = (
 )
 # ClickRequest requires a sign_string; a queued request's was checked by the webhook and is not carried.
 VERIFIED = "verified-before-queueing"
-# The send runs after up to two store rounds failed, inside the webhook's Lambda timeout (10 s): a short
-# connect and read time-out and one retry bound it to about four seconds.
-SEND_TIMEOUT_SECONDS = 1
-SEND_ATTEMPTS = 2
 
 
 @dataclass(frozen=True)
@@ -55,7 +49,7 @@ class QueuedComplete:
 
     @classmethod
     def of(cls, request: ClickRequest, token: str, now: int) -> "QueuedComplete":
-        values = request.model_dump()
+        values = asdict(request)
         kept = {name: str(values[name]) for name in FIELDS if values.get(name) is not None}
         return cls(fields=kept, token=token, received_at=now)
 
@@ -73,7 +67,10 @@ class QueuedComplete:
         return int(self.fields["merchant_prepare_id"])
 
     def request(self) -> ClickRequest:
-        return ClickRequest.model_validate({**self.fields, "sign_string": VERIFIED})
+        request = validate_fields({**self.fields, "sign_string": VERIFIED}, complete=True)
+        if request is None:
+            raise ValueError("a queued Click Complete with missing or malformed fields")
+        return request
 
     def message(self) -> dict[str, Any]:
         return {
@@ -110,12 +107,8 @@ class CompleteQueue(Protocol):
 class SqsCompleteQueue:
     def __init__(self, queue_url: str, client: Any | None = None) -> None:
         self.queue_url = queue_url
-        config = Config(
-            connect_timeout=SEND_TIMEOUT_SECONDS,
-            read_timeout=SEND_TIMEOUT_SECONDS,
-            retries={"total_max_attempts": SEND_ATTEMPTS, "mode": "standard"},
-        )
-        self._sqs = AwsClient("sqs", client, config=config)
+        # The last resort after a debit: tolov.aws's fallback client, with time kept for it.
+        self._sqs = AwsClient("sqs", client, fallback=True)
 
     def enqueue(self, queued: QueuedComplete) -> None:
         if not self.queue_url:
