@@ -18,23 +18,12 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
-from tolov.click.request import ClickRequest, validate_fields
+from tolov.click.request import FIELD_NAMES, ClickRequest, validate_fields
 from tolov.wiring import AwsClient
 
 KIND = "click.complete"
 # What the message carries of the request; the consumer validates them again as ClickRequest fields.
-FIELDS = (
-    "click_trans_id",
-    "service_id",
-    "click_paydoc_id",
-    "merchant_trans_id",
-    "merchant_prepare_id",
-    "amount",
-    "action",
-    "error",
-    "error_note",
-    "sign_time",
-)
+FIELDS = tuple(name for name in FIELD_NAMES if name != "sign_string")
 # ClickRequest requires a sign_string; a queued request's was checked by the webhook and is not carried.
 VERIFIED = "verified-before-queueing"
 

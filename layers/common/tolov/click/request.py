@@ -81,13 +81,13 @@ class ClickRequest:
 
 
 _OPTIONAL = {"merchant_prepare_id", "error_note"}
-_NAMES = [field.name for field in dataclass_fields(ClickRequest)]
+FIELD_NAMES = tuple(field.name for field in dataclass_fields(ClickRequest))
 
 
 def validate_fields(fields: Mapping[str, str], *, complete: bool) -> ClickRequest | None:
     """None when a field is missing or malformed (-8). Empty values count as missing; others are ignored."""
-    present = {name: fields[name] for name in _NAMES if fields.get(name, "") != ""}
-    if any(name not in present for name in _NAMES if name not in _OPTIONAL):
+    present = {name: fields[name] for name in FIELD_NAMES if fields.get(name, "") != ""}
+    if any(name not in present for name in FIELD_NAMES if name not in _OPTIONAL):
         return None
     if not all(isinstance(value, str) and _RULES[name].fullmatch(value) for name, value in present.items()):
         return None
