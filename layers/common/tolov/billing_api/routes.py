@@ -12,15 +12,13 @@ from aws_lambda_powertools.metrics import MetricUnit
 from tolov.audit.dynamo import build_trail
 from tolov.audit.trail import AuditTrail
 from tolov.autopay import links as enrol_links
-from tolov.autopay.dynamo import DynamoAutopayStore
 from tolov.autopay.enrolment import Enrolment
 from tolov.autopay.errors import MaxAmountTooLow
 from tolov.autopay.scheduler_gateway import build_scheduler, run
-from tolov.autopay.vault import CardVault
 from tolov.billing.invoices import Billing, NewItem
-from tolov.billing.ledger import Ledger
 from tolov.billing_api import replies
 from tolov.billing_api.audit_routes import audit_router
+from tolov.billing_api.autopay_enrolment import build_enrolment
 from tolov.billing_api.idempotency import IdempotentPosts
 from tolov.billing_api.links import invoice_links
 from tolov.billing_api.resident_links import enrol_url, pay_url, public_base
@@ -46,7 +44,6 @@ from tolov.billing_api.schemas import (
 )
 from tolov.clock import now_ms
 from tolov.observability import metrics
-from tolov.payme.subscribe_api import build_subscribe_client
 from tolov.settings import Settings
 from tolov.signing import signer_from_secret
 from tolov.store.models import Invoice, Posting, connect
@@ -54,17 +51,6 @@ from tolov.wiring import Wiring
 
 IdPath = Annotated[Id, Path()]
 JSON = content_types.APPLICATION_JSON
-
-
-def build_enrolment(settings: Settings) -> Enrolment:
-    return Enrolment(
-        DynamoAutopayStore(),
-        build_subscribe_client(settings),
-        CardVault(settings.autopay.kms_key_id),
-        Ledger(),
-        settings.limits,
-        settings.autopay.shards,
-    )
 
 
 def build_api(
