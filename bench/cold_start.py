@@ -59,6 +59,7 @@ PYNAMODB = "import pynamodb.models, pynamodb.attributes, pynamodb.connection"
 BATCH = "import aws_lambda_powertools.utilities.batch"
 RESOLVER = "from aws_lambda_powertools.event_handler import APIGatewayRestResolver"
 VALIDATION = "APIGatewayRestResolver(enable_validation=True); import pydantic"
+SECRETS = "from aws_lambda_powertools.utilities.parameters import SecretsProvider"
 
 
 def clients(*services: str) -> str:
@@ -70,11 +71,12 @@ def clients(*services: str) -> str:
 
 # Each function's true floor: boto3 and what its job needs, whoever wrote it (the Click request checks
 # and the settings need no pydantic; the three HTTP APIs' OpenAPI validation, JsonResolver, does), and
-# the clients it makes at init (Payme and Click: DynamoDB and Secrets Manager, read by every request; the
-# billing API: DynamoDB; the others make theirs on first use).
+# the clients it makes at init (Payme and Click: DynamoDB and Secrets Manager, read by every request, the
+# secret through Powertools' cached SecretsProvider, the library that concern belongs to; the billing API:
+# DynamoDB; the others make theirs on first use).
 TRUE_FLOOR: dict[str, tuple[str, ...]] = {
-    "PaymeMerchantFunction": (PYNAMODB, LOGGING, clients("dynamodb", "secretsmanager")),
-    "ClickShopFunction": (PYNAMODB, LOGGING, clients("dynamodb", "secretsmanager")),
+    "PaymeMerchantFunction": (PYNAMODB, LOGGING, SECRETS, clients("dynamodb", "secretsmanager")),
+    "ClickShopFunction": (PYNAMODB, LOGGING, SECRETS, clients("dynamodb", "secretsmanager")),
     "AutopaySchedulerFunction": (PYNAMODB, LOGGING),
     "ClickReversalFunction": (PYNAMODB, LOGGING, BATCH),
     "AutopayChargerFunction": (PYNAMODB, LOGGING, BATCH),
