@@ -16,10 +16,9 @@ from tolov.autopay.enrolment import Enrolment
 from tolov.autopay.errors import MaxAmountTooLow
 from tolov.autopay.scheduler_gateway import build_scheduler, run
 from tolov.billing.invoices import Billing, NewItem
-from tolov.billing_api import replies
+from tolov.billing_api import idempotency, replies
 from tolov.billing_api.audit_routes import audit_router
 from tolov.billing_api.autopay_enrolment import build_enrolment
-from tolov.billing_api.idempotency import IdempotentPosts
 from tolov.billing_api.links import invoice_links
 from tolov.billing_api.resident_links import enrol_url, pay_url, public_base
 from tolov.billing_api.resolver import JsonResolver
@@ -61,8 +60,8 @@ def build_api(
 ) -> JsonResolver:
     connect()  # the DynamoDB client, at init rather than on the first request
     app = JsonResolver()
-    app.use(middlewares=[IdempotentPosts(settings.tables.idempotency)])
     replies.register(app)
+    idempotency.register(app, settings.tables.idempotency)
     billing = billing or Billing()
     autopays = Wiring(lambda: enrolment or build_enrolment(settings), eager=False)
     scheduler = Wiring(lambda: build_scheduler(settings), eager=False)

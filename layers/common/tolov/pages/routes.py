@@ -17,8 +17,9 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
+from tolov.autopay.errors import LinkForged, LinkGone
 from tolov.autopay.link_claims import DynamoLinkClaims
-from tolov.autopay.links import LinkEnrolment, LinkForged, LinkGone
+from tolov.autopay.links import LinkEnrolment
 from tolov.billing.errors import ApartmentNotFound, InvoiceNotFound
 from tolov.billing.ledger import Ledger
 from tolov.billing_api import replies
