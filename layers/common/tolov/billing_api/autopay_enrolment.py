@@ -5,11 +5,12 @@ from tolov.autopay.dynamo import DynamoAutopayStore
 from tolov.autopay.enrolment import Enrolment
 from tolov.autopay.vault import CardVault
 from tolov.billing.ledger import Ledger
+from tolov.clock import Clock, now_ms
 from tolov.payme.subscribe_api import build_subscribe_client
 from tolov.settings import Settings
 
 
-def build_enrolment(settings: Settings) -> Enrolment:
+def build_enrolment(settings: Settings, clock: Clock = now_ms) -> Enrolment:
     return Enrolment(
         DynamoAutopayStore(),
         build_subscribe_client(settings),
@@ -17,4 +18,5 @@ def build_enrolment(settings: Settings) -> Enrolment:
         Ledger(),
         settings.limits,
         settings.autopay.shards,
+        clock=clock,
     )
