@@ -314,26 +314,14 @@ def environment(moto_url: str, subscribe_url: str) -> None:
 
 def seed(count: int, prefix: str, simulator: Simulator) -> list[str]:
     """count apartments with one invoice each and an autopay due on RUN_DATE (latency off meanwhile)."""
-    from tolov.autopay.dynamo import DynamoAutopayStore
-    from tolov.autopay.enrolment import Enrolment
-    from tolov.autopay.vault import CardVault
     from tolov.billing.invoices import Billing, NewItem
-    from tolov.billing.ledger import Ledger
+    from tolov.billing_api.autopay_enrolment import build_enrolment
     from tolov.clock import TASHKENT
-    from tolov.payme.subscribe_api import build_subscribe_client
     from tolov.settings import get_settings
 
     settings = get_settings()
     enrolled_at = int(datetime(2026, 10, 5, 9, tzinfo=TASHKENT).timestamp() * 1000)  # due RUN_DATE
-    enrolment = Enrolment(
-        DynamoAutopayStore(),
-        build_subscribe_client(settings),
-        CardVault(settings.autopay.kms_key_id),
-        Ledger(),
-        settings.limits,
-        settings.autopay.shards,
-        clock=lambda: enrolled_at,
-    )
+    enrolment = build_enrolment(settings, clock=lambda: enrolled_at)
     billing = Billing()
     item = NewItem("water", "Sovuq suv", 250_000, 1, "10301001001000000", "1503826", 12)
 

@@ -83,10 +83,10 @@ def new_invoice(period: str = "2026-11") -> dict[str, Any]:
 @contextmanager
 def pages_world(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSubscribe]:
     """Inside moto (the aws fixture): apartment apt-1, handlers built afresh, Subscribe the fake."""
-    from tolov.billing_api import routes
+    from tolov.billing_api import autopay_enrolment
 
     subscribe = FakeSubscribe()
-    monkeypatch.setattr(routes, "build_subscribe_client", lambda settings: subscribe)
+    monkeypatch.setattr(autopay_enrolment, "build_subscribe_client", lambda settings: subscribe)
     fresh_handlers()
     apartment = {"label": "Chilonzor 9-12-34", "resident_id": "r1"}
     assert billing("PUT", "/apartments/{apartment_id}", {"apartment_id": "apt-1"}, apartment)[0] == 201

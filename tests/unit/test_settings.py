@@ -42,7 +42,9 @@ def limits(env: dict[str, str]) -> dict[str, tuple[int, int]]:
     ],
     ids=["defaults", "neutral", "payme names", "neutral wins", "mixed"],
 )
-def test_both_providers_read_the_same_limits(env: dict[str, str], expected: tuple[int, int]) -> None:
+def test_both_providers_read_the_same_limits(
+    env: dict[str, str], expected: tuple[int, int], aws: None
+) -> None:  # aws: the builds read the provider secrets at init
     assert limits(env) == {"payme": expected, "click": expected}
 
 

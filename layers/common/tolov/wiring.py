@@ -6,6 +6,7 @@ unreadable value) is kept and raised again inside each request, where the handle
 protocol's reply, and is retried then, so a fixed configuration needs no new container.
 """
 
+import contextlib
 import random
 from collections.abc import Callable
 from threading import Lock
@@ -38,6 +39,14 @@ class Wiring[T]:
         """Build again on the next get(): for a container whose settings were changed (tests, local)."""
         with self._lock:
             self._built = None
+
+
+def at_init(read: Callable[[], object]) -> None:
+    """Do now, in Lambda's init phase, a read the first request would otherwise wait for (a secret every
+    request needs). A failure is left to that request: it reads again, and a failure there is answered with
+    its protocol's reply, as without this."""
+    with contextlib.suppress(Exception):
+        read()
 
 
 class AwsClient:

@@ -35,10 +35,10 @@ FIELDS = {
 
 @pytest.fixture
 def fake(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSubscribe]:
-    from tolov.billing_api import routes
+    from tolov.billing_api import autopay_enrolment
 
     subscribe = FakeSubscribe()
-    monkeypatch.setattr(routes, "build_subscribe_client", lambda settings: subscribe)
+    monkeypatch.setattr(autopay_enrolment, "build_subscribe_client", lambda settings: subscribe)
     handler = load_handler("billing_api")
     handler.api.reset()
     call(

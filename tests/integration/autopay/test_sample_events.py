@@ -14,11 +14,11 @@ SAMPLE_TOKEN = "tok-sample-8600495473316478"  # the card_token of events/billing
 @pytest.fixture
 def fake(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSubscribe]:
     from tolov.autopay import charger_gateway
-    from tolov.billing_api import routes
+    from tolov.billing_api import autopay_enrolment
 
     subscribe = FakeSubscribe()
     subscribe.add_card(token=SAMPLE_TOKEN)
-    monkeypatch.setattr(routes, "build_subscribe_client", lambda settings: subscribe)
+    monkeypatch.setattr(autopay_enrolment, "build_subscribe_client", lambda settings: subscribe)
     monkeypatch.setattr(charger_gateway, "build_subscribe_client", lambda settings: subscribe)
     handlers = [load_handler("billing_api").api, load_handler("autopay_charger").charger]
     for wiring in handlers:

@@ -35,3 +35,15 @@ class MaxAmountTooLow(AutopayError):
 
 class ProviderUnavailable(AutopayError):
     """Payme did not answer, or refused our own credentials: nothing is wrong with the request; retry."""
+
+
+class LinkForged(AutopayError):
+    """Not a link we signed (or not one for enrolment): 403."""
+
+
+class LinkGone(AutopayError):
+    """A link that was used or has expired: 410. reason: "used" | "expired"."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"the link has been {reason}" if reason == "used" else "the link has expired")
+        self.reason = reason

@@ -18,7 +18,13 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from tolov.autopay.enrolment import AutopayView, Enrolment
-from tolov.autopay.errors import ActiveAutopayExists, AutopayError, CardRefused, MaxAmountTooLow
+from tolov.autopay.errors import (
+    ActiveAutopayExists,
+    CardRefused,
+    LinkForged,
+    LinkGone,
+    MaxAmountTooLow,
+)
 from tolov.billing.errors import ApartmentNotFound
 from tolov.clock import Clock, now_ms
 from tolov.signing import BadSignature, Signer
@@ -26,18 +32,6 @@ from tolov.signing import BadSignature, Signer
 PURPOSE = "autopay-enrol"
 CARD_PURPOSE = "autopay-enrol-card"
 LINK_TTL_MS = 24 * 3_600_000
-
-
-class LinkForged(AutopayError):
-    """Not a link we signed (or not one for enrolment): 403."""
-
-
-class LinkGone(AutopayError):
-    """A link that was used or has expired: 410. reason: "used" | "expired"."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(f"the link has been {reason}" if reason == "used" else "the link has expired")
-        self.reason = reason
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ no record, so a corrected retry with the same key runs. Requests without the hea
 
 from collections.abc import Callable
 from functools import cached_property
+from http import HTTPStatus
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -18,6 +19,13 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyPersistenceLayerError,
+    IdempotencyValidationError,
+)
+
+from tolov.billing_api import replies
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
@@ -97,3 +105,21 @@ class IdempotentPosts(BaseMiddlewareHandler[APIGatewayRestResolver]):
         except _NotRemembered as refused:
             return refused.response
         return Response(status_code=reply["status_code"], headers=reply["headers"], body=reply["body"])
+
+
+def key_reused(failure: IdempotencyValidationError) -> Response[dict[str, Any]]:
+    reason = "was used with another body on this route"
+    return replies.error(HTTPStatus.UNPROCESSABLE_ENTITY, f"{HEADER} {reason}", (HEADER, reason))
+
+
+def key_in_flight(failure: IdempotencyAlreadyInProgressError) -> Response[dict[str, Any]]:
+    reason = "a request with this key is still in progress; retry later"
+    return replies.error(HTTPStatus.CONFLICT, f"{HEADER}: {reason}", (HEADER, reason))
+
+
+def register(app: APIGatewayRestResolver, table: str) -> None:
+    """The middleware on every POST, and its failures' replies (the rest: replies.register)."""
+    app.use(middlewares=[IdempotentPosts(table)])
+    app.exception_handler(IdempotencyValidationError)(key_reused)
+    app.exception_handler(IdempotencyAlreadyInProgressError)(key_in_flight)
+    app.exception_handler(IdempotencyPersistenceLayerError)(replies.storage_unavailable)

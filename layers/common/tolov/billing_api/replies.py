@@ -12,16 +12,9 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyPersistenceLayerError,
-    IdempotencyValidationError,
-)
 
 from tolov.autopay import errors as autopay
-from tolov.autopay.links import LinkForged, LinkGone
 from tolov.billing import errors
-from tolov.billing_api.idempotency import HEADER as IDEMPOTENCY_KEY
 from tolov.billing_api.resolver import MalformedBody
 from tolov.observability import logger
 from tolov.store.engine import StoreFailure, StoreUnavailable
@@ -69,16 +62,6 @@ def _route_not_found(app: APIGatewayRestResolver) -> Callable[[NotFoundError], R
     return route_not_found
 
 
-def idempotency_key_reused(failure: IdempotencyValidationError) -> Response[dict[str, Any]]:
-    reason = "was used with another body on this route"
-    return error(HTTPStatus.UNPROCESSABLE_ENTITY, f"{IDEMPOTENCY_KEY} {reason}", (IDEMPOTENCY_KEY, reason))
-
-
-def idempotency_key_in_flight(failure: IdempotencyAlreadyInProgressError) -> Response[dict[str, Any]]:
-    reason = "a request with this key is still in progress; retry later"
-    return error(HTTPStatus.CONFLICT, f"{IDEMPOTENCY_KEY}: {reason}", (IDEMPOTENCY_KEY, reason))
-
-
 def apartment_not_found(failure: errors.ApartmentNotFound) -> Response[dict[str, Any]]:
     return error(HTTPStatus.NOT_FOUND, f"apartment {failure} not found", ("apartment_id", "not found"))
 
@@ -121,11 +104,11 @@ def max_amount_too_low(failure: autopay.MaxAmountTooLow) -> Response[dict[str, A
     return error(HTTPStatus.UNPROCESSABLE_ENTITY, f"max_amount {reason}", ("max_amount", reason))
 
 
-def link_forged(failure: LinkForged) -> Response[dict[str, Any]]:
+def link_forged(failure: autopay.LinkForged) -> Response[dict[str, Any]]:
     return error(HTTPStatus.FORBIDDEN, "the enrolment link is not valid", ("t", "not signed by us"))
 
 
-def link_gone(failure: LinkGone) -> Response[dict[str, Any]]:
+def link_gone(failure: autopay.LinkGone) -> Response[dict[str, Any]]:
     return error(HTTPStatus.GONE, str(failure), ("t", failure.reason))
 
 
@@ -151,8 +134,6 @@ REPLIES: list[tuple[Any, Callable[[Any], Response[dict[str, Any]]]]] = [
     (RequestValidationError, invalid_request),
     (MalformedBody, malformed_body),
     (RequestUnsupportedContentType, unsupported_content_type),
-    (IdempotencyValidationError, idempotency_key_reused),
-    (IdempotencyAlreadyInProgressError, idempotency_key_in_flight),
     (errors.ApartmentNotFound, apartment_not_found),
     (errors.InvoiceNotFound, invoice_not_found),
     (errors.InvoiceBusy, invoice_busy),
@@ -162,11 +143,13 @@ REPLIES: list[tuple[Any, Callable[[Any], Response[dict[str, Any]]]]] = [
     (autopay.CardRefused, card_refused),
     (autopay.MaxAmountTooLow, max_amount_too_low),
     (autopay.ProviderUnavailable, provider_unavailable),
-    (LinkForged, link_forged),
-    (LinkGone, link_gone),
+    (autopay.LinkForged, link_forged),
+    (autopay.LinkGone, link_gone),
     (errors.LedgerContention, contention),
-    ([StoreUnavailable, StoreFailure, IdempotencyPersistenceLayerError], storage_unavailable),
+    ([StoreUnavailable, StoreFailure], storage_unavailable),
 ]
+# The Idempotency-Key replies are registered by tolov.billing_api.idempotency, with its middleware: the
+# other resolvers (resident pages, reconciliation) do not import Powertools' idempotency utility.
 
 
 def register(app: APIGatewayRestResolver) -> None:

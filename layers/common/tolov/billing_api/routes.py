@@ -12,16 +12,13 @@ from aws_lambda_powertools.metrics import MetricUnit
 from tolov.audit.dynamo import build_trail
 from tolov.audit.trail import AuditTrail
 from tolov.autopay import links as enrol_links
-from tolov.autopay.dynamo import DynamoAutopayStore
 from tolov.autopay.enrolment import Enrolment
 from tolov.autopay.errors import MaxAmountTooLow
 from tolov.autopay.scheduler_gateway import build_scheduler, run
-from tolov.autopay.vault import CardVault
 from tolov.billing.invoices import Billing, NewItem
-from tolov.billing.ledger import Ledger
-from tolov.billing_api import replies
+from tolov.billing_api import idempotency, replies
 from tolov.billing_api.audit_routes import audit_router
-from tolov.billing_api.idempotency import IdempotentPosts
+from tolov.billing_api.autopay_enrolment import build_enrolment
 from tolov.billing_api.links import invoice_links
 from tolov.billing_api.resident_links import enrol_url, pay_url, public_base
 from tolov.billing_api.resolver import JsonResolver
@@ -46,7 +43,6 @@ from tolov.billing_api.schemas import (
 )
 from tolov.clock import now_ms
 from tolov.observability import metrics
-from tolov.payme.subscribe_api import build_subscribe_client
 from tolov.settings import Settings
 from tolov.signing import signer_from_secret
 from tolov.store.models import Invoice, Posting, connect
@@ -54,17 +50,6 @@ from tolov.wiring import Wiring
 
 IdPath = Annotated[Id, Path()]
 JSON = content_types.APPLICATION_JSON
-
-
-def build_enrolment(settings: Settings) -> Enrolment:
-    return Enrolment(
-        DynamoAutopayStore(),
-        build_subscribe_client(settings),
-        CardVault(settings.autopay.kms_key_id),
-        Ledger(),
-        settings.limits,
-        settings.autopay.shards,
-    )
 
 
 def build_api(
@@ -75,8 +60,8 @@ def build_api(
 ) -> JsonResolver:
     connect()  # the DynamoDB client, at init rather than on the first request
     app = JsonResolver()
-    app.use(middlewares=[IdempotentPosts(settings.tables.idempotency)])
     replies.register(app)
+    idempotency.register(app, settings.tables.idempotency)
     billing = billing or Billing()
     autopays = Wiring(lambda: enrolment or build_enrolment(settings), eager=False)
     scheduler = Wiring(lambda: build_scheduler(settings), eager=False)

@@ -20,20 +20,28 @@ Day = date
 Tiyin = Annotated[StrictInt, Field(gt=0, le=10**13, description="integer tiyin (1 sum = 100 tiyin)")]
 
 
-class ApartmentIn(BaseModel):
+class Schema(BaseModel):
+    """Every model here. Its validator is built on first use, not when the class is defined: a container
+    uses only some of them (the resident pages two, a billing API container the routes it is asked), and
+    building all of them cost every cold start ~12 ms CPU (bench/cold_start.py)."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class ApartmentIn(Schema):
     model_config = ConfigDict(extra="forbid")
     label: Annotated[str, Field(min_length=1, max_length=200)]
     resident_id: Id
 
 
-class ApartmentOut(BaseModel):
+class ApartmentOut(Schema):
     apartment_id: str
     label: str
     resident_id: str
     credit: int
 
 
-class ItemIn(BaseModel):
+class ItemIn(Schema):
     model_config = ConfigDict(extra="forbid")
     service: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")]
     title: Annotated[str, Field(min_length=1, max_length=128)]
@@ -44,7 +52,7 @@ class ItemIn(BaseModel):
     vat_percent: Annotated[StrictInt, Field(ge=0, le=100)]
 
 
-class InvoiceIn(BaseModel):
+class InvoiceIn(Schema):
     model_config = ConfigDict(extra="forbid")
     apartment_id: Id
     period: Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
@@ -61,7 +69,7 @@ class InvoiceIn(BaseModel):
         return items
 
 
-class ItemOut(BaseModel):
+class ItemOut(Schema):
     service: str
     title: str
     amount: int
@@ -71,7 +79,7 @@ class ItemOut(BaseModel):
     vat_percent: int
 
 
-class PaymentOut(BaseModel):
+class PaymentOut(Schema):
     payment_key: str
     provider: str
     transaction_id: str
@@ -80,12 +88,12 @@ class PaymentOut(BaseModel):
     reversed_at: int | None
 
 
-class PaymentLinks(BaseModel):
+class PaymentLinks(Schema):
     payme: str
     click: str
 
 
-class InvoiceOut(BaseModel):
+class InvoiceOut(Schema):
     invoice_id: str
     apartment_id: str
     period: str
@@ -103,7 +111,7 @@ class InvoiceOut(BaseModel):
     created_at: int
 
 
-class ChargeOut(BaseModel):
+class ChargeOut(Schema):
     invoice_id: str
     period: str
     service: str
@@ -113,7 +121,7 @@ class ChargeOut(BaseModel):
     debt: int
 
 
-class BalanceOut(BaseModel):
+class BalanceOut(Schema):
     apartment_id: str
     debt: int
     credit: int
@@ -195,7 +203,7 @@ def balance_out(balance: "Balance") -> BalanceOut:
 
 
 # ---------------------------------------------------------------------- autopay
-class AutopayIn(BaseModel):
+class AutopayIn(Schema):
     model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
     apartment_id: Id
     provider: Literal["payme"]
@@ -206,12 +214,12 @@ class AutopayIn(BaseModel):
     max_amount: Tiyin = Field(description="the most one charge takes, integer tiyin")
 
 
-class CardOut(BaseModel):
+class CardOut(Schema):
     number: str = Field(description="masked, as Payme shows it")
     expire: str
 
 
-class AttemptOut(BaseModel):
+class AttemptOut(Schema):
     period: str
     receipt_id: str | None
     amount: int
@@ -220,7 +228,7 @@ class AttemptOut(BaseModel):
     at: int = Field(description="ms, when this outcome was recorded")
 
 
-class AutopayOut(BaseModel):
+class AutopayOut(Schema):
     autopay_id: str
     apartment_id: str
     provider: str
@@ -234,23 +242,23 @@ class AutopayOut(BaseModel):
     created_at: int
 
 
-class ApartmentAutopaysOut(BaseModel):
+class ApartmentAutopaysOut(Schema):
     apartment_id: str
     autopays: list[AutopayOut] = Field(description="newest first")
 
 
-class AutopayLinkIn(BaseModel):
+class AutopayLinkIn(Schema):
     model_config = ConfigDict(extra="forbid")
     day_of_month: Annotated[StrictInt, Field(ge=1, le=28, description="the day of each month it charges")]
     max_amount: Tiyin = Field(description="the most one charge takes, integer tiyin")
 
 
-class AutopayLinkOut(BaseModel):
+class AutopayLinkOut(Schema):
     url: str = Field(description="the resident's card page, GET /autopay/enrol?t=<signed token>")
     expires_at: str = Field(description="ISO 8601 UTC; the link enrols once, until then")
 
 
-class EnrolIn(BaseModel):
+class EnrolIn(Schema):
     model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
     t: Annotated[str, Field(min_length=1, max_length=1024, description="the link's signed token")]
     card_token: Annotated[
@@ -258,7 +266,7 @@ class EnrolIn(BaseModel):
     ]
 
 
-class AutopayRunIn(BaseModel):
+class AutopayRunIn(Schema):
     model_config = ConfigDict(extra="forbid")
     date: Day = Field(description="YYYY-MM-DD: today (Tashkent) or a day before it")
 
@@ -268,7 +276,7 @@ class AutopayRunIn(BaseModel):
         return run_date(value, now_ms())
 
 
-class AutopayRunOut(BaseModel):
+class AutopayRunOut(Schema):
     date: str
     queued: int = Field(description="messages this run sent: autopays due and not yet paid for the period")
 

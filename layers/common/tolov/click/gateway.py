@@ -22,7 +22,7 @@ from tolov.click.shop_api import IN_PROGRESS_NOTE, ClickResult, ClickShop, reply
 from tolov.observability import correlate, count_alarmed, logger, metrics
 from tolov.settings import Settings, get_secret, secrets_provider
 from tolov.store.models import connect
-from tolov.wiring import Wiring
+from tolov.wiring import Wiring, at_init
 
 ENDPOINTS = {"/click/prepare": Action.PREPARE, "/click/complete": Action.COMPLETE}
 HEADERS = {"Content-Type": "application/json; charset=UTF-8"}
@@ -34,6 +34,7 @@ def build_shop(settings: Settings) -> ClickShop:
     # At init, not on the first request: the DynamoDB and Secrets Manager clients every request uses.
     connect()
     secrets_provider()
+    at_init(lambda: get_secret(click.secret_key_secret_arn))  # read by every request, then cached
     return ClickShop(
         DynamoClickRepository(),
         SqsReversalQueue(click.reversal_queue_url),

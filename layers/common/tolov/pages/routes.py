@@ -17,15 +17,16 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
+from tolov.autopay.errors import LinkForged, LinkGone
 from tolov.autopay.link_claims import DynamoLinkClaims
-from tolov.autopay.links import LinkEnrolment, LinkForged, LinkGone
+from tolov.autopay.links import LinkEnrolment
 from tolov.billing.errors import ApartmentNotFound, InvoiceNotFound
 from tolov.billing.ledger import Ledger
 from tolov.billing_api import replies
+from tolov.billing_api.autopay_enrolment import build_enrolment
 from tolov.billing_api.links import invoice_links
 from tolov.billing_api.resident_links import pay_url, public_base, valid_pay_token
 from tolov.billing_api.resolver import JsonResolver
-from tolov.billing_api.routes import build_enrolment
 from tolov.billing_api.schemas import AutopayOut, EnrolIn, autopay_out
 from tolov.observability import logger
 from tolov.pages.bill import bill_of, render_bill

@@ -21,7 +21,7 @@ from tolov.payme.keys import SecretKeyStore
 from tolov.payme.merchant_api import Merchant, Outcome, PaymeRequest
 from tolov.settings import PaymeSettings, Settings, secrets_provider
 from tolov.store.models import connect
-from tolov.wiring import Wiring
+from tolov.wiring import Wiring, at_init
 
 JSON_HEADERS = {"Content-Type": "application/json; charset=UTF-8"}
 
@@ -33,6 +33,7 @@ def build_merchant(settings: Settings, clock: Clock = now_ms) -> Merchant:
     # At init, not on the first request: the DynamoDB and Secrets Manager clients every request uses.
     connect()
     secrets_provider()
+    at_init(keys.ring)  # the key secret: read by every request, cached for SECRET_MAX_AGE_SECONDS
     return Merchant(DynamoRepository(clock), keys, settings.payme, settings.limits, clock=clock)
 
 

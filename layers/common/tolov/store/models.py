@@ -477,6 +477,21 @@ def bind(settings: Settings) -> None:
     _bound = True
 
 
+# Every DynamoDB operation tolov sends (PynamoDB's models, the engine's transactions, the fan-out reads).
+STORE_OPERATIONS = (
+    "GetItem",
+    "PutItem",
+    "UpdateItem",
+    "DeleteItem",
+    "Query",
+    "Scan",
+    "BatchGetItem",
+    "BatchWriteItem",
+    "TransactWriteItems",
+    "TransactGetItems",
+)
+
+
 @cache
 def connection() -> Connection:
     """The connection transactions across tables go through."""
@@ -487,5 +502,9 @@ def connection() -> Connection:
 
 def connect() -> None:
     """Make the DynamoDB client now: called by the handlers' Wiring builds, in Lambda's init phase, so that
-    the first request does not pay for the client (nor, in a fresh container, for the session)."""
-    _ = connection().client
+    the first request does not pay for the client (nor, in a fresh container, for the session), nor for
+    botocore's model of each operation the store sends (built from the service JSON on first use, then kept
+    by the client's service model)."""
+    service = connection().client.meta.service_model
+    for operation in STORE_OPERATIONS:
+        service.operation_model(operation)
