@@ -21,7 +21,7 @@ help:
 	@echo "make conformance URL=… [INVOICE=…]  Payme's sandbox scenarios and Click's tester lists against a stage"
 	@echo "             (PAYME_KEY, CLICK_SERVICE_ID, CLICK_SECRET_KEY, BILLING_API_KEY from the environment)"
 	@echo "make load    mixed Payme, Click and billing traffic against a local stack of its own (127.0.0.1),"
-	@echo "             CLIENTS=8 DURATION=30 s per table size, SIZES=0,1000,5000 invoices (a few minutes)"
+	@echo "             CLIENTS=8 DURATION=30 s per table size, SIZES=0,500,1000 invoices (a few minutes)"
 	@echo "make lint | checks | build | deploy | deploy-prod | bench | clean"
 
 $(STAMP): requirements-dev.txt layers/common/requirements.txt constraints.txt
@@ -83,7 +83,7 @@ conformance: $(STAMP)
 # The load test (bench/load.py): a local stack of its own on 127.0.0.1, bounded in time and count.
 CLIENTS ?= 8
 DURATION ?= 30
-SIZES ?= 0,1000,5000
+SIZES ?= 0,500,1000
 load: $(STAMP)
 	$(PY) bench/load.py --clients $(CLIENTS) --seconds $(DURATION) --sizes $(SIZES)
 
