@@ -77,6 +77,8 @@ def clients(*services: str) -> str:
 TRUE_FLOOR: dict[str, tuple[str, ...]] = {
     "PaymeMerchantFunction": (PYNAMODB, LOGGING, SECRETS, clients("dynamodb", "secretsmanager")),
     "ClickShopFunction": (PYNAMODB, LOGGING, SECRETS, clients("dynamodb", "secretsmanager")),
+    # The Completes queued while DynamoDB was down: the Click shop, consumed through Powertools batch.
+    "ClickCompleteFunction": (PYNAMODB, LOGGING, BATCH, SECRETS, clients("dynamodb", "secretsmanager")),
     "AutopaySchedulerFunction": (PYNAMODB, LOGGING),
     "ClickReversalFunction": (PYNAMODB, LOGGING, BATCH),
     "AutopayChargerFunction": (PYNAMODB, LOGGING, BATCH),

@@ -133,11 +133,9 @@ class World:
 
 def build_world(*, fake: FakeSubscribe | None = None, **autopay: Any) -> World:
     """Under the `aws` fixture (moto with the template's resources and the billing API's environment)."""
-    from dataclasses import replace
-
     settings = load_settings()
     if autopay:
-        settings = replace(settings, autopay=replace(settings.autopay, **autopay))
+        settings = settings._replace(autopay=settings.autopay._replace(**autopay))
     clock = Clock()
     fake = fake or FakeSubscribe()
     ledger = Ledger()

@@ -340,8 +340,8 @@ def test_click_create_twice_is_transaction_exists_and_a_taken_prepare_id_state_c
     # Another attempt under a prepare id already handed out: not this attempt's repeat, a draw to redo.
     with pytest.raises(StateChanged) as taken:
         store.click.create(
-            replace(
-                click_tx(store, "702", apartment, 100_000, AccountKind.APARTMENT), prepare_id=tx.prepare_id
+            click_tx(store, "702", apartment, 100_000, AccountKind.APARTMENT)._replace(
+                prepare_id=tx.prepare_id
             ),
             click_account(store, apartment),
             0,

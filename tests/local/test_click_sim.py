@@ -2,7 +2,6 @@
 the reversal worker, as ClickReversalFunction uses it in the local stack."""
 
 from collections.abc import Iterator
-from dataclasses import replace
 
 import pytest
 
@@ -66,7 +65,7 @@ class Store:
     def mark_reversed(self, click_trans_id: str, now: int) -> None:
         if self.tx.state is not TxState.CONFIRMED_UNPOSTED:
             raise StateChanged(click_trans_id)
-        self.tx = replace(self.tx, state=TxState.REVERSED)
+        self.tx = self.tx._replace(state=TxState.REVERSED)
 
 
 def test_the_reversal_worker_refunds_through_the_simulator(sim: ClickSimulatorServer) -> None:

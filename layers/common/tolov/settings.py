@@ -1,8 +1,8 @@
 """The configuration of every function: one typed model, read from the environment once per container.
 
 template.yaml sets the variables (Globals and each function's own); local/local.env the local ones.
-Frozen dataclasses rather than pydantic: the Payme function needs nothing else of pydantic, and importing
-it costs a cold start about 54 ms (150 ms where nothing is compiled). A bad value fails loudly at load, naming
+NamedTuples rather than pydantic: the Payme function needs nothing else of pydantic, and importing it costs a
+cold start about 54 ms (150 ms where nothing is compiled). A bad value fails loudly at load, naming
 the variable, so a misconfigured stage is seen at its first request and never half-works.
 
 Secrets are not configuration: only their ids are here; get_secret() reads them through Powertools'
@@ -12,9 +12,9 @@ cache.
 import ipaddress
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
@@ -30,8 +30,35 @@ class ConfigError(ValueError):
     """A variable of the environment has a value the function cannot run with."""
 
 
-@dataclass(frozen=True)
-class Tables:
+def parse_ip_ranges(text: str) -> tuple[IpRange, ...]:
+    """Comma-separated addresses, CIDR blocks or first-last ranges."""
+    ranges: list[IpRange] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        try:
+            if "-" in part:
+                first, last = (ipaddress.ip_address(x.strip()) for x in part.split("-", 1))
+                if first.version != last.version or first > last:  # type: ignore[operator]
+                    raise ValueError(f"bad address range {part!r}")
+                ranges.append((first, last))
+            else:
+                network = ipaddress.ip_network(part, strict=False)
+                ranges.append((network[0], network[-1]))
+        except ValueError as error:
+            raise ConfigError(f"PAYME_ALLOWED_IPS: {error}") from None
+    return tuple(ranges)
+
+
+_PAYME_SOURCE_RANGES = parse_ip_ranges(PAYME_SOURCE_IPS)
+
+
+# Value types (here and across tolov) are typing.NamedTuple, not frozen dataclasses, wherever nothing needs a
+# dataclass feature (validation in __post_init__, fields kept out of repr or equality, inheritance): on
+# Python 3.13 each @dataclass execs generated code at import, which no .pyc caches, about 0.5-0.6 ms CPU a
+# class against 0.08 ms for a NamedTuple, and a function's cold import creates 20-50 of them (issue 9).
+# ApartmentLimits stays a dataclass for its check in __post_init__.
+class Tables(NamedTuple):
     apartments: str = "ApartmentsTable"
     invoices: str = "InvoicesTable"
     charges: str = "ChargesTable"
@@ -60,8 +87,7 @@ class ApartmentLimits:
         return self.min_tiyin <= amount <= self.max_tiyin
 
 
-@dataclass(frozen=True)
-class PaymeSettings:
+class PaymeSettings(NamedTuple):
     merchant_id: str = ""
     checkout_url: str = "https://checkout.paycom.uz"
     # The Subscribe API (cards and receipts, autopay); the sandbox is https://checkout.test.paycom.uz/api.
@@ -84,7 +110,7 @@ class PaymeSettings:
     key_overlap_seconds: int = 300
     # The source-address allow list: on in prod, off elsewhere, unless PAYME_IP_ALLOWLIST says otherwise.
     ip_check_enabled: bool = False
-    allowed_ips: tuple[IpRange, ...] = field(default_factory=lambda: parse_ip_ranges(PAYME_SOURCE_IPS))
+    allowed_ips: tuple[IpRange, ...] = _PAYME_SOURCE_RANGES
     statement_max_days: int = 366
 
     @property
@@ -92,8 +118,7 @@ class PaymeSettings:
         return bool(self.topup_ikpu and self.topup_package_code)
 
 
-@dataclass(frozen=True)
-class ClickSettings:
+class ClickSettings(NamedTuple):
     service_id: str = ""
     merchant_id: str = ""
     merchant_user_id: str = ""
@@ -107,8 +132,7 @@ class ClickSettings:
     merchant_api_url: str = "https://api.click.uz/v2/merchant"
 
 
-@dataclass(frozen=True)
-class AutopaySettings:
+class AutopaySettings(NamedTuple):
     """Recurring charges of saved cards (tolov.autopay)."""
 
     # Insufficient funds: tried again on each of this many following daily runs, then given up for the period.
@@ -123,8 +147,7 @@ class AutopaySettings:
     lease_ms: int = 150_000
 
 
-@dataclass(frozen=True)
-class PagesSettings:
+class PagesSettings(NamedTuple):
     """The resident pages (tolov.pages) and the links to them the billing API returns."""
 
     # Where residents reach the API, stage prefix included (https://x.execute-api.../dev, a custom domain):
@@ -139,8 +162,7 @@ class PagesSettings:
     payme_offer_url: str = ""
 
 
-@dataclass(frozen=True)
-class OpsSettings:
+class OpsSettings(NamedTuple):
     """The audit trail and reconciliation (tolov.audit, tolov.reconciliation)."""
 
     audit_ttl_days: int = 180  # how long a provider request and our reply are kept
@@ -153,41 +175,28 @@ class OpsSettings:
     lookback_days: int = 7
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     region: str = "us-east-1"
     # PynamoDB does not read AWS_ENDPOINT_URL itself; the local stack and the tests set it.
     dynamodb_endpoint: str | None = None
-    tables: Tables = field(default_factory=Tables)
-    limits: ApartmentLimits = field(default_factory=ApartmentLimits)
-    payme: PaymeSettings = field(default_factory=PaymeSettings)
-    click: ClickSettings = field(default_factory=ClickSettings)
-    autopay: AutopaySettings = field(default_factory=AutopaySettings)
-    pages: PagesSettings = field(default_factory=PagesSettings)
+    tables: Tables = Tables()
+    limits: ApartmentLimits = ApartmentLimits()
+    payme: PaymeSettings = PaymeSettings()
+    click: ClickSettings = ClickSettings()
+    autopay: AutopaySettings = AutopaySettings()
+    pages: PagesSettings = PagesSettings()
     # TolovEventBus: payment.*, invoice.paid and autopay.* (EventPublisherFunction, tolov.events).
     event_bus: str = ""
-    ops: OpsSettings = field(default_factory=OpsSettings)
+    ops: OpsSettings = OpsSettings()
 
 
 # ---------------------------------------------------------------------- reading the environment
-def parse_ip_ranges(text: str) -> tuple[IpRange, ...]:
-    """Comma-separated addresses, CIDR blocks or first-last ranges."""
-    ranges: list[IpRange] = []
-    for part in (p.strip() for p in text.split(",")):
-        if not part:
-            continue
-        try:
-            if "-" in part:
-                first, last = (ipaddress.ip_address(x.strip()) for x in part.split("-", 1))
-                if first.version != last.version or first > last:  # type: ignore[operator]
-                    raise ValueError(f"bad address range {part!r}")
-                ranges.append((first, last))
-            else:
-                network = ipaddress.ip_network(part, strict=False)
-                ranges.append((network[0], network[-1]))
-        except ValueError as error:
-            raise ConfigError(f"PAYME_ALLOWED_IPS: {error}") from None
-    return tuple(ranges)
+_PAYME_DEFAULTS = PaymeSettings()
+_CLICK_DEFAULTS = ClickSettings()
+_AUTOPAY_DEFAULTS = AutopaySettings()
+_OPS_DEFAULTS = OpsSettings()
+
+
 
 
 class _Env:
@@ -256,12 +265,12 @@ def _payme(env: _Env, environment: str) -> PaymeSettings:
     allowlist = env.optional_flag("PAYME_IP_ALLOWLIST")
     return PaymeSettings(
         merchant_id=env.text("PAYME_MERCHANT_ID", ""),
-        checkout_url=env.text("PAYME_CHECKOUT_URL", PaymeSettings.checkout_url),
-        subscribe_url=env.text("PAYME_SUBSCRIBE_URL", PaymeSettings.subscribe_url),
+        checkout_url=env.text("PAYME_CHECKOUT_URL", _PAYME_DEFAULTS.checkout_url),
+        subscribe_url=env.text("PAYME_SUBSCRIBE_URL", _PAYME_DEFAULTS.subscribe_url),
         key_secret_arn=env.text("PAYME_KEY_SECRET_ARN", ""),
-        invoice_field=env.text("PAYME_INVOICE_FIELD", PaymeSettings.invoice_field),
-        apartment_field=env.text("PAYME_APARTMENT_FIELD", PaymeSettings.apartment_field),
-        topup_title=env.text("PAYME_TOPUP_TITLE", PaymeSettings.topup_title),
+        invoice_field=env.text("PAYME_INVOICE_FIELD", _PAYME_DEFAULTS.invoice_field),
+        apartment_field=env.text("PAYME_APARTMENT_FIELD", _PAYME_DEFAULTS.apartment_field),
+        topup_title=env.text("PAYME_TOPUP_TITLE", _PAYME_DEFAULTS.topup_title),
         topup_ikpu=env.text("PAYME_TOPUP_IKPU", ""),
         topup_package_code=env.text("PAYME_TOPUP_PACKAGE_CODE", ""),
         topup_vat_percent=env.integer("PAYME_TOPUP_VAT_PERCENT", 0, low=0, high=100),
@@ -282,21 +291,21 @@ def _click(env: _Env) -> ClickSettings:
         merchant_id=env.text("CLICK_MERCHANT_ID", ""),
         merchant_user_id=env.text("CLICK_MERCHANT_USER_ID", ""),
         secret_key_secret_arn=env.text("CLICK_SECRET_KEY_SECRET_ARN", ""),
-        pay_url=env.text("CLICK_PAY_URL", ClickSettings.pay_url),
+        pay_url=env.text("CLICK_PAY_URL", _CLICK_DEFAULTS.pay_url),
         cancel_after_confirm_error=cancel_code,
         reversal_queue_url=env.text("CLICK_REVERSAL_QUEUE_URL", ""),
         complete_queue_url=env.text("CLICK_COMPLETE_QUEUE_URL", ""),
-        merchant_api_url=env.text("CLICK_MERCHANT_API_URL", ClickSettings.merchant_api_url),
+        merchant_api_url=env.text("CLICK_MERCHANT_API_URL", _CLICK_DEFAULTS.merchant_api_url),
     )
 
 
 def _autopay(env: _Env) -> AutopaySettings:
     return AutopaySettings(
-        retry_days=env.integer("AUTOPAY_RETRY_DAYS", AutopaySettings.retry_days, low=0, high=27),
+        retry_days=env.integer("AUTOPAY_RETRY_DAYS", _AUTOPAY_DEFAULTS.retry_days, low=0, high=27),
         kms_key_id=env.text("AUTOPAY_KMS_KEY_ID", ""),
         queue_url=env.text("AUTOPAY_QUEUE_URL", ""),
-        shards=env.integer("AUTOPAY_SHARDS", AutopaySettings.shards, low=1, high=1000),
-        lease_ms=env.integer("AUTOPAY_LEASE_MS", AutopaySettings.lease_ms, low=1000),
+        shards=env.integer("AUTOPAY_SHARDS", _AUTOPAY_DEFAULTS.shards, low=1, high=1000),
+        lease_ms=env.integer("AUTOPAY_LEASE_MS", _AUTOPAY_DEFAULTS.lease_ms, low=1000),
     )
 
 
@@ -314,11 +323,11 @@ def _pages(env: _Env) -> PagesSettings:
 
 def _ops(env: _Env) -> OpsSettings:
     return OpsSettings(
-        audit_ttl_days=env.integer("AUDIT_TTL_DAYS", OpsSettings.audit_ttl_days, low=1, high=3650),
+        audit_ttl_days=env.integer("AUDIT_TTL_DAYS", _OPS_DEFAULTS.audit_ttl_days, low=1, high=3650),
         reports_bucket=env.text("REPORTS_BUCKET", ""),
-        payme_stuck_ms=env.integer("RECON_PAYME_STUCK_MS", OpsSettings.payme_stuck_ms, low=0),
-        click_stuck_ms=env.integer("RECON_CLICK_STUCK_MS", OpsSettings.click_stuck_ms, low=0),
-        lookback_days=env.integer("RECON_LOOKBACK_DAYS", OpsSettings.lookback_days, low=1, high=60),
+        payme_stuck_ms=env.integer("RECON_PAYME_STUCK_MS", _OPS_DEFAULTS.payme_stuck_ms, low=0),
+        click_stuck_ms=env.integer("RECON_CLICK_STUCK_MS", _OPS_DEFAULTS.click_stuck_ms, low=0),
+        lookback_days=env.integer("RECON_LOOKBACK_DAYS", _OPS_DEFAULTS.lookback_days, low=1, high=60),
     )
 
 
@@ -340,7 +349,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     defaults = Tables()
     tables = Tables(**{a: env.text(v, getattr(defaults, a)) for a, v in _TABLE_VARIABLES.items()})
     return Settings(
-        region=env.text("AWS_REGION", "") or env.text("AWS_DEFAULT_REGION", "") or Settings.region,
+        region=env.text("AWS_REGION", "") or env.text("AWS_DEFAULT_REGION", "") or Settings().region,
         dynamodb_endpoint=env.text("AWS_ENDPOINT_URL_DYNAMODB", "")
         or env.text("AWS_ENDPOINT_URL", "")
         or None,

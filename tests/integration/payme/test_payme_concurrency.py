@@ -2,7 +2,6 @@
 over HTTP (ThreadedMotoServer on 127.0.0.1). Each thread is its own "container": its own Merchant,
 repository and clock, sharing only the tables. A barrier releases them together."""
 
-import dataclasses
 import json
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -38,7 +37,7 @@ def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
     url = f"http://{host}:{port}"
     try:
         provision(load_config(), endpoint_url=url)
-        store_models.bind(dataclasses.replace(load_settings(), dynamodb_endpoint=url))
+        store_models.bind(load_settings()._replace(dynamodb_endpoint=url))
         yield url
     finally:
         store_models.bind(load_settings())

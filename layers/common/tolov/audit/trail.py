@@ -11,7 +11,7 @@ import json
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -22,8 +22,7 @@ from tolov.observability import logger, metrics
 DAY_SECONDS = 86_400
 
 
-@dataclass(frozen=True)
-class AuditEntry:
+class AuditEntry(NamedTuple):
     """One provider request and our reply, masked on construction by record()."""
 
     provider: str
@@ -38,8 +37,7 @@ class AuditEntry:
     source_ip: str | None = None
 
 
-@dataclass(frozen=True)
-class AuditRow:
+class AuditRow(NamedTuple):
     audit_id: str
     at: int
     expires_at: int
@@ -102,9 +100,7 @@ class AuditTrail:
         """Keep one exchange; False (logged, counted) when it could not be kept. Never raises."""
         try:
             at = self.clock()
-            masked = AuditEntry(
-                **{**entry.__dict__, "request": mask(entry.request), "reply": mask(entry.reply)}
-            )
+            masked = entry._replace(request=mask(entry.request), reply=mask(entry.reply))
             row = AuditRow(f"{at:013d}#{self.new_id()}", at, at // 1000 + self.ttl_days * DAY_SECONDS, masked)
             self.store.put(row)
             return True

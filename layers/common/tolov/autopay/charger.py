@@ -20,7 +20,6 @@ conditional writes of the adapter keep the rest exactly once. Declines are handl
 import contextlib
 import secrets
 from collections.abc import Callable
-from dataclasses import replace
 from enum import StrEnum
 
 from tolov.autopay.declines import Decline, card_problem, classify
@@ -257,7 +256,7 @@ class Charger:
         except StateChanged:
             self._cancel(receipt.id)  # another charger got the period first: ours is never paid
             raise TryLater("busy") from None
-        attached = replace(charge, receipt_id=receipt.id, receipt_at=now, amount=amount, phase=PENDING)
+        attached = charge._replace(receipt_id=receipt.id, receipt_at=now, amount=amount, phase=PENDING)
         return self._pay(autopay, attached, request)
 
     # ------------------------------------------------------------------ outcomes

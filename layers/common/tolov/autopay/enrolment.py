@@ -8,8 +8,7 @@ verified and recurrent by cards.check; its token is stored encrypted and never r
 import contextlib
 import hmac
 import secrets
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from tolov.autopay.declines import Decline, card_problem, classify, reason_of
 from tolov.autopay.errors import (
@@ -44,8 +43,7 @@ def new_autopay_id() -> str:
     return f"ap_{secrets.token_hex(10)}"
 
 
-@dataclass(frozen=True)
-class AutopayView:
+class AutopayView(NamedTuple):
     autopay: Autopay
     attempts: list[Attempt]
 

@@ -14,8 +14,7 @@ An unknown outcome (Payme or the store did not answer) keeps the claim: only the
 
 import hmac
 import secrets
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from tolov.autopay.enrolment import AutopayView, Enrolment
 from tolov.autopay.errors import (
@@ -34,8 +33,7 @@ CARD_PURPOSE = "autopay-enrol-card"
 LINK_TTL_MS = 24 * 3_600_000
 
 
-@dataclass(frozen=True)
-class EnrolLink:
+class EnrolLink(NamedTuple):
     apartment_id: str
     day_of_month: int
     max_amount: int
@@ -43,8 +41,7 @@ class EnrolLink:
     expires_at: int  # ms
 
 
-@dataclass(frozen=True)
-class Claim:
+class Claim(NamedTuple):
     card: str  # the keyed hash of the card token that holds the link
     autopay_id: str | None
 

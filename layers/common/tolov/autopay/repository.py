@@ -6,9 +6,8 @@ the core then reads again and decides from what is stored. dynamo.py implements 
 """
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 
 class Outcome(StrEnum):
@@ -29,8 +28,7 @@ OPEN, PAID, CLOSED = "open", "paid", "closed"  # a period's status
 PENDING, REFUSED = "pending", "refused"
 
 
-@dataclass(frozen=True)
-class Autopay:
+class Autopay(NamedTuple):
     autopay_id: str
     apartment_id: str
     provider: str
@@ -52,16 +50,14 @@ class Autopay:
         return self.status == ACTIVE
 
 
-@dataclass(frozen=True)
-class Due:
+class Due(NamedTuple):
     """Where an autopay's due date moves once a period's outcome is known."""
 
     date: str
     period: str
 
 
-@dataclass(frozen=True)
-class PeriodCharge:
+class PeriodCharge(NamedTuple):
     autopay_id: str
     period: str
     status: str  # open | paid | closed
@@ -76,8 +72,7 @@ class PeriodCharge:
     lease_until: int | None = None
 
 
-@dataclass(frozen=True)
-class Attempt:
+class Attempt(NamedTuple):
     period: str
     receipt_id: str | None
     amount: int
@@ -86,8 +81,7 @@ class Attempt:
     at: int
 
 
-@dataclass(frozen=True)
-class Deactivation:
+class Deactivation(NamedTuple):
     reason: str
     event: dict[str, Any] | None = None  # autopay.failed's facts, on the autopay row (the outbox)
 

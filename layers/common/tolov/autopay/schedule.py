@@ -10,9 +10,8 @@ period of its first attempt, also when it falls in the next month.
 import zlib
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from tolov.autopay.repository import Due
 from tolov.clock import tashkent_date
@@ -71,8 +70,7 @@ def shard_names(shards: int) -> list[str]:
     return [f"{n:03d}" for n in range(shards)]
 
 
-@dataclass(frozen=True)
-class ChargeRequest:
+class ChargeRequest(NamedTuple):
     """One queue message: charge this autopay for this period, as of this run."""
 
     autopay_id: str

@@ -3,7 +3,7 @@
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from tolov.billing.errors import ApartmentNotFound, InvoiceBusy, InvoiceConflict, LedgerContention
 from tolov.billing.ledger import Ledger, allocate, attempts
@@ -31,8 +31,7 @@ class NewItem:
         return self.amount * self.count
 
 
-@dataclass(frozen=True)
-class Balance:
+class Balance(NamedTuple):
     apartment_id: str
     debt: int
     credit: int

@@ -13,7 +13,7 @@ the same TransactWrite so that the provider state and the ledger move together o
 import random
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from tolov.billing.errors import (
     AmountMismatch,
@@ -49,8 +49,7 @@ def attempts() -> Iterator[int]:
         yield attempt
 
 
-@dataclass(frozen=True)
-class Payable:
+class Payable(NamedTuple):
     """What a payment into an apartment would pay if posted now: the open charges it may take, oldest
     first (those of an invoice reserved by a one-time payment attempt are left to that attempt), their
     invoices, and the apartment's credit (negative: debt not tied to a charge)."""
@@ -64,8 +63,7 @@ class Payable:
         return sum(int(c.unpaid) for c in self.charges) + max(0, -self.credit)
 
 
-@dataclass(frozen=True)
-class PostingResult:
+class PostingResult(NamedTuple):
     posting: Posting
     created: bool  # False: this payment key had already been posted (or reversed) before
 

@@ -3,7 +3,7 @@ debit we could not post."""
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from tolov.billing.keys import PaymentKey
 from tolov.money import tiyin_to_sum_str
@@ -55,8 +55,7 @@ def payment_key(click_trans_id: str) -> str:
     return str(PaymentKey(PROVIDER, click_trans_id))
 
 
-@dataclass(frozen=True)
-class ClickTx:
+class ClickTx(NamedTuple):
     """One Click payment attempt (one click_trans_id), created by its Prepare."""
 
     click_trans_id: str
@@ -78,8 +77,7 @@ class ClickTx:
         return payment_key(self.click_trans_id)
 
 
-@dataclass(frozen=True)
-class ReversalRequest:
+class ReversalRequest(NamedTuple):
     """A debited payment we could not post: refund it through the Merchant API. Never carries secrets."""
 
     click_trans_id: str

@@ -15,8 +15,8 @@ only ClickShopFunction may send to the queue.
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from dataclasses import asdict
+from typing import Any, NamedTuple, Protocol
 
 from tolov.click.request import FIELD_NAMES, ClickRequest, validate_fields
 from tolov.wiring import AwsClient
@@ -28,8 +28,7 @@ FIELDS = tuple(name for name in FIELD_NAMES if name != "sign_string")
 VERIFIED = "verified-before-queueing"
 
 
-@dataclass(frozen=True)
-class QueuedComplete:
+class QueuedComplete(NamedTuple):
     """A verified Complete with error 0 the store could not settle, and the webhook's request token."""
 
     fields: Mapping[str, str]

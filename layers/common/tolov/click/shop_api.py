@@ -24,8 +24,8 @@ again and decide from what is now stored.
 
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 from tolov.billing.errors import (
     AmountMismatch,
@@ -67,8 +67,7 @@ CANCEL_AFTER_CONFIRM_CODES = (ShopError.ALREADY_PAID, ShopError.TRANSACTION_CANC
 DEFAULT_APARTMENT_LIMITS = ApartmentLimits()
 
 
-@dataclass(frozen=True)
-class ClickResult:
+class ClickResult(NamedTuple):
     reply: dict[str, Any]
     action: str  # prepare | complete | unknown
     state: str | None = None  # the attempt's state after this request, when known
@@ -497,4 +496,4 @@ def _unpostable(refusal: Exception) -> str:
 
 
 def _with(tx: ClickTx, state: TxState, reason: str | None) -> ClickTx:
-    return replace(tx, state=state, reason=reason)
+    return tx._replace(state=state, reason=reason)

@@ -18,9 +18,8 @@ ciphertext, and no event copies a field that is not named here.
 import datetime
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from tolov.autopay.repository import PAID as PERIOD_PAID
 from tolov.billing.keys import PaymentKey
@@ -41,8 +40,7 @@ Image = Mapping[str, Any]
 ApartmentOf = Callable[[str], str | None]
 
 
-@dataclass(frozen=True)
-class DomainEvent:
+class DomainEvent(NamedTuple):
     type: str
     detail: dict[str, Any]
 

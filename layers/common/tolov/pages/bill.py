@@ -3,7 +3,7 @@ paid, due, status), the Payme and Click buttons of the billing API's payment lin
 page's own URL. Amounts only, no personal data: the id is guessable unless links are signed."""
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from tolov.billing_api.schemas import PaymentLinks
 from tolov.pages.html import Page, e, language_switch, layout, qr_svg
@@ -17,8 +17,7 @@ class BillLine:
     amount: int  # the line's tiyin: unit price times count
 
 
-@dataclass(frozen=True)
-class Bill:
+class Bill(NamedTuple):
     invoice_id: str
     period: str
     apartment_label: str

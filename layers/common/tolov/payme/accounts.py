@@ -5,8 +5,7 @@
 """
 
 import re
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from tolov.payme.errors import ACCOUNT_INVALID, ACCOUNT_NOT_FOUND, account_error
 from tolov.payme.repository import InvoiceLine, InvoiceView
@@ -20,8 +19,7 @@ _ACCOUNT_VALUE = re.compile(r"[0-9A-Za-z_.:#/@-]{1,128}")
 RECEIPT_SALE = 0
 
 
-@dataclass(frozen=True)
-class AccountRef:
+class AccountRef(NamedTuple):
     kind: AccountKind
     field: str
     value: str

@@ -18,8 +18,7 @@ import random
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from tolov.audit.masking import mask
 from tolov.billing.errors import (
@@ -70,16 +69,14 @@ MAX_FISCAL_BYTES = 16_000
 _PAYME_ID_CHARS = frozenset("0123456789abcdefABCDEFghijklmnopqrstuvwxyzGHIJKLMNOPQRSTUVWXYZ_-")
 
 
-@dataclass(frozen=True)
-class PaymeRequest:
+class PaymeRequest(NamedTuple):
     body: str | bytes | None
     headers: Mapping[str, str] | None = None
     source_ip: str | None = None
     http_method: str | None = None  # None when the caller does not know it (then it is taken as POST)
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     reply: dict[str, Any]
     method: str | None = None  # a known method's name, for logs and metrics
     error_code: int | None = None

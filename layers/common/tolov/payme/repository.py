@@ -7,7 +7,7 @@ raises tolov.billing.errors.StateChanged (TransactionExists for a Create), as on
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from tolov.payme.transaction import FiscalType, Transaction
 
@@ -23,8 +23,7 @@ class InvoiceLine:
     prepaid: int  # tiyin of this line already paid (apartment credit applied when the invoice was issued)
 
 
-@dataclass(frozen=True)
-class InvoiceView:
+class InvoiceView(NamedTuple):
     invoice_id: str
     status: str  # open | paid | cancelled
     amount: int
@@ -34,8 +33,7 @@ class InvoiceView:
     holder_since: int | None = None  # ms, when that attempt took the reservation
 
 
-@dataclass(frozen=True)
-class ApartmentView:
+class ApartmentView(NamedTuple):
     apartment_id: str
     label: str
     debt: int | None  # tiyin; None when not asked for

@@ -9,8 +9,8 @@
 """
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, date, timedelta
+from typing import NamedTuple
 
 from tolov.autopay.dynamo import DynamoAutopayStore
 from tolov.autopay.schedule import shard_names
@@ -24,21 +24,18 @@ from tolov.payme.transaction import Transaction
 from tolov.store.models import ClickTransaction, Posting
 
 
-@dataclass(frozen=True)
-class ClickRow:
+class ClickRow(NamedTuple):
     tx: ClickTx
     confirmed_at: int | None
 
 
-@dataclass(frozen=True)
-class Posted:
+class Posted(NamedTuple):
     amount: int
     reversed: bool
     posted_at: int = 0
 
 
-@dataclass(frozen=True)
-class InFlight:
+class InFlight(NamedTuple):
     autopay_id: str
     period: str
     receipt_id: str

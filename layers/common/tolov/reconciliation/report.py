@@ -12,9 +12,8 @@ else is a mismatch.
 import csv
 import io
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from tolov.click.attempt import TxState
 from tolov.clock import TASHKENT
@@ -42,8 +41,7 @@ def day_bounds(day: date) -> tuple[int, int]:
     return int(start.timestamp() * 1000), int(end.timestamp() * 1000) - 1
 
 
-@dataclass(frozen=True)
-class Payment:
+class Payment(NamedTuple):
     provider: str
     transaction_id: str
     payment_key: str

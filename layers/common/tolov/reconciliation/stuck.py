@@ -22,7 +22,7 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from tolov.billing.errors import StateChanged
 from tolov.click.attempt import ClickTx, ReversalRequest, TxState
@@ -62,8 +62,7 @@ class ChargeQueue(Protocol):
     def send(self, messages: list[dict[str, str]]) -> int: ...
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(NamedTuple):
     kind: str  # payme_created | click_prepared | click_confirmed_unposted | autopay_in_flight
     provider: str
     transaction_id: str
@@ -73,7 +72,7 @@ class Finding:
     note: str
 
     def view(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return self._asdict()
 
 
 @dataclass
