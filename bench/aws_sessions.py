@@ -16,7 +16,6 @@ import argparse
 import dataclasses
 import importlib.util
 import json
-import logging
 import os
 import statistics
 import sys
@@ -105,17 +104,9 @@ def main() -> None:
             "POWERTOOLS_LOG_LEVEL": "ERROR",
         }
     )
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    from local.stack import start_moto
 
-    from moto.server import ThreadedMotoServer
-
-    from local.moto_atomic import make_dynamodb_atomic
-
-    make_dynamodb_atomic()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
+    server, url = start_moto(0)
 
     from local.template import function_environment, load_config, provision
 

@@ -322,18 +322,9 @@ def print_imports(samples: dict[tuple[str, str], list[dict[str, Any]]], function
 
 # ---------------------------------------------------------------------- 5: first call vs warm
 def first_calls(function: Function, layer: Path, runtime: Path, containers: int, warm: int) -> None:
-    import logging
+    from local.stack import start_moto
 
-    from moto.server import ThreadedMotoServer
-
-    from local.moto_atomic import make_dynamodb_atomic
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    make_dynamodb_atomic()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
+    server, url = start_moto(0)
     os.environ.update(
         {
             "AWS_ACCESS_KEY_ID": "bench",
