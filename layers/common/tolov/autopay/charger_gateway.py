@@ -16,8 +16,7 @@ exactly once, by the stored receipt id, but a lease's wait late).
 
 import json
 import random
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -53,8 +52,7 @@ class OutOfTime(Exception):
     """Not started: the invocation has less time left than the longest charge."""
 
 
-@dataclass(frozen=True)
-class ChargerEdge:
+class ChargerEdge(NamedTuple):
     charger: Charger
     queue: SqsChargeQueue
 

@@ -2,7 +2,6 @@
 
 import secrets
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from tolov.billing.errors import ApartmentNotFound, InvoiceBusy, InvoiceConflict, LedgerContention
@@ -16,12 +15,11 @@ CREDIT_PAYMENT_KEY = "credit"
 MAX_ITEMS_PER_INVOICE = 50
 
 
-@dataclass(frozen=True)
-class NewItem:
+class NewItem(NamedTuple):
     service: str
     title: str
     amount: int  # unit price, tiyin
-    count: int
+    count: int  # type: ignore[assignment]  # shadows tuple.count: the billing API's field is "count"
     ikpu: str
     package_code: str
     vat_percent: int

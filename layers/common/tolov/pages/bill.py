@@ -2,7 +2,6 @@
 paid, due, status), the Payme and Click buttons of the billing API's payment links, and a QR code of the
 page's own URL. Amounts only, no personal data: the id is guessable unless links are signed."""
 
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from tolov.billing_api.schemas import PaymentLinks
@@ -10,10 +9,9 @@ from tolov.pages.html import Page, e, language_switch, layout, qr_svg
 from tolov.pages.i18n import money, period, text
 
 
-@dataclass(frozen=True)
-class BillLine:
+class BillLine(NamedTuple):
     title: str
-    count: int
+    count: int  # type: ignore[assignment]  # shadows tuple.count: the invoice item's field is "count"
     amount: int  # the line's tiyin: unit price times count
 
 

@@ -6,17 +6,15 @@ raises tolov.billing.errors.StateChanged (TransactionExists for a Create), as on
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
 from tolov.payme.transaction import FiscalType, Transaction
 
 
-@dataclass(frozen=True)
-class InvoiceLine:
+class InvoiceLine(NamedTuple):
     title: str
     unit_price: int  # tiyin
-    count: int
+    count: int  # type: ignore[assignment]  # shadows tuple.count: the stored item's field is "count"
     ikpu: str
     package_code: str
     vat_percent: int
