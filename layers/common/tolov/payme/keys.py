@@ -19,20 +19,28 @@ import hmac
 import json
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Protocol
 
 from tolov.clock import Clock, now_ms
+from tolov.frozen import Frozen
 
 LOGIN = "Paycom"
 REFRESH_INTERVAL_MS = 5_000
 
 
-@dataclass(frozen=True)
-class KeyRing:
+class KeyRing(Frozen):
+    # Frozen, not a NamedTuple: both keys are secrets, so neither is in the repr (nor in a log line).
+    _fields = ("key", "previous", "previous_until")
+    __slots__ = _fields
+    _compared = _fields
+    _shown = ("previous_until",)
+
     key: str
-    previous: str | None = None
-    previous_until: int = 0
+    previous: str | None
+    previous_until: int
+
+    def __init__(self, key: str, previous: str | None = None, previous_until: int = 0) -> None:
+        self._init(key=key, previous=previous, previous_until=previous_until)
 
     def accepted(self, now: int) -> list[str]:
         keys = [self.key]

@@ -47,11 +47,11 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import IntEnum
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
+from tolov.frozen import Frozen
 from tolov.payme.keys import KeyRing
 from tolov.settings import Settings, get_secret
 
@@ -189,20 +189,29 @@ class _BadReply(Exception):
 # --------------------------------------------------------------------------- results
 
 
-@dataclass(frozen=True, slots=True)
-class Card:
+class Card(Frozen):
     """A card as the card methods return it: ``number`` masked by Payme, ``expire`` "MM/YY" ("03/99")."""
+
+    # Frozen, not a NamedTuple: the token pays with the card, so it stays out of the repr and the logs.
+    _fields = ("number", "expire", "token", "recurrent", "verify", "type")
+    __slots__ = _fields
+    _compared = _fields
+    _shown = ("number", "expire", "recurrent", "verify", "type")
 
     number: str
     expire: str
-    token: str = field(repr=False)
+    token: str
     recurrent: bool
     verify: bool
-    type: str | None = None
+    type: str | None
+
+    def __init__(
+        self, number: str, expire: str, token: str, recurrent: bool, verify: bool, type: str | None = None
+    ) -> None:
+        self._init(number=number, expire=expire, token=token, recurrent=recurrent, verify=verify, type=type)
 
 
-@dataclass(frozen=True, slots=True)
-class VerifyCode:
+class VerifyCode(NamedTuple):
     """``cards.get_verify_code``: the code went to the masked ``phone``; ``wait`` ms before another."""
 
     sent: bool
@@ -210,10 +219,15 @@ class VerifyCode:
     wait: int
 
 
-@dataclass(frozen=True, slots=True)
-class Receipt:
+class Receipt(Frozen):
     """A receipt as Payme returns it. ``account`` is Payme's (a list of ``{name, title, value, main}``);
     ``card`` is ``{number (masked), expire}`` with expire "YYMM" ("9903"), or None before payment."""
+
+    # Frozen, not a NamedTuple: raw is the whole reply, kept out of the repr and the logs.
+    _fields = ("id", "state", "amount", "create_time", "pay_time", "cancel_time", "account", "card", "raw")
+    __slots__ = _fields
+    _compared = _fields
+    _shown = ("id", "state", "amount", "create_time", "pay_time", "cancel_time", "account", "card")
 
     id: str
     state: int
@@ -223,7 +237,31 @@ class Receipt:
     cancel_time: int
     account: list[Any] | dict[str, Any]
     card: dict[str, Any] | None
-    raw: dict[str, Any] = field(repr=False)
+    raw: dict[str, Any]
+
+    def __init__(
+        self,
+        id: str,
+        state: int,
+        amount: int,
+        create_time: int,
+        pay_time: int,
+        cancel_time: int,
+        account: list[Any] | dict[str, Any],
+        card: dict[str, Any] | None,
+        raw: dict[str, Any],
+    ) -> None:
+        self._init(
+            id=id,
+            state=state,
+            amount=amount,
+            create_time=create_time,
+            pay_time=pay_time,
+            cancel_time=cancel_time,
+            account=account,
+            card=card,
+            raw=raw,
+        )
 
     @property
     def paid(self) -> bool:
