@@ -1,11 +1,11 @@
 """A Click payment attempt in the domain's words: its states, the account it pays, the reversal of a
 debit we could not post."""
 
-from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar, NamedTuple
 
 from tolov.billing.keys import PaymentKey
+from tolov.frozen import Frozen
 from tolov.money import tiyin_to_sum_str
 
 PROVIDER = "click"
@@ -27,23 +27,52 @@ class AccountKind(StrEnum):
     APARTMENT = "apartment"  # accumulative: any positive amount, allocated by the ledger
 
 
-@dataclass(frozen=True)
-class InvoiceAccount:
+class InvoiceAccount(Frozen):
+    # Frozen, not a NamedTuple: `read` is no part of the account's value, so neither equality nor the
+    # repr sees it.
+    _fields = ("invoice_id", "status", "unpaid", "holder", "holder_since", "read")
+    __slots__ = _fields
+    __match_args__ = ("invoice_id", "status", "unpaid", "holder", "holder_since", "read")
+    _compared = ("invoice_id", "status", "unpaid", "holder", "holder_since")
+    _shown = _compared
+
     invoice_id: str
     status: str  # open | paid | cancelled
     unpaid: int  # tiyin
     holder: str | None  # payment key of the attempt that reserves the invoice
-    holder_since: int | None = None  # ms, when that attempt took the reservation
+    holder_since: int | None  # ms, when that attempt took the reservation
     # What the store read to make this account (opaque here), handed back with the write that the
     # decision on it leads to, so that write need not read the invoice again.
-    read: Any = field(default=None, compare=False, repr=False)
+    read: Any
 
     kind: ClassVar[AccountKind] = AccountKind.INVOICE
 
+    def __init__(
+        self,
+        invoice_id: str,
+        status: str,
+        unpaid: int,
+        holder: str | None,
+        holder_since: int | None = None,
+        read: Any = None,
+    ) -> None:
+        self._init(
+            invoice_id=invoice_id,
+            status=status,
+            unpaid=unpaid,
+            holder=holder,
+            holder_since=holder_since,
+            read=read,
+        )
 
-@dataclass(frozen=True)
-class ApartmentAccount:
+
+class _ApartmentAccountFields(NamedTuple):
     apartment_id: str
+
+
+class ApartmentAccount(_ApartmentAccountFields):
+    # A subclass because a NamedTuple body cannot hold a ClassVar.
+    __slots__ = ()
 
     kind: ClassVar[AccountKind] = AccountKind.APARTMENT
 
