@@ -13,7 +13,6 @@ per UTC day. --root runs the same against another checkout (e.g. /work/main, for
 """
 
 import argparse
-import dataclasses
 import importlib.util
 import json
 import os
@@ -173,7 +172,7 @@ def main() -> None:
     for day in range(366):
         at = now - (day + 1) * DAY_MS
         tx = Transaction(f"{day:024d}", at, 100_000, account, "invoice", invoice.invoice_id, at, str(day))
-        tx = dataclasses.replace(tx, state=PERFORMED, perform_time=at)
+        tx = tx._replace(state=PERFORMED, perform_time=at)
         to_row(tx).save()
     print()
     print(f"GetStatement, one transaction a day, median of {args.repeats} (ms)")

@@ -20,7 +20,7 @@ import itertools
 import json
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tolov.billing.errors import (
@@ -490,7 +490,7 @@ class FakePaymeRepository:
             if write is None:
                 raise StateChanged(tx.id)
             write()
-            self._rows[tx.id] = replace(row, state=PERFORMED, perform_time=perform_time)
+            self._rows[tx.id] = row._replace(state=PERFORMED, perform_time=perform_time)
 
     def cancel(self, tx: Transaction, cancel_time: int, reason: int) -> None:
         with self.ledger.lock:
@@ -505,14 +505,14 @@ class FakePaymeRepository:
                 from_state, to_state = CREATED, CANCELLED
             row = self._in_state(tx.id, from_state)
             write()
-            self._rows[tx.id] = replace(row, state=to_state, cancel_time=cancel_time, reason=reason)
+            self._rows[tx.id] = row._replace(state=to_state, cancel_time=cancel_time, reason=reason)
 
     def set_fiscal(self, payme_id: str, kind: FiscalType, data: dict[str, Any]) -> bool:
         with self.ledger.lock:
             row = self._rows.get(payme_id)
             if row is None:
                 return False
-            self._rows[payme_id] = replace(row, fiscal={**row.fiscal, kind: copy.deepcopy(data)})
+            self._rows[payme_id] = row._replace(fiscal={**row.fiscal, kind: copy.deepcopy(data)})
             return True
 
     def _in_state(self, payme_id: str, state: int) -> Transaction:

@@ -9,7 +9,7 @@ once, and reads say what was written.
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -309,7 +309,7 @@ def test_statement_by_payme_time_inclusive_and_ascending(store: Store) -> None:
     start = store.clock.now
     for payme_id, offset in (("p-3", 50 * HOUR), ("p-1", 0), ("p-4", 50 * HOUR + 1), ("p-2", 24 * HOUR)):
         store.payme.create(
-            replace(payme_tx(store, payme_id, apartment, 500_000, "apartment"), time=start + offset)
+            payme_tx(store, payme_id, apartment, 500_000, "apartment")._replace(time=start + offset)
         )
     assert [t.id for t in store.payme.statement(start, start + 50 * HOUR)] == ["p-1", "p-2", "p-3"]
     assert [t.id for t in store.payme.statement(start + 1, start + 50 * HOUR + 1)] == ["p-2", "p-3", "p-4"]

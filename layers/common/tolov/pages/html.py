@@ -2,8 +2,8 @@
 language switch, the QR code, and the headers every page is sent with."""
 
 import secrets
-from dataclasses import dataclass, field
 from html import escape
+from typing import NamedTuple
 from urllib.parse import urlencode
 
 import segno
@@ -64,12 +64,20 @@ PAYME_LOGO = (
 )
 
 
-@dataclass(frozen=True)
-class Page:
+class _PageFields(NamedTuple):
     status: int
     body: str
     lang: str
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str]  # the default is Page.__new__'s
+
+
+class Page(_PageFields):
+    # A subclass because only __new__ can give every page its own headers dict (the response may add to
+    # it) rather than one shared default, and a NamedTuple cannot override __new__.
+    __slots__ = ()
+
+    def __new__(cls, status: int, body: str, lang: str, headers: dict[str, str] | None = None) -> "Page":
+        return super().__new__(cls, status, body, lang, {} if headers is None else headers)
 
 
 def e(value: object) -> str:

@@ -2,8 +2,7 @@
 
 import datetime as dt
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 CREATED = 1
 PERFORMED = 2
@@ -23,8 +22,7 @@ FiscalType = Literal["PERFORM", "CANCEL"]
 _DAY_MS = 86_400_000
 
 
-@dataclass(frozen=True)
-class Transaction:
+class _TransactionFields(NamedTuple):
     id: str  # Payme's id
     time: int  # Payme's creation time, ms
     amount: int  # tiyin
@@ -33,11 +31,51 @@ class Transaction:
     target: str  # the invoice id or apartment id the account resolved to
     create_time: int
     transaction: str  # our id for it, a string as Payme requires
-    state: int = CREATED
-    perform_time: int = 0
-    cancel_time: int = 0
-    reason: int | None = None
-    fiscal: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The defaults are Transaction.__new__'s.
+    state: int
+    perform_time: int
+    cancel_time: int
+    reason: int | None
+    fiscal: dict[str, dict[str, Any]]
+
+
+class Transaction(_TransactionFields):
+    # A subclass because a NamedTuple cannot override __new__, and only __new__ can give every
+    # transaction its own fiscal dict rather than one shared default.
+    __slots__ = ()
+
+    def __new__(
+        cls,
+        id: str,
+        time: int,
+        amount: int,
+        account: dict[str, Any],
+        kind: AccountKind,
+        target: str,
+        create_time: int,
+        transaction: str,
+        state: int = CREATED,
+        perform_time: int = 0,
+        cancel_time: int = 0,
+        reason: int | None = None,
+        fiscal: dict[str, dict[str, Any]] | None = None,
+    ) -> "Transaction":
+        return super().__new__(
+            cls,
+            id,
+            time,
+            amount,
+            account,
+            kind,
+            target,
+            create_time,
+            transaction,
+            state,
+            perform_time,
+            cancel_time,
+            reason,
+            {} if fiscal is None else fiscal,
+        )
 
     def expired(self, now: int) -> bool:
         return now - self.time > TIMEOUT_MS
