@@ -12,7 +12,6 @@ cache.
 import ipaddress
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -53,11 +52,11 @@ def parse_ip_ranges(text: str) -> tuple[IpRange, ...]:
 _PAYME_SOURCE_RANGES = parse_ip_ranges(PAYME_SOURCE_IPS)
 
 
-# Value types (here and across tolov) are typing.NamedTuple, not frozen dataclasses, wherever nothing needs a
-# dataclass feature (validation in __post_init__, fields kept out of repr or equality, inheritance): on
-# Python 3.13 each @dataclass execs generated code at import, which no .pyc caches, about 0.5-0.6 ms CPU a
-# class against 0.08 ms for a NamedTuple, and a function's cold import creates 20-50 of them (issue 9).
-# ApartmentLimits stays a dataclass for its check in __post_init__.
+# Value types (here and across tolov) are typing.NamedTuple, not frozen dataclasses: on Python 3.13 each
+# @dataclass execs generated code at import, which no .pyc caches, about 0.5-0.6 ms CPU a class against
+# 0.08 ms for a NamedTuple, and a function's cold import creates 20-50 of them (issue 9). A check on
+# construction or a fresh default dict goes in __new__ of a subclass (ApartmentLimits below); a field kept
+# out of the repr or equality makes the type a tolov.frozen.Frozen class instead.
 class Tables(NamedTuple):
     apartments: str = "ApartmentsTable"
     invoices: str = "InvoicesTable"
@@ -69,19 +68,23 @@ class Tables(NamedTuple):
     audit: str = "AuditTable"  # every provider request and our reply, masked, kept AUDIT_TTL_DAYS
 
 
-@dataclass(frozen=True)
-class ApartmentLimits:
-    """One apartment top-up (accumulative account), in tiyin, whichever provider carries it: Payme answers
-    -31001 outside the limits, Click -2. Default 1 000 to 50 000 000 sum."""
-
+class _ApartmentLimitsFields(NamedTuple):
     min_tiyin: int = 100_000
     max_tiyin: int = 5_000_000_000
 
-    def __post_init__(self) -> None:
-        if self.min_tiyin <= 0 or self.max_tiyin <= 0:
+
+class ApartmentLimits(_ApartmentLimitsFields):
+    """One apartment top-up (accumulative account), in tiyin, whichever provider carries it: Payme answers
+    -31001 outside the limits, Click -2. Default 1 000 to 50 000 000 sum."""
+
+    __slots__ = ()
+
+    def __new__(cls, min_tiyin: int = 100_000, max_tiyin: int = 5_000_000_000) -> "ApartmentLimits":
+        if min_tiyin <= 0 or max_tiyin <= 0:
             raise ConfigError("APARTMENT_MIN_TIYIN and APARTMENT_MAX_TIYIN must be positive")
-        if self.min_tiyin > self.max_tiyin:
+        if min_tiyin > max_tiyin:
             raise ConfigError("APARTMENT_MIN_TIYIN is above APARTMENT_MAX_TIYIN")
+        return super().__new__(cls, min_tiyin, max_tiyin)
 
     def allows_topup(self, amount: int) -> bool:
         return self.min_tiyin <= amount <= self.max_tiyin

@@ -4,19 +4,24 @@ A posting, a provider's transaction row and an invoice reservation all carry it,
 arrives first with a payment (Payme Merchant API, Subscribe receipt, Click) finds the others' work.
 """
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 SEPARATOR = "#"
 
 
-@dataclass(frozen=True)
-class PaymentKey:
+class _PaymentKeyFields(NamedTuple):
     provider: str
     external_id: str
 
-    def __post_init__(self) -> None:
-        if not self.provider or SEPARATOR in self.provider or not self.external_id:
+
+class PaymentKey(_PaymentKeyFields):
+    # A subclass because the check must run on construction and a NamedTuple cannot override __new__.
+    __slots__ = ()
+
+    def __new__(cls, provider: str, external_id: str) -> "PaymentKey":
+        if not provider or SEPARATOR in provider or not external_id:
             raise ValueError("a payment key needs a provider without '#' and an id")
+        return super().__new__(cls, provider, external_id)
 
     def __str__(self) -> str:
         return f"{self.provider}{SEPARATOR}{self.external_id}"
