@@ -10,7 +10,6 @@ with or without it.
 import json
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -89,12 +88,22 @@ def parse_json(body: str | bytes | None) -> Any:
         return text
 
 
-@dataclass
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
 class AuditTrail:
-    store: AuditStore
-    ttl_days: int = 180
-    clock: Clock = now_ms
-    new_id: Callable[[], str] = field(default=lambda: uuid.uuid4().hex)
+    def __init__(
+        self,
+        store: AuditStore,
+        ttl_days: int = 180,
+        clock: Clock = now_ms,
+        new_id: Callable[[], str] = _new_id,
+    ) -> None:
+        self.store = store
+        self.ttl_days = ttl_days
+        self.clock = clock
+        self.new_id = new_id
 
     def record(self, entry: AuditEntry) -> bool:
         """Keep one exchange; False (logged, counted) when it could not be kept. Never raises."""

@@ -15,7 +15,6 @@ only ClickShopFunction may send to the queue.
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict
 from typing import Any, NamedTuple, Protocol
 
 from tolov.click.request import FIELD_NAMES, ClickRequest, validate_fields
@@ -37,7 +36,7 @@ class QueuedComplete(NamedTuple):
 
     @classmethod
     def of(cls, request: ClickRequest, token: str, now: int) -> "QueuedComplete":
-        values = asdict(request)
+        values = request._asdict()
         kept = {name: str(values[name]) for name in FIELDS if values.get(name) is not None}
         return cls(fields=kept, token=token, received_at=now)
 

@@ -24,7 +24,6 @@ again and decide from what is now stored.
 
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from tolov.billing.errors import (
@@ -84,14 +83,16 @@ class ClickResult(NamedTuple):
         return int(self.reply["error"])
 
 
-@dataclass(frozen=True)
 class _Round:
     """One request, across its rounds. A write whose reply was lost may still have landed: botocore resends
     it (the copy fails its conditions, as if someone else had written), or the failure reaches us and the
     next round reads the result. Either way the row then carries this request's token, which a concurrent
     duplicate's write does not: only a landed write of our own is answered as our success."""
 
-    token: str = field(default_factory=lambda: uuid.uuid4().hex)
+    __slots__ = ("token",)
+
+    def __init__(self, token: str | None = None) -> None:
+        self.token = uuid.uuid4().hex if token is None else token
 
 
 def echo_trans_id(fields: Mapping[str, str] | None) -> int | None:
