@@ -23,7 +23,7 @@ PARTS = {
     "Billing": ("tolov.billing",),
     "Store": ("tolov.store",),
     "Kernel": ("tolov.money", "tolov.clock", "tolov.settings", "tolov.observability", "tolov.wiring",
-               "tolov.signing", "tolov.aws"),
+               "tolov.signing", "tolov.aws", "tolov.frozen"),
 }
 NEVER = {
     ("Billing", "Payme"): "billing knows no provider",
