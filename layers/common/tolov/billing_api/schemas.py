@@ -5,7 +5,6 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
-from tolov.autopay.schedule import run_date
 from tolov.billing.keys import PaymentKey
 from tolov.clock import now_ms
 
@@ -273,6 +272,10 @@ class AutopayRunIn(Schema):
     @field_validator("date")
     @classmethod
     def not_in_the_future(cls, value: Day) -> Day:
+        # Imported here: the schedule (and the autopay store's types) load only for a run, not at the
+        # cold start of the two functions that import these schemas.
+        from tolov.autopay.schedule import run_date
+
         return run_date(value, now_ms())
 
 
