@@ -18,6 +18,7 @@ from tolov.billing_api import idempotency, replies
 from tolov.billing_api.audit_routes import audit_router
 from tolov.billing_api.links import invoice_links
 from tolov.billing_api.resident_links import enrol_url, pay_url, public_base
+from tolov.billing_api.resident_schemas import AutopayOut, Id, autopay_out
 from tolov.billing_api.resolver import JsonResolver
 from tolov.billing_api.schemas import (
     ApartmentAutopaysOut,
@@ -26,15 +27,12 @@ from tolov.billing_api.schemas import (
     AutopayIn,
     AutopayLinkIn,
     AutopayLinkOut,
-    AutopayOut,
     AutopayRunIn,
     AutopayRunOut,
     BalanceOut,
-    Id,
     InvoiceIn,
     InvoiceOut,
     apartment_out,
-    autopay_out,
     balance_out,
     invoice_out,
 )

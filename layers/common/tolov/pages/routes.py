@@ -23,8 +23,8 @@ from tolov.billing.ledger import Ledger
 from tolov.billing_api import replies
 from tolov.billing_api.links import invoice_links
 from tolov.billing_api.resident_links import pay_url, public_base, valid_pay_token
+from tolov.billing_api.resident_schemas import AutopayOut, EnrolIn, autopay_out
 from tolov.billing_api.resolver import JsonResolver
-from tolov.billing_api.schemas import AutopayOut, EnrolIn, autopay_out
 from tolov.observability import logger
 from tolov.pages.bill import bill_of, render_bill
 from tolov.pages.enrol import render_enrol
