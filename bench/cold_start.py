@@ -89,7 +89,9 @@ TRUE_FLOOR: dict[str, tuple[str, ...]] = {
         "import aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event",
     ),
     "ReconciliationFunction": (PYNAMODB, LOGGING, RESOLVER, VALIDATION),
-    "ResidentPagesFunction": (PYNAMODB, LOGGING, RESOLVER, VALIDATION, "import segno"),
+    # The pages check and sign their links with a key from Secrets Manager, read through Powertools'
+    # SecretsProvider on every signed stage (the bill page of a signed link, every card form).
+    "ResidentPagesFunction": (PYNAMODB, LOGGING, RESOLVER, VALIDATION, SECRETS, "import segno"),
     "BillingApiFunction": (
         PYNAMODB,
         LOGGING,

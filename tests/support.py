@@ -5,6 +5,8 @@ import copy
 import dataclasses
 import importlib.util
 import json
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +29,25 @@ _containers_lock = threading.Lock()
 
 def handler_path(function_dir: str) -> Path:
     return ROOT / "functions" / function_dir / "app.py"
+
+
+def modules_at_load(function_dir: str) -> list[str]:
+    """The tolov modules a handler has imported once Lambda has loaded it (its init), in a fresh interpreter
+    with no AWS to reach."""
+    probe = (
+        "import sys, runpy; runpy.run_path(sys.argv[1]); "
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith('tolov'))))"
+    )
+    env = {"PYTHONPATH": str(ROOT / "layers/common"), "AWS_DEFAULT_REGION": "us-east-1", "PATH": "/usr/bin"}
+    result = subprocess.run(
+        [sys.executable, "-c", probe, str(handler_path(function_dir))],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=True,
+    )
+    return result.stdout.split()
 
 
 def load_handler(function_dir: str, *, fresh: bool = False) -> ModuleType:

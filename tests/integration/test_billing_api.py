@@ -275,3 +275,13 @@ def test_a_reply_lost_for_good_answers_503_and_the_platforms_retry_gets_the_invo
     status, invoice = create_invoice()
     assert status == 200 and invoice["invoice_id"] == written
     assert invoices_in_table() == [written]
+
+
+def test_the_cold_start_loads_no_autopay_enrolment_or_subscribe_client() -> None:
+    """Invoices and balances are most requests: autopay's machinery is imported by its first request."""
+    from tests.support import modules_at_load
+
+    modules = modules_at_load("billing_api")
+    assert "tolov.billing_api.routes" in modules and "tolov.autopay.links" in modules
+    autopay = {"tolov.autopay.enrolment", "tolov.autopay.scheduler_gateway", "tolov.payme.subscribe_api"}
+    assert not autopay & set(modules), modules

@@ -240,3 +240,14 @@ def test_a_store_or_secret_that_does_not_answer_is_a_503_page(
     monkeypatch.setattr(routes, "signer_from_secret", no_secret)
     status, _, html = pages(page_event("/autopay/enrol", None, {"t": token, "lang": "en"}))
     assert status == 503 and "try again" in html and "Traceback" not in html
+
+
+def test_the_cold_start_loads_no_autopay_enrolment_or_subscribe_client() -> None:
+    """The bill page is what most residents open: the card form's machinery is imported by its first
+    request (the enrolment tests above go through it)."""
+    from tests.support import modules_at_load
+
+    modules = modules_at_load("resident_pages")
+    assert "tolov.pages.routes" in modules
+    enrolment = {"tolov.autopay.enrolment", "tolov.autopay.link_claims", "tolov.payme.subscribe_api"}
+    assert not enrolment & set(modules), modules

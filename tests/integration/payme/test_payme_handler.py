@@ -169,29 +169,9 @@ def test_missing_configuration_is_a_system_error_reply(
 
 def test_the_handler_loads_no_click_code() -> None:
     """What the function imports when Lambda loads it: the Payme and billing cores, nothing of Click."""
-    import subprocess
-    import sys
+    from tests.support import modules_at_load
 
-    from tests.support import ROOT, handler_path
-
-    probe = (
-        "import sys, runpy; runpy.run_path(sys.argv[1]); "
-        "print(' '.join(sorted(m for m in sys.modules if m.startswith('tolov'))))"
-    )
-    env = {
-        "PYTHONPATH": str(ROOT / "layers" / "common"),
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "PATH": "/usr/bin",
-    }
-    result = subprocess.run(
-        [sys.executable, "-c", probe, str(handler_path("payme_merchant"))],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=True,
-    )
-    modules = result.stdout.split()
+    modules = modules_at_load("payme_merchant")
     assert "tolov.payme.merchant_api" in modules
     assert not [m for m in modules if m.startswith("tolov.click")], modules
 

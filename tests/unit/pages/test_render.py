@@ -6,7 +6,7 @@ from base64 import b64decode
 from html import unescape
 from html.parser import HTMLParser
 
-from tolov.billing_api.schemas import PaymentLinks
+from tolov.billing_api.resident_schemas import PaymentLinks
 from tolov.pages.bill import Bill, BillLine, render_bill
 from tolov.pages.enrol import render_enrol
 

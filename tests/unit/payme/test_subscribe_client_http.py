@@ -325,6 +325,60 @@ def test_a_refused_connection_is_unavailable() -> None:
     assert raised.value.outcome_unknown
 
 
+@pytest.fixture
+def tls_fake(fake: FakePayme, tmp_path: Any) -> Iterator[tuple[FakePayme, str]]:
+    """The fake over HTTPS with a certificate for 127.0.0.1 that no CA signed; its PEM path."""
+    import datetime
+    import ipaddress
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    host = "127.0.0.1"
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host))]), False)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    pkcs8 = serialization.PrivateFormat.PKCS8
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, pkcs8, serialization.NoEncryption()))
+    served = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    served.load_cert_chain(cert_path, key_path)
+    fake.server.socket = served.wrap_socket(fake.server.socket, server_side=True)
+    subscribe_api._tls.cache_clear()
+    yield fake, str(cert_path)
+    subscribe_api._tls.cache_clear()  # the context trusted this test's certificate
+
+
+def test_the_tls_context_is_made_on_the_first_https_call_verifying_and_then_shared(
+    tls_fake: tuple[FakePayme, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake, cert = tls_fake
+    made: list[object] = []
+    create = subscribe_api.ssl.create_default_context
+    monkeypatch.setattr(subscribe_api.ssl, "create_default_context", lambda: made.append(1) or create())
+    url = fake.url().replace("http://", "https://")
+    payme = client(url)
+    assert made == []  # a cold start that builds a client loads no CA bundle
+    with pytest.raises(SubscribeUnavailable, match="connection failed"):
+        payme.receipts_check("r1")  # verified: a certificate no CA signed is refused
+    assert made == [1] and fake.seen == []
+    subscribe_api._tls().load_verify_locations(cert)
+    assert payme.receipts_check("r1") == 4
+    assert client(url).receipts_check("r2") == 4 and made == [1]  # one context for every client
+    assert [s.body["params"]["id"] for s in fake.seen] == ["r1", "r2"]
+
+
 # ---------------------------------------------------------------------------------------------- time-outs
 
 

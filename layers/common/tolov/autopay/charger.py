@@ -23,7 +23,6 @@ from collections.abc import Callable
 from enum import StrEnum
 
 from tolov.autopay.declines import Decline, card_problem, classify
-from tolov.autopay.enrolment import Vault
 from tolov.autopay.fiscal import receipt_detail
 from tolov.autopay.repository import (
     OPEN,
@@ -39,6 +38,7 @@ from tolov.autopay.repository import (
 )
 from tolov.autopay.schedule import ChargeRequest, next_cycle, next_run, shard_of
 from tolov.autopay.subscribe import Subscribe
+from tolov.autopay.vault import Vault
 from tolov.billing.errors import LedgerContention, StateChanged
 from tolov.billing.keys import PaymentKey
 from tolov.billing.ledger import Ledger

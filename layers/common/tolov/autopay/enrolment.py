@@ -8,7 +8,7 @@ verified and recurrent by cards.check; its token is stored encrypted and never r
 import contextlib
 import hmac
 import secrets
-from typing import NamedTuple, Protocol
+from typing import NamedTuple
 
 from tolov.autopay.declines import Decline, card_problem, classify, reason_of
 from tolov.autopay.errors import (
@@ -21,6 +21,7 @@ from tolov.autopay.errors import (
 from tolov.autopay.repository import ACTIVE, Attempt, Autopay, AutopayStore, Deactivation
 from tolov.autopay.schedule import first_due, shard_of
 from tolov.autopay.subscribe import Subscribe
+from tolov.autopay.vault import Vault
 from tolov.billing.errors import StateChanged, TransactionExists
 from tolov.billing.ledger import Ledger
 from tolov.clock import Clock, now_ms, tashkent_date
@@ -31,12 +32,6 @@ from tolov.store.engine import StoreUnavailable
 PROVIDER = "payme"
 ATTEMPTS_SHOWN = 100
 CANCELLED = "cancelled"  # inactive_reason of a DELETE
-
-
-class Vault(Protocol):
-    def seal(self, token: str, autopay_id: str) -> bytes: ...
-
-    def open(self, sealed: bytes, autopay_id: str) -> str: ...
 
 
 def new_autopay_id() -> str:

@@ -14,9 +14,8 @@ An unknown outcome (Payme or the store did not answer) keeps the claim: only the
 
 import hmac
 import secrets
-from typing import NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
-from tolov.autopay.enrolment import AutopayView, Enrolment
 from tolov.autopay.errors import (
     ActiveAutopayExists,
     CardRefused,
@@ -27,6 +26,9 @@ from tolov.autopay.errors import (
 from tolov.billing.errors import ApartmentNotFound
 from tolov.clock import Clock, now_ms
 from tolov.signing import BadSignature, Signer
+
+if TYPE_CHECKING:  # the billing API issues links without importing the enrolment (its cold start)
+    from tolov.autopay.enrolment import AutopayView, Enrolment
 
 PURPOSE = "autopay-enrol"
 CARD_PURPOSE = "autopay-enrol-card"
@@ -92,7 +94,7 @@ class LinkEnrolment:
     """POST /autopay/enrol: the link's claim, then the enrolment POST /autopay makes."""
 
     def __init__(
-        self, enrolment: Enrolment, claims: LinkClaims, signer: Signer, clock: Clock = now_ms
+        self, enrolment: "Enrolment", claims: LinkClaims, signer: Signer, clock: Clock = now_ms
     ) -> None:
         self.enrolment = enrolment
         self.claims = claims
@@ -108,7 +110,7 @@ class LinkEnrolment:
             raise LinkGone("used")
         return link
 
-    def enrol(self, token: str | None, card_token: str) -> tuple[AutopayView, bool]:
+    def enrol(self, token: str | None, card_token: str) -> tuple["AutopayView", bool]:
         link = read(self.signer, token)
         card = self.signer.tag(CARD_PURPOSE, card_token)
         if self.clock() >= link.expires_at:

@@ -1,9 +1,17 @@
 """Card tokens at rest: encrypted with the template's KMS key, bound to their autopay by the encryption
 context, so a ciphertext copied onto another autopay does not decrypt. Plain tokens are never logged."""
 
-from typing import Any
+from typing import Any, Protocol
 
 from tolov.wiring import AwsClient
+
+
+class Vault(Protocol):
+    """What the enrolment and the charger need of the vault (CardVault; a fake in tests)."""
+
+    def seal(self, token: str, autopay_id: str) -> bytes: ...
+
+    def open(self, sealed: bytes, autopay_id: str) -> str: ...
 
 
 class CardVault:

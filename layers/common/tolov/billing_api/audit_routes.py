@@ -7,7 +7,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from tolov.audit.trail import AuditRow, AuditTrail
 from tolov.billing.invoices import Billing
-from tolov.billing_api.schemas import Id
+from tolov.billing_api.resident_schemas import Id
 from tolov.wiring import Wiring
 
 IdPath = Annotated[Id, Path()]

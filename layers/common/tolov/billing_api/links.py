@@ -1,7 +1,7 @@
 """Payment links for an invoice's unpaid amount, one per provider: composed here, above the billing core
 (which knows no provider) and above both providers' link formats."""
 
-from tolov.billing_api.schemas import PaymentLinks
+from tolov.billing_api.resident_schemas import PaymentLinks
 from tolov.click.links import pay_link
 from tolov.payme.links import checkout_link
 from tolov.settings import Settings

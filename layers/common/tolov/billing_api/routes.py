@@ -3,7 +3,7 @@ of them. Autopay's enrolment (with its Subscribe client and KMS) is built on the
 
 from datetime import UTC, datetime
 from http import HTTPStatus
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
@@ -12,15 +12,13 @@ from aws_lambda_powertools.metrics import MetricUnit
 from tolov.audit.dynamo import build_trail
 from tolov.audit.trail import AuditTrail
 from tolov.autopay import links as enrol_links
-from tolov.autopay.enrolment import Enrolment
 from tolov.autopay.errors import MaxAmountTooLow
-from tolov.autopay.scheduler_gateway import build_scheduler, run
 from tolov.billing.invoices import Billing, NewItem
 from tolov.billing_api import idempotency, replies
 from tolov.billing_api.audit_routes import audit_router
-from tolov.billing_api.autopay_enrolment import build_enrolment
 from tolov.billing_api.links import invoice_links
 from tolov.billing_api.resident_links import enrol_url, pay_url, public_base
+from tolov.billing_api.resident_schemas import AutopayOut, Id, autopay_out
 from tolov.billing_api.resolver import JsonResolver
 from tolov.billing_api.schemas import (
     ApartmentAutopaysOut,
@@ -29,15 +27,12 @@ from tolov.billing_api.schemas import (
     AutopayIn,
     AutopayLinkIn,
     AutopayLinkOut,
-    AutopayOut,
     AutopayRunIn,
     AutopayRunOut,
     BalanceOut,
-    Id,
     InvoiceIn,
     InvoiceOut,
     apartment_out,
-    autopay_out,
     balance_out,
     invoice_out,
 )
@@ -48,6 +43,10 @@ from tolov.signing import signer_from_secret
 from tolov.store.models import Invoice, Posting, connect
 from tolov.wiring import Wiring
 
+if TYPE_CHECKING:
+    from tolov.autopay.enrolment import Enrolment
+    from tolov.autopay.schedule import Scheduler
+
 IdPath = Annotated[Id, Path()]
 JSON = content_types.APPLICATION_JSON
 
@@ -55,7 +54,7 @@ JSON = content_types.APPLICATION_JSON
 def build_api(
     settings: Settings,
     billing: Billing | None = None,
-    enrolment: Enrolment | None = None,
+    enrolment: "Enrolment | None" = None,
     trail: AuditTrail | None = None,
 ) -> JsonResolver:
     connect()  # the DynamoDB client, at init rather than on the first request
@@ -63,8 +62,8 @@ def build_api(
     replies.register(app)
     idempotency.register(app, settings.tables.idempotency)
     billing = billing or Billing()
-    autopays = Wiring(lambda: enrolment or build_enrolment(settings), eager=False)
-    scheduler = Wiring(lambda: build_scheduler(settings), eager=False)
+    autopays = Wiring(lambda: enrolment or _enrolment(settings), eager=False)
+    scheduler = Wiring(lambda: _scheduler(settings), eager=False)
     app.include_router(audit_router(Wiring(lambda: trail or build_trail(settings), eager=False), billing))
 
     def base_url() -> str:
@@ -138,6 +137,8 @@ def build_api(
     @app.post("/autopay/runs")
     def run_autopay(body: Annotated[AutopayRunIn, Body()]) -> Response[AutopayRunOut]:
         # The scheduler's own run, in this request: for ops after an outage, and safe to repeat.
+        from tolov.autopay.scheduler_gateway import run
+
         return Response(HTTPStatus.ACCEPTED, JSON, AutopayRunOut(**run(scheduler.get(), body.date)))
 
     @app.get("/autopay/<autopay_id>")
@@ -154,3 +155,18 @@ def build_api(
         return ApartmentAutopaysOut(apartment_id=apartment_id, autopays=[autopay_out(v) for v in views])
 
     return app
+
+
+# Autopay's enrolment and scheduler (the Subscribe client, KMS, the autopay store and queue) are imported
+# with the first request that needs them: most requests are invoices and balances, and the cold start
+# that serves them should not load the autopay machinery.
+def _enrolment(settings: Settings) -> "Enrolment":
+    from tolov.billing_api.autopay_enrolment import build_enrolment
+
+    return build_enrolment(settings)
+
+
+def _scheduler(settings: Settings) -> "Scheduler":
+    from tolov.autopay.scheduler_gateway import build_scheduler
+
+    return build_scheduler(settings)

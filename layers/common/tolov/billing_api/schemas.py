@@ -3,29 +3,18 @@
 from datetime import date
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+from pydantic import ConfigDict, Field, StrictInt, field_validator
 
-from tolov.autopay.schedule import run_date
 from tolov.billing.keys import PaymentKey
+from tolov.billing_api.resident_schemas import AutopayOut, Id, PaymentLinks, Schema
 from tolov.clock import now_ms
 
 if TYPE_CHECKING:
-    from tolov.autopay.enrolment import AutopayView
     from tolov.billing.invoices import Balance
     from tolov.store.models import Apartment, Invoice, Posting
 
-# Ids travel inside Payme links (';' and '=' are separators there) and ledger keys ('#'): keep them plain.
-Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 Day = date
 Tiyin = Annotated[StrictInt, Field(gt=0, le=10**13, description="integer tiyin (1 sum = 100 tiyin)")]
-
-
-class Schema(BaseModel):
-    """Every model here. Its validator is built on first use, not when the class is defined: a container
-    uses only some of them (the resident pages two, a billing API container the routes it is asked), and
-    building all of them cost every cold start ~12 ms CPU (bench/cold_start.py)."""
-
-    model_config = ConfigDict(defer_build=True)
 
 
 class ApartmentIn(Schema):
@@ -86,11 +75,6 @@ class PaymentOut(Schema):
     amount: int = Field(description="tiyin of this payment posted to this invoice")
     posted_at: int
     reversed_at: int | None
-
-
-class PaymentLinks(Schema):
-    payme: str
-    click: str
 
 
 class InvoiceOut(Schema):
@@ -214,34 +198,6 @@ class AutopayIn(Schema):
     max_amount: Tiyin = Field(description="the most one charge takes, integer tiyin")
 
 
-class CardOut(Schema):
-    number: str = Field(description="masked, as Payme shows it")
-    expire: str
-
-
-class AttemptOut(Schema):
-    period: str
-    receipt_id: str | None
-    amount: int
-    outcome: Literal["paid", "declined", "failed", "in_flight", "skipped"]
-    error_code: int | None = Field(description="Payme's error code, when it gave one")
-    at: int = Field(description="ms, when this outcome was recorded")
-
-
-class AutopayOut(Schema):
-    autopay_id: str
-    apartment_id: str
-    provider: str
-    card: CardOut
-    day_of_month: int
-    max_amount: int
-    status: Literal["active", "inactive"]
-    next_charge_date: str | None = Field(description="YYYY-MM-DD of the next run that charges it")
-    attempts: list[AttemptOut] = Field(description="newest first")
-    inactive_reason: str | None = Field(description="cancelled (DELETE) or card_declined")
-    created_at: int
-
-
 class ApartmentAutopaysOut(Schema):
     apartment_id: str
     autopays: list[AutopayOut] = Field(description="newest first")
@@ -258,14 +214,6 @@ class AutopayLinkOut(Schema):
     expires_at: str = Field(description="ISO 8601 UTC; the link enrols once, until then")
 
 
-class EnrolIn(Schema):
-    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
-    t: Annotated[str, Field(min_length=1, max_length=1024, description="the link's signed token")]
-    card_token: Annotated[
-        str, Field(min_length=1, max_length=2048, repr=False, description="the cards.verify token")
-    ]
-
-
 class AutopayRunIn(Schema):
     model_config = ConfigDict(extra="forbid")
     date: Day = Field(description="YYYY-MM-DD: today (Tashkent) or a day before it")
@@ -273,6 +221,10 @@ class AutopayRunIn(Schema):
     @field_validator("date")
     @classmethod
     def not_in_the_future(cls, value: Day) -> Day:
+        # Imported here: the schedule (and the autopay store's types) load only for a run, not at the
+        # cold start of the two functions that import these schemas.
+        from tolov.autopay.schedule import run_date
+
         return run_date(value, now_ms())
 
 
@@ -281,28 +233,3 @@ class AutopayRunOut(Schema):
     queued: int = Field(description="messages this run sent: autopays due and not yet paid for the period")
 
 
-def autopay_out(view: "AutopayView") -> AutopayOut:
-    autopay = view.autopay
-    return AutopayOut(
-        autopay_id=autopay.autopay_id,
-        apartment_id=autopay.apartment_id,
-        provider=autopay.provider,
-        card=CardOut(number=autopay.card_number, expire=autopay.card_expire),
-        day_of_month=autopay.day_of_month,
-        max_amount=autopay.max_amount,
-        status="active" if autopay.active else "inactive",
-        next_charge_date=autopay.due_date if autopay.active else None,
-        attempts=[
-            AttemptOut(
-                period=a.period,
-                receipt_id=a.receipt_id,
-                amount=a.amount,
-                outcome=a.outcome.value,
-                error_code=a.error_code,
-                at=a.at,
-            )
-            for a in view.attempts
-        ],
-        inactive_reason=autopay.inactive_reason,
-        created_at=autopay.created_at,
-    )

@@ -4,7 +4,7 @@ page's own URL. Amounts only, no personal data: the id is guessable unless links
 
 from typing import Any, NamedTuple
 
-from tolov.billing_api.schemas import PaymentLinks
+from tolov.billing_api.resident_schemas import PaymentLinks
 from tolov.pages.html import Page, e, language_switch, layout, qr_svg
 from tolov.pages.i18n import money, period, text
 

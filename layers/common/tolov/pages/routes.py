@@ -11,23 +11,20 @@ POST /autopay/enrol answers in the billing API's documented error shape.
 import re
 from collections.abc import Callable
 from http import HTTPStatus
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
 from tolov.autopay.errors import LinkForged, LinkGone
-from tolov.autopay.link_claims import DynamoLinkClaims
-from tolov.autopay.links import LinkEnrolment
 from tolov.billing.errors import ApartmentNotFound, InvoiceNotFound
 from tolov.billing.ledger import Ledger
 from tolov.billing_api import replies
-from tolov.billing_api.autopay_enrolment import build_enrolment
 from tolov.billing_api.links import invoice_links
 from tolov.billing_api.resident_links import pay_url, public_base, valid_pay_token
+from tolov.billing_api.resident_schemas import AutopayOut, EnrolIn, autopay_out
 from tolov.billing_api.resolver import JsonResolver
-from tolov.billing_api.schemas import AutopayOut, EnrolIn, autopay_out
 from tolov.observability import logger
 from tolov.pages.bill import bill_of, render_bill
 from tolov.pages.enrol import render_enrol
@@ -37,6 +34,11 @@ from tolov.settings import Settings
 from tolov.signing import signer_from_secret
 from tolov.store.engine import StoreFailure, StoreUnavailable
 from tolov.wiring import Wiring
+
+if TYPE_CHECKING:
+    from tolov.autopay.enrolment import Enrolment
+    from tolov.autopay.link_claims import DynamoLinkClaims
+    from tolov.autopay.links import LinkEnrolment
 
 INVOICE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
@@ -49,14 +51,15 @@ def build_pages(settings: Settings, ledger: Ledger | None = None) -> JsonResolve
     app = JsonResolver()
     replies.register(app)
     ledger = ledger or Ledger()
-    claims = DynamoLinkClaims()
-    enrolment = Wiring(lambda: build_enrolment(settings), eager=False)  # its Subscribe client, KMS
+    enrolment = Wiring(lambda: _link_parts(settings), eager=False)
 
     def signer_key() -> str:
         return settings.pages.signing_key_secret_arn
 
-    def link_enrolment() -> LinkEnrolment:
-        return LinkEnrolment(enrolment.get(), claims, signer_from_secret(signer_key()))
+    def link_enrolment() -> "LinkEnrolment":
+        from tolov.autopay.links import LinkEnrolment
+
+        return LinkEnrolment(*enrolment.get(), signer_from_secret(signer_key()))
 
     def language() -> str:
         event = app.current_event
@@ -132,3 +135,13 @@ def build_pages(settings: Settings, ledger: Ledger | None = None) -> JsonResolve
         return Response(status, content_types.APPLICATION_JSON, autopay_out(view))
 
     return app
+
+
+def _link_parts(settings: Settings) -> tuple["Enrolment", "DynamoLinkClaims"]:
+    """The enrolment (its Subscribe client, KMS, the autopay store) and the links' claims, imported with the
+    first enrolment request: the bill page, which most residents open, needs none of them at its cold
+    start."""
+    from tolov.autopay.link_claims import DynamoLinkClaims
+    from tolov.billing_api.autopay_enrolment import build_enrolment
+
+    return build_enrolment(settings), DynamoLinkClaims()

@@ -34,6 +34,7 @@ and ``Receipt.raw`` are left out of reprs, errors name the method and the code, 
 from __future__ import annotations
 
 import contextlib
+import functools
 import http.client
 import itertools
 import json
@@ -381,10 +382,18 @@ class _TimedHTTPHandler(urllib.request.HTTPHandler):
         return self.do_open(connection, req)
 
 
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """Loading the CA bundle costs ~18 ms CPU: paid by the first HTTPS call, not by every cold start of
+    the functions that build a client (the autopay charger at init, the billing API's autopay routes)."""
+    return ssl.create_default_context()
+
+
 class _TimedHTTPSHandler(urllib.request.HTTPSHandler):
     def __init__(self) -> None:
-        self._tls = ssl.create_default_context()
-        super().__init__(context=self._tls)
+        # Not HTTPSHandler.__init__: it would make a default TLS context now (see _tls). Still a subclass,
+        # so that build_opener adds no default HTTPS handler of its own.
+        urllib.request.AbstractHTTPHandler.__init__(self)
 
     def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
         def connection(host: str, **kwargs: Any) -> http.client.HTTPSConnection:
@@ -392,7 +401,7 @@ class _TimedHTTPSHandler(urllib.request.HTTPSHandler):
             _arm(made, req)
             return made
 
-        return self.do_open(connection, req, context=self._tls)
+        return self.do_open(connection, req, context=_tls())
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
