@@ -502,15 +502,9 @@ class Stored:
 def stored_totals(settings: Any) -> Stored:
     from tolov.click.attempt import CONFIRMED_STATES, TxState
     from tolov.payme.transaction import PERFORMED
-    from tolov.store.models import (
-        Apartment,
-        Charge,
-        ClickTransaction,
-        Invoice,
-        PaymeTransactionRecord,
-        Posting,
-        bind,
-    )
+    from tolov.store.click_models import ClickTransaction
+    from tolov.store.models import Apartment, Charge, Invoice, Posting, bind
+    from tolov.store.payme_models import PaymeTransactionRecord
 
     bind(settings)
     payme = click = click_posted = unposted = 0

@@ -526,7 +526,7 @@ class FakePaymeRepository:
 @dataclass
 class FakeClickRecord:
     """What the DynamoDB adapter stores for one attempt, under the same attribute names
-    (tolov.store.models.ClickTransaction), so a test can read either."""
+    (tolov.store.click_models.ClickTransaction), so a test can read either."""
 
     click_trans_id: str
     click_paydoc_id: str

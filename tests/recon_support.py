@@ -22,7 +22,7 @@ from tolov.reconciliation.dynamo import DynamoSources
 from tolov.reconciliation.reports import S3Reports
 from tolov.reconciliation.run import Reconciliation
 from tolov.reconciliation.stuck import Resolver
-from tolov.store.models import AutopayPeriodRecord, AutopayRecord
+from tolov.store.autopay_models import AutopayPeriodRecord, AutopayRecord
 
 BUCKET = "reportsbucket"
 

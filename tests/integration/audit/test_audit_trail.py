@@ -95,7 +95,7 @@ def test_an_audit_write_failure_changes_no_reply(handler: Handler, monkeypatch: 
         "CheckPerformTransaction", amount=int(invoice.amount), account={"order_id": invoice.invoice_id}
     )
     healthy = handler.invoke(event)
-    from tolov.store.models import AuditRecord
+    from tolov.store.audit_models import AuditRecord
 
     def fail(*args: Any, **kwargs: Any) -> None:
         raise ConnectionError("AuditTable unreachable")

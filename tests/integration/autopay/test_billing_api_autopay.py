@@ -312,7 +312,7 @@ def queued_messages() -> list[dict[str, str]]:
 
 def due_on(autopay_id: str, day: str) -> None:
     """Move an autopay's due date (enrolment puts it on its next day of month, which may not have come)."""
-    from tolov.store.models import AutopayRecord
+    from tolov.store.autopay_models import AutopayRecord
 
     row = AutopayRecord(autopay_id, "autopay")
     row.update(

@@ -21,7 +21,7 @@ from tolov.autopay.charge_queue import SqsChargeQueue
 from tolov.autopay.charger_gateway import LONGEST_CHARGE_MS
 from tolov.autopay.schedule import Scheduler, shard_names
 from tolov.payme.subscribe_api import SubscribeError
-from tolov.store.models import AutopayRecord
+from tolov.store.autopay_models import AutopayRecord
 
 QUEUE = "AutopayChargeQueue"
 CHARGER = FakeContext("AutopayChargerFunction", remaining_ms=90_000)  # a fresh invocation: its Timeout

@@ -28,7 +28,8 @@ from tolov.billing.keys import PaymentKey
 from tolov.billing.ledger import Ledger
 from tolov.money import sum_str_to_tiyin
 from tolov.store import models as store_models
-from tolov.store.models import ClickTransaction, Invoice, Posting
+from tolov.store.click_models import ClickTransaction
+from tolov.store.models import Invoice, Posting
 
 SECRET = "local-click-secret"
 

@@ -28,7 +28,8 @@ from tolov.billing.keys import PaymentKey
 from tolov.click.attempt import ReversalRequest
 from tolov.click.dynamo import DynamoClickRepository
 from tolov.click.reversal import ReversalOutcome, ReversalWorker
-from tolov.store.models import ClickTransaction, Invoice, Posting
+from tolov.store.click_models import ClickTransaction
+from tolov.store.models import Invoice, Posting
 
 
 def prepared(stack: ClickStack, amount: int = 1_500_000) -> tuple[str, str, int, dict[str, str]]:

@@ -16,7 +16,8 @@ from tolov.click.attempt import ReversalRequest
 from tolov.click.dynamo import DynamoClickRepository
 from tolov.click.request import Action
 from tolov.click.shop_api import ClickShop
-from tolov.store.models import ClickTransaction, Invoice, Posting
+from tolov.store.click_models import ClickTransaction
+from tolov.store.models import Invoice, Posting
 
 THREADS = 8
 AMOUNT = "15000.00"

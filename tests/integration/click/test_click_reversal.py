@@ -14,7 +14,7 @@ from tests.click_support import SECRET, ClickStack, click_stack, complete_form, 
 from tests.support import FakeContext, load_handler
 from tolov.billing.keys import PaymentKey
 from tolov.billing.ledger import Ledger
-from tolov.store.models import ClickTransaction
+from tolov.store.click_models import ClickTransaction
 
 
 @dataclass

@@ -38,13 +38,10 @@ from tolov.autopay.schedule import Scheduler
 from tolov.billing.invoices import Billing
 from tolov.reconciliation.invariants import check_ledger
 from tolov.settings import get_settings
-from tolov.store.models import (
-    AutopayRecord,
-    ClickTransaction,
-    Invoice,
-    PaymeTransactionRecord,
-    Posting,
-)
+from tolov.store.autopay_models import AutopayRecord
+from tolov.store.click_models import ClickTransaction
+from tolov.store.models import Invoice, Posting
+from tolov.store.payme_models import PaymeTransactionRecord
 
 FAULTS = ["throttle", "timeout", "outage", "reply_lost", "reply_lost_after"]
 LANDS = {"reply_lost", "reply_lost_after"}  # the write took effect: the first reply may be a success
@@ -427,7 +424,7 @@ def test_autopay_charger(charging: Charging, site: Site, kind: str) -> None:
 @pytest.mark.parametrize("kind", ["throttle", "timeout", "reply_lost_after"])
 def test_a_failed_audit_write_changes_no_reply(payme: Payme, click: ClickStack, kind: str) -> None:
     """AuditTable's PutItem (every provider request) is best effort: its failure leaves the reply alone."""
-    from tolov.store.models import AuditRecord
+    from tolov.store.audit_models import AuditRecord
 
     assert payme_state(1)(payme.create(PID, {"order_id": payme.invoice_id}, payme.amount))
     invoice_id = click.invoice(1_500_000, apartment_id="apt-2")

@@ -166,7 +166,7 @@ def test_a_retry_whose_first_reply_was_lost_in_the_store_gets_the_same_autopay(f
     token = token_of(new_link()[1]["url"])
     card = fake.add_card(OK_CARD)
     client = boto3.client("dynamodb")
-    from tolov.store.models import EnrolLinkClaim
+    from tolov.store.autopay_models import EnrolLinkClaim
 
     with replies_lost(EnrolLinkClaim._get_connection().connection.client, "UpdateItem", 2, retried=False):
         first = enrol_post({"t": token, "card_token": card})

@@ -19,7 +19,8 @@ from tolov.billing.ledger import Ledger
 from tolov.payme.merchant_api import PaymeRequest
 from tolov.settings import load_settings
 from tolov.store import models as store_models
-from tolov.store.models import Charge, PaymeTransactionRecord, Posting
+from tolov.store.models import Charge, Posting
+from tolov.store.payme_models import PaymeTransactionRecord
 
 THREADS = 20
 

@@ -13,15 +13,10 @@ from tolov.billing.keys import PaymentKey
 from tolov.billing.reservations import RESERVATION_TTL_MS
 from tolov.clock import now_ms
 from tolov.reconciliation.invariants import DEFAULT_GRACE_MS, Violation, check_ledger
-from tolov.store.models import (
-    Apartment,
-    AutopayPeriodRecord,
-    Charge,
-    ClickTransaction,
-    Invoice,
-    PaymeTransactionRecord,
-    Posting,
-)
+from tolov.store.autopay_models import AutopayPeriodRecord
+from tolov.store.click_models import ClickTransaction
+from tolov.store.models import Apartment, Charge, Invoice, Posting
+from tolov.store.payme_models import PaymeTransactionRecord
 
 
 @dataclass

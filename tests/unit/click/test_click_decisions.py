@@ -23,7 +23,7 @@ from tolov.click.errors import ShopError
 from tolov.click.request import Action
 from tolov.click.shop_api import ClickResult, ClickShop
 from tolov.money import sum_str_to_tiyin
-from tolov.store.models import ClickPrepareAlias, ClickTransaction
+from tolov.store.click_models import ClickPrepareAlias, ClickTransaction
 
 INVOICE_SUM = "15000.00"  # 1_500_000 tiyin
 DYNAMODB, FAKES = "dynamodb", "fakes"

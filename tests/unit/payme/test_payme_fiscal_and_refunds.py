@@ -6,7 +6,7 @@ import pytest
 
 from tests.payme_harness import HOUR, Clock, Harness, make_harness
 from tolov.billing.ledger import Ledger
-from tolov.store.models import PaymeTransactionRecord
+from tolov.store.payme_models import PaymeTransactionRecord
 
 PID = "5305e3bab097f420a62ced0b"
 RECEIPT = {

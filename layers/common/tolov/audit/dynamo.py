@@ -1,10 +1,11 @@
-"""The audit trail's rows in AuditTable (store/models.AuditRecord): reads and writes, decides nothing."""
+"""The audit trail's rows in AuditTable (store/audit_models.AuditRecord): reads and writes only."""
 
 from typing import Any
 
 from tolov.audit.trail import AuditEntry, AuditRow, AuditTrail
 from tolov.settings import Settings
-from tolov.store.models import AuditRecord, connect
+from tolov.store.audit_models import AuditRecord
+from tolov.store.models import connect
 
 PAGE = 500  # rows one lookup returns at most: a dispute reads one payment's history, not a year's
 

@@ -2,7 +2,7 @@
 
 A row is written synchronously, after the reply is decided and before it is returned: Lambda freezes a
 container once the handler returns, so work left for later may never run, and a queue in between would be
-one more synchronous call. The write is bounded (1 s timeouts, no retries, store/models.AuditRecord) and
+one more synchronous call. The write is bounded (1 s timeouts, no retries, store/audit_models.AuditRecord) and
 any failure of it is logged and counted (AuditWriteFailed), never raised: the protocol answer is the same
 with or without it.
 """

@@ -27,9 +27,15 @@ from tolov.autopay.repository import (
     PeriodCharge,
 )
 from tolov.billing.errors import StateChanged, TransactionExists
+from tolov.store.autopay_models import (
+    ACTIVE_SK,
+    AUTOPAY_SK,
+    AutopayActiveKey,
+    AutopayAttemptRecord,
+    AutopayRecord,
+)
+from tolov.store.autopay_models import AutopayPeriodRecord as PeriodRow
 from tolov.store.engine import Action, Condition, ConditionFailed, TxOp, conditional, transact
-from tolov.store.models import ACTIVE_SK, AUTOPAY_SK, AutopayActiveKey, AutopayAttemptRecord, AutopayRecord
-from tolov.store.models import AutopayPeriodRecord as PeriodRow
 
 ATTEMPT_PREFIX = "attempt#"
 

@@ -4,8 +4,8 @@ tolov.autopay.links.LinkClaims. It reads and writes on conditions; links.py deci
 import contextlib
 
 from tolov.autopay.links import Claim, LinkTaken
+from tolov.store.autopay_models import ENROL_LINK_SK, EnrolLinkClaim
 from tolov.store.engine import Action, ConditionFailed, conditional
-from tolov.store.models import ENROL_LINK_SK, EnrolLinkClaim
 
 
 def claim_key(nonce: str) -> str:

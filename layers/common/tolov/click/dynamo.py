@@ -24,6 +24,7 @@ from tolov.click.attempt import (
     payment_key,
 )
 from tolov.clock import tashkent_date
+from tolov.store.click_models import ClickPrepareAlias, ClickTransaction
 from tolov.store.engine import (
     Action,
     CallerConditionFailed,
@@ -35,7 +36,7 @@ from tolov.store.engine import (
     conditional,
     unavailable_on_failure,
 )
-from tolov.store.models import ClickPrepareAlias, ClickTransaction, Invoice
+from tolov.store.models import Invoice
 
 # merchant_prepare_id is an integer in Click's protocol (int32 in its reference implementations): drawn at
 # random from the positive int32s rather than counted, so no single counter item is written by every

@@ -36,8 +36,8 @@ from tolov.store.engine import (
     transact,
 )
 from tolov.store.fanout import read_all
-from tolov.store.models import PaymeTransactionRecord as Row
 from tolov.store.models import Posting
+from tolov.store.payme_models import PaymeTransactionRecord as Row
 
 
 def payment_key(payme_id: str) -> PaymentKey:

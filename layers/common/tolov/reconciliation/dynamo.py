@@ -21,7 +21,8 @@ from tolov.click.dynamo import to_attempt
 from tolov.clock import tashkent_date
 from tolov.payme.dynamo import DynamoRepository
 from tolov.payme.transaction import Transaction
-from tolov.store.models import ClickTransaction, Posting
+from tolov.store.click_models import ClickTransaction
+from tolov.store.models import Posting
 
 
 class ClickRow(NamedTuple):

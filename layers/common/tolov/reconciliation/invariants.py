@@ -47,17 +47,10 @@ from tolov.click.attempt import TxState
 from tolov.clock import now_ms
 from tolov.payme.transaction import CANCELLED, CANCELLED_AFTER_PERFORM, CREATED, PERFORMED
 from tolov.settings import Settings
-from tolov.store.models import (
-    Apartment,
-    AutopayAttemptRecord,
-    AutopayPeriodRecord,
-    Charge,
-    ClickTransaction,
-    Invoice,
-    PaymeTransactionRecord,
-    Posting,
-    bind,
-)
+from tolov.store.autopay_models import AutopayAttemptRecord, AutopayPeriodRecord
+from tolov.store.click_models import ClickTransaction
+from tolov.store.models import Apartment, Charge, Invoice, Posting, bind
+from tolov.store.payme_models import PaymeTransactionRecord
 
 # How long past its provider's TTL a live attempt may still hold a reservation before it is reported: the
 # stuck-state sweep (tolov.reconciliation.stuck) cancels such attempts once a day.

@@ -1,9 +1,10 @@
-"""Every PynamoDB model of tolov, and their binding to the stage's tables.
+"""tolov's PynamoDB models: their base, their binding to the stage's tables, and billing's.
 
-Billing's tables (Apartments, Invoices, Charges, Postings) and the providers' rows in TransactionsTable
-(Payme transactions, Click attempts and their prepare-id aliases) are all defined here; the packages
-above map them to their own domain types. Table names, region and endpoint come from tolov.settings,
-bound once per container by bind() (first use binds the container's settings if nobody did).
+Billing's tables (Apartments, Invoices, Charges, Postings) are defined here; the other parts' rows are in
+payme_models, click_models (TransactionsTable), autopay_models (AutopayTable) and audit_models
+(AuditTable). The packages above map them to their own domain types. Table names, region and endpoint come
+from tolov.settings, bound once per container by bind() (first use binds the container's settings if
+nobody did).
 
 Every model and connection() go through tolov.aws: one botocore session and one DynamoDB client per
 container (PynamoDB would make a session per model and per thread, and a client per model), with
@@ -14,15 +15,13 @@ from functools import cache
 from typing import Any
 
 from pynamodb.attributes import (
-    BinaryAttribute,
-    JSONAttribute,
     ListAttribute,
     MapAttribute,
     NumberAttribute,
     UnicodeAttribute,
 )
 from pynamodb.connection import Connection, TableConnection
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from tolov import aws
@@ -51,7 +50,7 @@ class _Model(Model):
 
     @classmethod
     def _get_connection(cls) -> TableConnection:
-        if not _bound:
+        if _bound is None:
             bind(get_settings())
         made = super()._get_connection()
         if not isinstance(made.connection, _SharedConnection):  # just made by PynamoDB, for this model
@@ -175,306 +174,40 @@ class Posting(_Model):
     by_day = PostingsByDay()
 
 
-class PaymeByDay(GlobalSecondaryIndex["PaymeTransactionRecord"]):
-    class Meta:
-        index_name = "by_day"
-        projection = AllProjection()
-
-    day_key = UnicodeAttribute(hash_key=True)
-    time = NumberAttribute(range_key=True)
-
-
-class PaymeTransactionRecord(_Model):
-    """A Payme Merchant API transaction (TransactionsTable, payme#<Payme id>)."""
-
-    class Meta(_Meta):
-        table_name = "TransactionsTable"
-
-    tx_key = UnicodeAttribute(hash_key=True)  # payme#<Payme id>
-    day_key = UnicodeAttribute()  # payme#YYYY-MM-DD of `time`, UTC
-    time = NumberAttribute()  # Payme's creation time
-    payme_id = UnicodeAttribute()
-    amount = NumberAttribute()
-    account = JSONAttribute()  # exactly as Payme sent it, for GetStatement
-    account_kind = UnicodeAttribute()  # invoice | apartment
-    account_ref = UnicodeAttribute()  # invoice id or apartment id
-    create_time = NumberAttribute()
-    perform_time = NumberAttribute(default=0)
-    cancel_time = NumberAttribute(default=0)
-    transaction = UnicodeAttribute()
-    state = NumberAttribute()
-    reason = NumberAttribute(null=True)
-    fiscal_perform = JSONAttribute(null=True)
-    fiscal_cancel = JSONAttribute(null=True)
-
-    by_day = PaymeByDay()
-
-
-class ClickByDay(GlobalSecondaryIndex["ClickTransaction"]):
-    class Meta:
-        index_name = "by_day"
-        projection = AllProjection()
-
-    day_key = UnicodeAttribute(hash_key=True)
-    time = NumberAttribute(range_key=True)
-
-
-class ClickTransaction(_Model):
-    """A Click SHOP-API payment attempt (TransactionsTable, click#<click_trans_id>)."""
-
-    class Meta(_Meta):
-        table_name = "TransactionsTable"
-
-    tx_key = UnicodeAttribute(hash_key=True)  # click#<click_trans_id>
-    click_trans_id = UnicodeAttribute()
-    click_paydoc_id = UnicodeAttribute()
-    merchant_trans_id = UnicodeAttribute()
-    account = UnicodeAttribute()  # invoice | apartment
-    amount = NumberAttribute()  # tiyin
-    prepare_id = NumberAttribute()  # merchant_prepare_id, also returned as merchant_confirm_id
-    state = UnicodeAttribute()
-    reason = UnicodeAttribute(null=True)  # why cancelled, or why the ledger refused the payment
-    click_error = NumberAttribute(null=True)  # Click's negative error on a cancelling Complete
-    sign_time = UnicodeAttribute()
-    created_at = NumberAttribute()
-    confirmed_at = NumberAttribute(null=True)
-    cancelled_at = NumberAttribute(null=True)
-    reversed_at = NumberAttribute(null=True)
-    confirm_token = UnicodeAttribute(null=True)  # the Complete request that confirmed it
-    # The click_trans_id of the Complete that confirmed or cancelled it, when not the Prepare's own.
-    complete_click_trans_id = UnicodeAttribute(null=True)
-    # The by_day index: click#YYYY-MM-DD (Tashkent) and the Prepare time, for reconciliation.
-    day_key = UnicodeAttribute()
-    time = NumberAttribute()
-
-    by_day = ClickByDay()
-
-
-class ClickPrepareAlias(_Model):
-    """merchant_prepare_id -> the attempt its Prepare created (TransactionsTable, click#prepare#<id>)."""
-
-    class Meta(_Meta):
-        table_name = "TransactionsTable"
-
-    tx_key = UnicodeAttribute(hash_key=True)
-    click_trans_id = UnicodeAttribute()
-
-
-# ---------------------------------------------------------------------- autopay (AutopayTable)
-# One table, keyed pk + sk: an autopay (pk = autopay id, sk "autopay"), its periods ("period#YYYY-MM"), its
-# attempts ("attempt#<ms>#<tag>", sorted by time), and the one-active-autopay key of an apartment and
-# provider (pk "active#<apartment>#<provider>", sk "active").
-AUTOPAY_SK = "autopay"
-ACTIVE_SK = "active"
-
-
-class AutopayDue(GlobalSecondaryIndex["AutopayRecord"]):
-    """Sparse: only active autopays carry due_shard. The shard spreads one day's 100 000 autopays over
-    several partitions, each read by its own Query of due_key <= "<run date>#~"."""
-
-    class Meta:
-        index_name = "by_due"
-        projection = IncludeProjection(["due_period"])
-
-    due_shard = UnicodeAttribute(hash_key=True)
-    due_key = UnicodeAttribute(range_key=True)  # YYYY-MM-DD#<autopay id>
-
-
-class AutopaysByApartment(GlobalSecondaryIndex["AutopayRecord"]):
-    class Meta:
-        index_name = "by_apartment"
-        projection = AllProjection()
-
-    apartment_id = UnicodeAttribute(hash_key=True)
-    created_at = NumberAttribute(range_key=True)
-
-
-class AutopayRecord(_Model):
-    class Meta(_Meta):
-        table_name = "AutopayTable"
-
-    autopay_id = UnicodeAttribute(hash_key=True, attr_name="pk")
-    sk = UnicodeAttribute(range_key=True, default=AUTOPAY_SK)
-    apartment_id = UnicodeAttribute()
-    provider = UnicodeAttribute()
-    card_number = UnicodeAttribute()  # masked, as Payme shows it
-    card_expire = UnicodeAttribute()
-    card_token = BinaryAttribute(legacy_encoding=False)  # KMS ciphertext, bound to the autopay id
-    day_of_month = NumberAttribute()
-    max_amount = NumberAttribute()
-    status = UnicodeAttribute()  # active | inactive
-    inactive_reason = UnicodeAttribute(null=True)
-    created_at = NumberAttribute()
-    updated_at = NumberAttribute()
-    card_removed_at = NumberAttribute(null=True)
-    # autopay.failed's facts, written with the deactivation: AutopayTable's stream carries them to
-    # EventPublisherFunction (tolov.events), at least once, with the same event id on every retry.
-    pending_event = JSONAttribute(null=True)
-    due_shard = UnicodeAttribute(null=True)
-    due_key = UnicodeAttribute(null=True)
-    due_period = UnicodeAttribute(null=True)  # the period the due date charges
-
-    by_due = AutopayDue()
-    by_apartment = AutopaysByApartment()
-
-
-class AutopayPeriodRecord(_Model):
-    """The charge of one autopay for one period: its state machine and the receipt it holds."""
-
-    class Meta(_Meta):
-        table_name = "AutopayTable"
-
-    autopay_id = UnicodeAttribute(hash_key=True, attr_name="pk")
-    sk = UnicodeAttribute(range_key=True)  # period#YYYY-MM
-    period = UnicodeAttribute()
-    status = UnicodeAttribute()  # open | paid | closed
-    receipt_id = UnicodeAttribute(null=True)  # stored before receipts.pay
-    receipt_at = NumberAttribute(null=True)  # when that receipt was created: its attempt's sort key
-    amount = NumberAttribute(null=True)
-    phase = UnicodeAttribute(null=True)  # pending (pay not known to have failed) | declined (cancel it)
-    declines = NumberAttribute(default=0)  # runs declined for insufficient funds
-    decided_run = UnicodeAttribute(null=True)  # the run date whose outcome is already recorded
-    # Where the autopay's due date goes once this period's outcome is recorded (applied idempotently).
-    next_due = UnicodeAttribute(null=True)
-    next_period = UnicodeAttribute(null=True)
-    lease_owner = UnicodeAttribute(null=True)
-    lease_until = NumberAttribute(null=True)
-    updated_at = NumberAttribute()
-
-
-class AutopayAttemptRecord(_Model):
-    class Meta(_Meta):
-        table_name = "AutopayTable"
-
-    autopay_id = UnicodeAttribute(hash_key=True, attr_name="pk")
-    sk = UnicodeAttribute(range_key=True)  # attempt#<13-digit ms>#<receipt id or a random tag>
-    period = UnicodeAttribute()
-    receipt_id = UnicodeAttribute(null=True)
-    amount = NumberAttribute()
-    outcome = UnicodeAttribute()  # paid | declined | failed | in_flight | skipped
-    error_code = NumberAttribute(null=True)
-    at = NumberAttribute()
-
-
-class AutopayActiveKey(_Model):
-    """Held by the one active autopay of an apartment and provider: put on condition that it is absent."""
-
-    class Meta(_Meta):
-        table_name = "AutopayTable"
-
-    key = UnicodeAttribute(hash_key=True, attr_name="pk")  # active#<apartment id>#<provider>
-    sk = UnicodeAttribute(range_key=True, default=ACTIVE_SK)
-    autopay_id = UnicodeAttribute()
-
-
-ENROL_LINK_SK = "enrol_link"
-
-
-class EnrolLinkClaim(_Model):
-    """A used autopay-enrolment link (tolov.autopay.links): taken on condition that it is free or taken by
-    the same card, so a link enrols once and its own retry is recognised."""
-
-    class Meta(_Meta):
-        table_name = "AutopayTable"
-
-    key = UnicodeAttribute(hash_key=True, attr_name="pk")  # enrol_link#<nonce>
-    sk = UnicodeAttribute(range_key=True, default=ENROL_LINK_SK)
-    card = UnicodeAttribute()  # a keyed hash of the card token, never the token
-    autopay_id = UnicodeAttribute(null=True)  # set once the enrolment it made is recorded
-    expires_at = NumberAttribute()
-    claimed_at = NumberAttribute()
-
-
-# ---------------------------------------------------------------------- audit (AuditTable)
-class _AuditIndex(GlobalSecondaryIndex["AuditRecord"]):
-    class Meta:
-        projection = AllProjection()
-
-
-class AuditByInvoice(_AuditIndex):
-    class Meta(_AuditIndex.Meta):
-        index_name = "by_invoice"
-
-    invoice_id = UnicodeAttribute(hash_key=True)
-    audit_id = UnicodeAttribute(range_key=True)
-
-
-class AuditByApartment(_AuditIndex):
-    class Meta(_AuditIndex.Meta):
-        index_name = "by_apartment"
-
-    apartment_id = UnicodeAttribute(hash_key=True)
-    audit_id = UnicodeAttribute(range_key=True)
-
-
-class AuditByTransaction(_AuditIndex):
-    class Meta(_AuditIndex.Meta):
-        index_name = "by_transaction"
-
-    tx_key = UnicodeAttribute(hash_key=True)
-    audit_id = UnicodeAttribute(range_key=True)
-
-
-class AuditRecord(_Model):
-    """One provider request and our reply, masked. The id starts with the 13-digit time, so every index
-    (sparse: a row carries only the keys its request named) reads oldest first."""
-
-    class Meta(_Meta):
-        table_name = "AuditTable"
-        # An audit write must never hold up a provider's reply: short timeouts, no retries.
-        connect_timeout_seconds = 1
-        read_timeout_seconds = 1
-        max_retry_attempts = 0
-
-    audit_id = UnicodeAttribute(hash_key=True)  # <13-digit ms>#<random>
-    provider = UnicodeAttribute()
-    operation = UnicodeAttribute()  # Payme method or Click action
-    at = NumberAttribute()
-    request = JSONAttribute()
-    reply = JSONAttribute()
-    error_code = NumberAttribute(null=True)  # Payme's error code, Click's `error`
-    source_ip = UnicodeAttribute(null=True)
-    tx_key = UnicodeAttribute(null=True)  # <provider>#<provider transaction id>
-    invoice_id = UnicodeAttribute(null=True)
-    apartment_id = UnicodeAttribute(null=True)
-    account_ref = UnicodeAttribute(null=True)  # the account as the provider named it
-    expires_at = NumberAttribute()  # epoch seconds: DynamoDB's TTL removes the row after it
-
-    by_invoice = AuditByInvoice()
-    by_apartment = AuditByApartment()
-    by_transaction = AuditByTransaction()
-
-
 # ---------------------------------------------------------------------- binding
-_bound = False
+# Each model's table, by its name in settings.tables. Billing's models are defined here, since every
+# function that reaches DynamoDB uses them; each other part's are in a module of their own (payme_models,
+# click_models, autopay_models, audit_models), registered when it is first imported: a function defines
+# the models it uses, not all fourteen (PynamoDB's class set-up costs a cold start ~2 M instructions,
+# about 0.35 ms CPU, a model).
+_TABLES: dict[type[_Model], str] = {}
+_bound: Settings | None = None  # what bind() last pointed the models at
 
-_TABLES: dict[type[_Model], str] = {
-    Apartment: "apartments",
-    Invoice: "invoices",
-    Charge: "charges",
-    Posting: "postings",
-    PaymeTransactionRecord: "transactions",
-    ClickTransaction: "transactions",
-    ClickPrepareAlias: "transactions",
-    AutopayRecord: "autopay",
-    AutopayPeriodRecord: "autopay",
-    AutopayAttemptRecord: "autopay",
-    AutopayActiveKey: "autopay",
-    EnrolLinkClaim: "autopay",
-    AuditRecord: "audit",
-}
+
+def _point(tables: dict[type[_Model], str], settings: Settings) -> None:
+    for model, table in tables.items():
+        model.Meta.table_name = getattr(settings.tables, table)
+        model.Meta.region = settings.region
+        model.Meta.host = settings.dynamodb_endpoint
+        model._connection = None
+
+
+def register(tables: dict[type[_Model], str]) -> None:
+    """Add a part's models, pointed at once if the container's settings are already bound."""
+    _TABLES.update(tables)
+    if _bound is not None:
+        _point(tables, _bound)
 
 
 def bind(settings: Settings) -> None:
     """Point every model at the stage's tables, region and endpoint (again, after a settings change)."""
     global _bound
-    for model, table in _TABLES.items():
-        model.Meta.table_name = getattr(settings.tables, table)
-        model.Meta.region = settings.region
-        model.Meta.host = settings.dynamodb_endpoint
-        model._connection = None
+    _point(_TABLES, settings)
     connection.cache_clear()
-    _bound = True
+    _bound = settings
+
+
+register({Apartment: "apartments", Invoice: "invoices", Charge: "charges", Posting: "postings"})
 
 
 # Every DynamoDB operation tolov sends (PynamoDB's models, the engine's transactions, the fan-out reads).
@@ -495,7 +228,7 @@ STORE_OPERATIONS = (
 @cache
 def connection() -> Connection:
     """The connection transactions across tables go through."""
-    if not _bound:
+    if _bound is None:
         bind(get_settings())
     return _SharedConnection(region=Posting.Meta.region, host=Posting.Meta.host)
 
