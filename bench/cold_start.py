@@ -1,6 +1,6 @@
 """Cold start per function: the handler's import against its floor, in fresh interpreters, layer as built.
 
-    python bench/cold_start.py [--runs 9] [--containers 5] [--warm 5] [--layer DIR]
+    python bench/cold_start.py [--runs 9] [--containers 5] [--warm 5] [--layer DIR] [--instructions]
 
 1. The layer is built once with `sam build CommonLayer` (layers/common/Makefile) for this machine's CPU
    (PLATFORM=manylinux2014_x86_64 here; the deployed layer is arm64, its size is printed too), then used
@@ -23,7 +23,13 @@
    "vs (b)": CPU over floor (b), what a function pays beyond the stack every function used to carry.
 4. The Tracer option: the Payme handler with and without a Powertools Tracer created after it (the X-Ray
    SDK from this venv), in the same rounds.
-5. First call vs warm: --containers fresh interpreters each import the Payme handler against a moto server
+5. --instructions: the same comparison counted in instructions, which do not depend on what else the
+   machine is doing: each handler's import and its true floor once more, compiled layer, under valgrind's
+   cachegrind (no cache simulation; PYTHONHASHSEED=0), less an empty interpreter's count. Over-floor in
+   instructions is turned into ms at the floor's own rate (its CPU median / its instructions), so the
+   pass mark is the same ≤ 25 ms; CPU medians of a shared machine move by ±5 ms, instruction counts by
+   well under 1%.
+6. First call vs warm: --containers fresh interpreters each import the Payme handler against a moto server
    and send CheckPerformTransaction, CreateTransaction and PerformTransaction (API Gateway events) on a
    fresh invoice, then --warm more rounds on other invoices; first / median warm per method.
 """
@@ -32,6 +38,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -322,7 +329,57 @@ def print_imports(samples: dict[tuple[str, str], list[dict[str, Any]]], function
         print()
 
 
-# ---------------------------------------------------------------------- 5: first call vs warm
+# ---------------------------------------------------------------------- 5: instructions
+def instructions(paths: Sequence[Path], statements: Sequence[str], environment: Mapping[str, str]) -> int:
+    """Instructions a fresh interpreter runs for PROBE with these statements (cachegrind's I refs)."""
+    spec = {"paths": [str(p) for p in paths], "run": list(statements), "calls": []}
+    with tempfile.TemporaryDirectory(prefix="cachegrind-") as tmp:
+        result = subprocess.run(
+            [
+                "valgrind",
+                "--tool=cachegrind",
+                "--cache-sim=no",
+                f"--cachegrind-out-file={tmp}/out",
+                sys.executable,
+                *("-I", "-S", "-B", "-c", PROBE, json.dumps(spec)),
+            ],
+            env={"PATH": os.environ["PATH"], "PYTHONHASHSEED": "0", **environment},
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    counted = re.search(r"I\s+refs:\s+([\d,]+)", result.stderr)
+    if result.returncode != 0 or counted is None:
+        raise RuntimeError(f"valgrind {statements} failed:\n{result.stderr[-4000:]}")
+    return int(counted.group(1).replace(",", ""))
+
+
+Samples = dict[tuple[str, str], list[dict[str, Any]]]
+
+
+def print_instructions(functions: list[Function], layer: Path, runtime: Path, samples: Samples) -> None:
+    print(
+        "Instructions (valgrind cachegrind, compiled layer, one run each, less an empty interpreter's); "
+        "over in ms at the floor's own CPU ms per instruction"
+    )
+    header = f"{'function':26} {'import M':>9} {'floor M':>8} {'over M':>7} {'over ms':>8} {'pass':>5}"
+    print(header)
+    print("-" * len(header))
+    for function in functions:
+        empty = instructions([], ["pass"], function.environment)
+        own = instructions([function.code_dir, layer, runtime], ["import app"], function.environment) - empty
+        floor_statements = ("import boto3", *TRUE_FLOOR[function.logical_id])
+        floor = instructions([layer, runtime], floor_statements, function.environment) - empty
+        cpu_floor = median([s["cpu_ms"] for s in samples["compiled", "true floor " + function.logical_id]])
+        over_ms = (own - floor) * cpu_floor / floor
+        print(
+            f"{function.logical_id:26} {own / 1e6:9.1f} {floor / 1e6:8.1f} {(own - floor) / 1e6:+7.1f} "
+            f"{over_ms:+8.1f} {'pass' if over_ms <= TARGET_MS else 'FAIL':>5}"
+        )
+    print()
+
+
+# ---------------------------------------------------------------------- 6: first call vs warm
 def first_calls(function: Function, layer: Path, runtime: Path, containers: int, warm: int) -> None:
     from local.stack import start_moto
 
@@ -422,6 +479,7 @@ def main() -> None:
     parser.add_argument("--containers", type=int, default=5, help="fresh containers for first-call figures")
     parser.add_argument("--warm", type=int, default=5, help="warm rounds after the first, per container")
     parser.add_argument("--layer", type=Path, help="a layer's python/ built before (skips sam build)")
+    parser.add_argument("--instructions", action="store_true", help="also count instructions (valgrind)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="cold-start-") as tmp:
@@ -449,6 +507,8 @@ def main() -> None:
         print()
         samples = import_rounds(functions, layers, runtime, tracer_dir, args.runs)
         print_imports(samples, functions)
+        if args.instructions:
+            print_instructions(functions, layer, runtime, samples)
         payme = next(f for f in functions if f.logical_id == "PaymeMerchantFunction")
         first_calls(payme, layer, runtime, args.containers, args.warm)
         print(f"load average {os.getloadavg()[0]:.1f} at the end")
