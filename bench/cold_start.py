@@ -19,7 +19,10 @@
    needs + the clients it makes at init (TRUE_FLOOR below). Over-floor is the median of the per-round
    differences, so drift in the machine's speed cancels out. Target: import ≤ true floor + 25 ms, judged
    on CPU time: on a shared machine the wall time is mostly waiting for a core (the load average is
-   printed), CPU time is not.
+   printed), CPU time is not. Minor page faults are printed too: most of an import's kernel time.
+   A 3.13 older than Lambda's (no data-stack chunk cache, gh-142183) takes thousands of extra faults at
+   call-depth boundaries; the probes then run with bench/chunk_cache.c preloaded, which gives it the
+   cache (--raw-interpreter: as it is). The first line of the output says which.
    "vs (b)": CPU over floor (b), what a function pays beyond the stack every function used to carry.
 4. The Tracer option: the Payme handler with and without a Powertools Tracer created after it (the X-Ray
    SDK from this venv), in the same rounds.
@@ -115,20 +118,22 @@ FLOOR_FULL = (
     "from aws_lambda_powertools import Logger, Metrics, Tracer; Logger(); Metrics(); Tracer()",
 )
 
-# The child: statements timed one after another, then the peak RSS (VmHWM starts again at exec, unlike
-# getrusage's ru_maxrss, which a forked child inherits from its parent).
+# The child: statements timed one after another (with the minor page faults they take), then the peak RSS
+# (VmHWM starts again at exec, unlike getrusage's ru_maxrss, which a forked child inherits from its parent).
 PROBE = r"""
-import json, sys, time
+import json, resource, sys, time
 spec = json.loads(sys.argv[1])
 sys.path[:0] = spec["paths"]
+faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 wall, cpu = time.perf_counter(), time.process_time()
 scope = {}
 for statement in spec["run"]:
     exec(statement, scope)
 wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
 with open("/proc/self/status") as status:
     hwm = next(int(line.split()[1]) for line in status if line.startswith("VmHWM"))
-out = {"ms": wall * 1000, "cpu_ms": cpu * 1000, "rss_mb": hwm / 1024}
+out = {"ms": wall * 1000, "cpu_ms": cpu * 1000, "rss_mb": hwm / 1024, "faults": faults}
 for call in spec.get("calls", []):
     event = call["event"]
     started = time.perf_counter()
@@ -192,6 +197,73 @@ def uncompiled_copy(layer: Path, dest: Path) -> Path:
     return dest
 
 
+# ---------------------------------------------------------------------- the interpreter's data stack
+# Lambda's python3.13 follows the 3.13 patch releases; an older local 3.13 lacks the data-stack chunk cache
+# (gh-142183, see chunk_cache.c) and charges an import thousands of page faults that depend only on the call
+# depth at which its regex compiles happen (importing boto3 first moves them off the boundary, importing
+# botocore.session first moves more of them onto it). Every probe runs with INTERPRETER in its environment:
+# the chunk cache preloaded when this interpreter lacks it, so the figures are the patched runtime's.
+INTERPRETER: dict[str, str] = {}
+CHURN_LIMIT = 1000  # page faults of CHURN_PROBE: about 6,000 without the cache, under 100 with it
+CHURN_PROBE = r"""
+import resource
+def faults(): return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+def down(n): return down(n - 1) if n else 0
+def at(pad):
+    if pad: return at(pad - 1)
+    before = faults()
+    for _ in range(200): down(40)
+    return faults() - before
+print(sum(at(pad) for pad in range(0, 400, 4)))
+"""
+
+
+def data_stack_churn(environment: Mapping[str, str]) -> int:
+    """Page faults of short calls run 200 times at each of 100 call depths: one of them crosses a chunk
+    boundary, which an interpreter without the chunk cache maps afresh on every call."""
+    result = subprocess.run(
+        [sys.executable, "-I", "-S", "-B", "-c", CHURN_PROBE],
+        env={"PATH": os.environ["PATH"], **environment},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return int(result.stdout.strip())
+
+
+def chunk_cache(dest: Path) -> Path | None:
+    """bench/chunk_cache.c built as a shared library in dest; None without a C compiler."""
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        return None
+    library = dest / "chunk_cache.so"
+    subprocess.run(
+        [compiler, "-O2", "-shared", "-fPIC", "-o", str(library), str(ROOT / "bench/chunk_cache.c"), "-ldl"],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    return library
+
+
+def patched_interpreter(work: Path, raw: bool) -> str:
+    """Fill INTERPRETER so the probes run as the patched runtime does; what was done, for the output."""
+    before = data_stack_churn({})
+    if before <= CHURN_LIMIT:
+        return f"data stack: {before} page faults at chunk boundaries (CHURN_PROBE): has the chunk cache"
+    said = f"data stack: {before} page faults at chunk boundaries (CHURN_PROBE): no chunk cache (gh-142183)"
+    library = None if raw else chunk_cache(work)
+    if library is None:
+        why = "--raw-interpreter" if raw else "no C compiler"
+        return f"{said}; measured as it is ({why})"
+    INTERPRETER["LD_PRELOAD"] = str(library)
+    after = data_stack_churn(INTERPRETER)
+    if after > CHURN_LIMIT:
+        raise RuntimeError(f"bench/chunk_cache.c preloaded, still {after} page faults at chunk boundaries")
+    return f"{said}; every probe runs with bench/chunk_cache.c preloaded, which adds it: {after} faults"
+
+
 # ---------------------------------------------------------------------- the functions
 @dataclass(frozen=True)
 class Function:
@@ -239,7 +311,7 @@ def run_probe(
     spec = {"paths": [str(p) for p in paths], "run": list(statements), "calls": list(calls)}
     result = subprocess.run(
         [sys.executable, "-I", "-S", "-B", "-c", PROBE, json.dumps(spec)],
-        env={"PATH": os.environ["PATH"], **environment},
+        env={"PATH": os.environ["PATH"], **environment, **INTERPRETER},
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -303,7 +375,7 @@ def print_imports(samples: dict[tuple[str, str], list[dict[str, Any]]], function
         )
         header = (
             f"{'function':26} {'import':>7} {'floor':>6} {'over':>6} {'| CPU':>6} {'floor':>6} {'over':>6} "
-            f"{'target':>7} {'pass':>5} {'vs (b)':>7} {'RSS MB':>7}"
+            f"{'target':>7} {'pass':>5} {'vs (b)':>7} {'RSS MB':>7} {'faults':>7} {'over':>6}"
         )
         print(header)
         print("-" * len(header))
@@ -317,7 +389,8 @@ def print_imports(samples: dict[tuple[str, str], list[dict[str, Any]]], function
                 f"{median([s['ms'] for s in floor]):6.0f} {paired(own, floor):+6.0f} "
                 f"{median([s['cpu_ms'] for s in own]):6.0f} {cpu_floor:6.0f} {cpu_over:+6.0f} "
                 f"{cpu_floor + TARGET_MS:7.0f} {'pass' if cpu_over <= TARGET_MS else 'FAIL':>5} "
-                f"{paired(own, full, 'cpu_ms'):+7.0f} {median([s['rss_mb'] for s in own]):7.1f}"
+                f"{paired(own, full, 'cpu_ms'):+7.0f} {median([s['rss_mb'] for s in own]):7.1f} "
+                f"{median([s['faults'] for s in own]):7.0f} {paired(own, floor, 'faults'):+6.0f}"
             )
         payme = samples[variant, "PaymeMerchantFunction"]
         traced = samples[variant, "Payme + Tracer"]
@@ -480,6 +553,11 @@ def main() -> None:
     parser.add_argument("--warm", type=int, default=5, help="warm rounds after the first, per container")
     parser.add_argument("--layer", type=Path, help="a layer's python/ built before (skips sam build)")
     parser.add_argument("--instructions", action="store_true", help="also count instructions (valgrind)")
+    parser.add_argument(
+        "--raw-interpreter",
+        action="store_true",
+        help="measure this interpreter as it is, without the data-stack chunk cache it may lack",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="cold-start-") as tmp:
@@ -494,6 +572,7 @@ def main() -> None:
             f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
             f"load average {os.getloadavg()[0]:.1f} at the start"
         )
+        print(f"Interpreter {patched_interpreter(work, args.raw_interpreter)}")
         print(
             f"Layer (sam build CommonLayer): arm64 as deployed {tree_bytes(deployed) / 1e6:.2f} MB unzipped "
             f"(limit {LAYER_LIMIT_BYTES / 1e6:.0f} MB), {sum(1 for _ in deployed.rglob('*.pyc'))} .pyc; "
