@@ -16,10 +16,11 @@
 3. The floors run in the same rounds, interleaved with the handlers: (a) `import boto3`; (b) boto3 +
    pydantic + pynamodb + Powertools Logger/Metrics/Tracer (Tracer with the X-Ray SDK from this venv:
    what every function carried before); (c) each function's true floor: boto3 + the libraries its job
-   needs + the clients it makes at init (TRUE_FLOOR below). Over-floor is the median of the per-round
-   differences, so drift in the machine's speed cancels out. Target: import ≤ true floor + 25 ms, judged
-   on CPU time: on a shared machine the wall time is mostly waiting for a core (the load average is
-   printed), CPU time is not. Minor page faults are printed too: most of an import's kernel time.
+   needs + the clients it makes and the secret it reads at init (TRUE_FLOOR below). Over-floor is the
+   median of the per-round differences, so drift in the machine's speed cancels out. Target: import ≤
+   true floor + 25 ms, judged on CPU time: on a shared machine the wall time is mostly waiting for a core
+   (the load average is printed), CPU time is not. Minor page faults are printed too: most of an
+   import's kernel time.
    A 3.13 older than Lambda's (no data-stack chunk cache, gh-142183) takes thousands of extra faults at
    call-depth boundaries; the probes then run with bench/chunk_cache.c preloaded, which gives it the
    cache (--raw-interpreter: as it is). The first line of the output says which.
