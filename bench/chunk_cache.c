@@ -42,20 +42,12 @@ __attribute__((constructor)) static void start(void) {
     atexit(report);
 }
 
-/* Only mappings made here may become the spare: a file mapping of the same size is not memory to hand out. */
-static int remember(void *chunk) {
+/* Only mappings made here may become the spare: a file mapping of the same size is not memory to hand out.
+   The slot holding `was` now holds `now`; 0 if no slot held it (remember: was NULL; forget: now NULL). */
+static int swap(void *was, void *now) {
     for (int i = 0; i < TRACKED; i++)
-        if (handed_out[i] == NULL) {
-            handed_out[i] = chunk;
-            return 1;
-        }
-    return 0;
-}
-
-static int forget(void *chunk) {
-    for (int i = 0; i < TRACKED; i++)
-        if (handed_out[i] == chunk) {
-            handed_out[i] = NULL;
+        if (handed_out[i] == was) {
+            handed_out[i] = now;
             return 1;
         }
     return 0;
@@ -68,15 +60,10 @@ void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off) {
     pthread_mutex_lock(&lock);
     void *chunk = spare;
     spare = NULL;
-    if (chunk != NULL) {
+    if (chunk != NULL)
         reused++;
-    } else {
-        chunk = libc_mmap(addr, len, prot, flags, fd, off);
-        if (chunk != MAP_FAILED && !remember(chunk)) {
-            pthread_mutex_unlock(&lock);
-            return chunk; /* untracked: unmapped for real when freed */
-        }
-    }
+    else if ((chunk = libc_mmap(addr, len, prot, flags, fd, off)) != MAP_FAILED)
+        swap(NULL, chunk); /* a full table leaves it untracked: unmapped for real when freed */
     pthread_mutex_unlock(&lock);
     return chunk;
 }
@@ -87,16 +74,15 @@ void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off) {
 }
 
 int munmap(void *addr, size_t len) {
+    int kept = 0;
     if (len == CHUNK) {
         pthread_mutex_lock(&lock);
-        int ours = forget(addr);
-        if (ours && spare == NULL) {
-            remember(addr);
-            spare = addr;
-            pthread_mutex_unlock(&lock);
-            return 0;
-        }
+        if (spare == NULL && swap(addr, addr))
+            spare = addr; /* stays in the table: it is ours again when handed out */
+        else
+            swap(addr, NULL);
+        kept = spare == addr;
         pthread_mutex_unlock(&lock);
     }
-    return libc_munmap(addr, len);
+    return kept ? 0 : libc_munmap(addr, len);
 }

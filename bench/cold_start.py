@@ -293,9 +293,10 @@ def chunk_cache(dest: Path) -> Path | None:
 def patched_interpreter(work: Path, raw: bool) -> str:
     """Fill INTERPRETER so the probes run as the patched runtime does; what was done, for the output."""
     before = data_stack_churn({})
+    said = f"data stack: {before} page faults at chunk boundaries (CHURN_PROBE)"
     if before <= CHURN_LIMIT:
-        return f"data stack: {before} page faults at chunk boundaries (CHURN_PROBE): has the chunk cache"
-    said = f"data stack: {before} page faults at chunk boundaries (CHURN_PROBE): no chunk cache (gh-142183)"
+        return f"{said}: has the chunk cache"
+    said += ": no chunk cache (gh-142183)"
     library = None if raw else chunk_cache(work)
     if library is None:
         why = "--raw-interpreter" if raw else "no C compiler"
