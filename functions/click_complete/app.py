@@ -1,9 +1,8 @@
 """ClickCompleteQueue consumer: settles Click Completes answered while DynamoDB was down."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tolov.aws import within_budget
 from tolov.click.complete_gateway import answer
@@ -12,11 +11,14 @@ from tolov.observability import logger, metrics
 from tolov.settings import get_settings
 from tolov.wiring import Wiring
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
 shop = Wiring(lambda: build_shop(get_settings()))
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 @within_budget
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+def lambda_handler(event: dict[str, Any], context: "LambdaContext") -> PartialItemFailureResponse:
     return answer(shop, event, context)
