@@ -282,6 +282,20 @@ def test_the_cold_start_loads_no_autopay_enrolment_or_subscribe_client() -> None
     from tests.support import modules_at_load
 
     modules = modules_at_load("billing_api")
-    assert "tolov.billing_api.routes" in modules and "tolov.autopay.links" in modules
-    autopay = {"tolov.autopay.enrolment", "tolov.autopay.scheduler_gateway", "tolov.payme.subscribe_api"}
+    assert "tolov.billing_api.routes" in modules and "tolov.billing.invoices" in modules
+    autopay = {
+        "tolov.autopay.enrolment",
+        "tolov.autopay.scheduler_gateway",
+        "tolov.payme.subscribe_api",
+        "tolov.autopay.links",  # the card-page links: POST /apartments/{id}/autopay-links only
+    }
     assert not autopay & set(modules), modules
+
+
+def test_the_cold_start_loads_no_audit_store() -> None:
+    """The audit routes are support's reads in a dispute: their store is imported by the first of them."""
+    from tests.support import modules_at_load
+
+    modules = modules_at_load("billing_api")
+    assert "tolov.billing_api.audit_routes" in modules
+    assert not {"tolov.audit.dynamo", "tolov.store.audit_models", "tolov.audit.trail"} & set(modules), modules

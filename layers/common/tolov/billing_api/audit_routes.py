@@ -1,24 +1,26 @@
 """The audit trail's routes: what support reads in a dispute with a provider, oldest first."""
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
-from tolov.audit.trail import AuditRow, AuditTrail
 from tolov.billing.invoices import Billing
 from tolov.billing_api.resident_schemas import Id
 from tolov.wiring import Wiring
+
+if TYPE_CHECKING:
+    from tolov.audit.trail import AuditRow, AuditTrail
 
 IdPath = Annotated[Id, Path()]
 Provider = Annotated[Literal["payme", "click"], Path()]
 
 
-def _entries(rows: list[AuditRow]) -> list[dict[str, Any]]:
+def _entries(rows: "list[AuditRow]") -> list[dict[str, Any]]:
     return [row.view() for row in rows]
 
 
-def audit_router(trail: Wiring[AuditTrail], billing: Billing) -> Router:
+def audit_router(trail: "Wiring[AuditTrail]", billing: Billing) -> Router:
     router = Router()  # type: ignore[no-untyped-call]
 
     @router.get("/invoices/<invoice_id>/audit")

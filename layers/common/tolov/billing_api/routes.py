@@ -9,9 +9,6 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.metrics import MetricUnit
 
-from tolov.audit.dynamo import build_trail
-from tolov.audit.trail import AuditTrail
-from tolov.autopay import links as enrol_links
 from tolov.autopay.errors import MaxAmountTooLow
 from tolov.billing.invoices import Billing, NewItem
 from tolov.billing_api import idempotency, replies
@@ -44,6 +41,7 @@ from tolov.store.models import Invoice, Posting, connect
 from tolov.wiring import Wiring
 
 if TYPE_CHECKING:
+    from tolov.audit.trail import AuditTrail
     from tolov.autopay.enrolment import Enrolment
     from tolov.autopay.schedule import Scheduler
 
@@ -55,7 +53,7 @@ def build_api(
     settings: Settings,
     billing: Billing | None = None,
     enrolment: "Enrolment | None" = None,
-    trail: AuditTrail | None = None,
+    trail: "AuditTrail | None" = None,
 ) -> JsonResolver:
     connect()  # the DynamoDB client, at init rather than on the first request
     app = JsonResolver()
@@ -64,7 +62,7 @@ def build_api(
     billing = billing or Billing()
     autopays = Wiring(lambda: enrolment or _enrolment(settings), eager=False)
     scheduler = Wiring(lambda: _scheduler(settings), eager=False)
-    app.include_router(audit_router(Wiring(lambda: trail or build_trail(settings), eager=False), billing))
+    app.include_router(audit_router(Wiring(lambda: trail or _trail(settings), eager=False), billing))
 
     def base_url() -> str:
         return public_base(settings.pages, app.current_event.raw_event.get("requestContext"))
@@ -119,6 +117,8 @@ def build_api(
         billing.ledger.apartment(apartment_id, attributes=["apartment_id"])  # ApartmentNotFound
         if body.max_amount < settings.limits.min_tiyin:
             raise MaxAmountTooLow(settings.limits.min_tiyin)
+        from tolov.autopay import links as enrol_links  # here: only this route issues card-page links
+
         signer = signer_from_secret(settings.pages.signing_key_secret_arn)
         token, link = enrol_links.issue(signer, apartment_id, body.day_of_month, body.max_amount, now_ms())
         expires = datetime.fromtimestamp(link.expires_at // 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -164,6 +164,12 @@ def _enrolment(settings: Settings) -> "Enrolment":
     from tolov.billing_api.autopay_enrolment import build_enrolment
 
     return build_enrolment(settings)
+
+
+def _trail(settings: Settings) -> "AuditTrail":
+    from tolov.audit.dynamo import build_trail
+
+    return build_trail(settings)
 
 
 def _scheduler(settings: Settings) -> "Scheduler":
