@@ -189,6 +189,25 @@ def test_openapi_document_lists_the_routes(aws: None) -> None:
     assert {"/invoices", "/invoices/{invoice_id}", "/apartments/{apartment_id}/balance"} <= set(doc["paths"])
 
 
+def test_openapi_document_describes_the_replies(aws: None) -> None:
+    """The replies are TypedDicts (resident_schemas says why): documented as models, with their field
+    descriptions, and pay_url the one field a reply may leave out."""
+    status, doc = call("GET", "/openapi.json")
+    assert status == 200
+    ok = doc["paths"]["/invoices/{invoice_id}"]["get"]["responses"]["200"]
+    assert ok["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/InvoiceOut"}
+    schemas = doc["components"]["schemas"]
+    invoice = schemas["InvoiceOut"]
+    assert set(invoice["properties"]) - set(invoice["required"]) == {"pay_url"}
+    assert invoice["properties"]["payment_links"] == {
+        "anyOf": [{"$ref": "#/components/schemas/PaymentLinks"}, {"type": "null"}],
+        "description": "null once nothing is left to pay",
+    }
+    attempts = schemas["AutopayOut"]["properties"]["attempts"]
+    assert attempts["items"] == {"$ref": "#/components/schemas/AttemptOut"}
+    assert schemas["PaymentLinks"]["required"] == ["payme", "click"]
+
+
 # ---------------------------------------------------------------------------------------------- retries
 
 

@@ -59,8 +59,8 @@ def test_an_open_bill_shows_its_items_totals_and_both_buttons() -> None:
     assert by_id(html, "status") == "Partly paid"
     assert "7,500.00" in html and "15,000.50" in html  # line amounts: count x unit price
     anchors = {attrs.get("id"): attrs.get("href") for tag, attrs in elements(html) if tag == "a"}
-    assert anchors["pay-payme"] == LINKS.payme
-    assert anchors["pay-click"] == LINKS.click  # & escaped in the markup, back as it was for the browser
+    assert anchors["pay-payme"] == LINKS["payme"]
+    assert anchors["pay-click"] == LINKS["click"]  # & escaped in the markup, back as it was for the browser
     assert "Bill for November 2026" in html and "Chilonzor 9-12-34" in html
 
 

@@ -139,7 +139,8 @@ def build_api(
         # The scheduler's own run, in this request: for ops after an outage, and safe to repeat.
         from tolov.autopay.scheduler_gateway import run
 
-        return Response(HTTPStatus.ACCEPTED, JSON, AutopayRunOut(**run(scheduler.get(), body.date)))
+        done = run(scheduler.get(), body.date)
+        return Response(HTTPStatus.ACCEPTED, JSON, AutopayRunOut(date=done["date"], queued=done["queued"]))
 
     @app.get("/autopay/<autopay_id>")
     def get_autopay(autopay_id: IdPath) -> AutopayOut:

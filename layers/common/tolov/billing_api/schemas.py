@@ -1,7 +1,8 @@
-"""The billing API contract: request and response models (Powertools builds the OpenAPI from them)."""
+"""The billing API contract: the request models and the reply shapes (TypedDicts: see resident_schemas);
+Powertools validates both and builds the OpenAPI from them."""
 
 from datetime import date
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal, NotRequired, TypedDict
 
 from pydantic import ConfigDict, Field, StrictInt, field_validator
 
@@ -23,7 +24,7 @@ class ApartmentIn(Schema):
     resident_id: Id
 
 
-class ApartmentOut(Schema):
+class ApartmentOut(TypedDict):
     apartment_id: str
     label: str
     resident_id: str
@@ -58,7 +59,7 @@ class InvoiceIn(Schema):
         return items
 
 
-class ItemOut(Schema):
+class ItemOut(TypedDict):
     service: str
     title: str
     amount: int
@@ -68,16 +69,19 @@ class ItemOut(Schema):
     vat_percent: int
 
 
-class PaymentOut(Schema):
+class PaymentOut(TypedDict):
     payment_key: str
     provider: str
     transaction_id: str
-    amount: int = Field(description="tiyin of this payment posted to this invoice")
+    amount: Annotated[int, Field(description="tiyin of this payment posted to this invoice")]
     posted_at: int
     reversed_at: int | None
 
 
-class InvoiceOut(Schema):
+_PAY_URL = "the resident's bill page (signed when PAY_PAGE_REQUIRE_SIGNED=1)"
+
+
+class InvoiceOut(TypedDict):
     invoice_id: str
     apartment_id: str
     period: str
@@ -86,16 +90,14 @@ class InvoiceOut(Schema):
     status: str
     items: list[ItemOut]
     due_date: str | None
-    payment_links: PaymentLinks | None = Field(description="null once nothing is left to pay")
-    pay_url: str | None = Field(
-        default=None, description="the resident's bill page (signed when PAY_PAGE_REQUIRE_SIGNED=1)"
-    )
+    payment_links: Annotated[PaymentLinks | None, Field(description="null once nothing is left to pay")]
+    pay_url: NotRequired[Annotated[str | None, Field(description=_PAY_URL)]]
     payments: list[PaymentOut]
-    credit_applied: int = Field(description="tiyin of earlier overpayment that paid this invoice")
+    credit_applied: Annotated[int, Field(description="tiyin of earlier overpayment that paid this invoice")]
     created_at: int
 
 
-class ChargeOut(Schema):
+class ChargeOut(TypedDict):
     invoice_id: str
     period: str
     service: str
@@ -105,7 +107,7 @@ class ChargeOut(Schema):
     debt: int
 
 
-class BalanceOut(Schema):
+class BalanceOut(TypedDict):
     apartment_id: str
     debt: int
     credit: int
@@ -198,9 +200,9 @@ class AutopayIn(Schema):
     max_amount: Tiyin = Field(description="the most one charge takes, integer tiyin")
 
 
-class ApartmentAutopaysOut(Schema):
+class ApartmentAutopaysOut(TypedDict):
     apartment_id: str
-    autopays: list[AutopayOut] = Field(description="newest first")
+    autopays: Annotated[list[AutopayOut], Field(description="newest first")]
 
 
 class AutopayLinkIn(Schema):
@@ -209,9 +211,9 @@ class AutopayLinkIn(Schema):
     max_amount: Tiyin = Field(description="the most one charge takes, integer tiyin")
 
 
-class AutopayLinkOut(Schema):
-    url: str = Field(description="the resident's card page, GET /autopay/enrol?t=<signed token>")
-    expires_at: str = Field(description="ISO 8601 UTC; the link enrols once, until then")
+class AutopayLinkOut(TypedDict):
+    url: Annotated[str, Field(description="the resident's card page, GET /autopay/enrol?t=<signed token>")]
+    expires_at: Annotated[str, Field(description="ISO 8601 UTC; the link enrols once, until then")]
 
 
 class AutopayRunIn(Schema):
@@ -228,8 +230,8 @@ class AutopayRunIn(Schema):
         return run_date(value, now_ms())
 
 
-class AutopayRunOut(Schema):
+class AutopayRunOut(TypedDict):
     date: str
-    queued: int = Field(description="messages this run sent: autopays due and not yet paid for the period")
-
-
+    queued: Annotated[
+        int, Field(description="messages this run sent: autopays due and not yet paid for the period")
+    ]

@@ -71,9 +71,9 @@ def render_bill(
     if bill.due > 0 and links is not None:
         pay = (
             '<section class="card buttons" id="pay">'
-            f'<a class="btn btn-payme" id="pay-payme" href="{e(links.payme)}" rel="noreferrer">'
+            f'<a class="btn btn-payme" id="pay-payme" href="{e(links["payme"])}" rel="noreferrer">'
             f"{e(text('pay_with', lang, provider='Payme'))}</a>"
-            f'<a class="btn btn-click" id="pay-click" href="{e(links.click)}" rel="noreferrer">'
+            f'<a class="btn btn-click" id="pay-click" href="{e(links["click"])}" rel="noreferrer">'
             f"{e(text('pay_with', lang, provider='Click'))}</a></section>"
         )
     elif bill.status == "cancelled":
