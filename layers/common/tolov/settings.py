@@ -1,8 +1,8 @@
 """The configuration of every function: one typed model, read from the environment once per container.
 
 template.yaml sets the variables (Globals and each function's own); local/local.env the local ones.
-NamedTuples rather than pydantic: the Payme function needs nothing else of pydantic, and importing it costs a
-cold start about 54 ms (150 ms where nothing is compiled). A bad value fails loudly at load, naming
+Records (tolov.frozen) rather than pydantic: the Payme function needs nothing else of pydantic, and importing
+it costs a cold start about 54 ms (150 ms where nothing is compiled). A bad value fails loudly at load, naming
 the variable, so a misconfigured stage is seen at its first request and never half-works.
 
 Secrets are not configuration: only their ids are here; get_secret() reads them through Powertools'
@@ -13,7 +13,9 @@ import ipaddress
 import os
 from collections.abc import Mapping
 from functools import cache
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
+
+from tolov.frozen import Record
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
@@ -52,12 +54,13 @@ def parse_ip_ranges(text: str) -> tuple[IpRange, ...]:
 _PAYME_SOURCE_RANGES = parse_ip_ranges(PAYME_SOURCE_IPS)
 
 
-# Value types (here and across tolov) are typing.NamedTuple, not frozen dataclasses: on Python 3.13 each
-# @dataclass execs generated code at import, which no .pyc caches, about 0.5-0.6 ms CPU a class against
-# 0.08 ms for a NamedTuple, and a function's cold import creates 20-50 of them (issue 9). A check on
-# construction or a fresh default dict goes in __new__ of a subclass (ApartmentLimits below); a field kept
-# out of the repr or equality makes the type a tolov.frozen.Frozen class instead.
-class Tables(NamedTuple):
+# Value types across tolov are typing.NamedTuple, not frozen dataclasses: on Python 3.13 each @dataclass
+# execs generated code at import, which no .pyc caches, about 0.5-0.6 ms CPU a class against 0.08 ms for a
+# NamedTuple, and a function's cold import creates 20-50 of them (issue 9). A field kept out of the repr or
+# equality makes the type a tolov.frozen.Frozen class instead. The settings, which every function defines,
+# are tolov.frozen.Record classes: cheaper still to define (no generated code), keyword-only, and their
+# checks in _check (ApartmentLimits below).
+class Tables(Record):
     apartments: str = "ApartmentsTable"
     invoices: str = "InvoicesTable"
     charges: str = "ChargesTable"
@@ -68,29 +71,24 @@ class Tables(NamedTuple):
     audit: str = "AuditTable"  # every provider request and our reply, masked, kept AUDIT_TTL_DAYS
 
 
-class _ApartmentLimitsFields(NamedTuple):
-    min_tiyin: int = 100_000
-    max_tiyin: int = 5_000_000_000
-
-
-class ApartmentLimits(_ApartmentLimitsFields):
+class ApartmentLimits(Record):
     """One apartment top-up (accumulative account), in tiyin, whichever provider carries it: Payme answers
     -31001 outside the limits, Click -2. Default 1 000 to 50 000 000 sum."""
 
-    __slots__ = ()
+    min_tiyin: int = 100_000
+    max_tiyin: int = 5_000_000_000
 
-    def __new__(cls, min_tiyin: int = 100_000, max_tiyin: int = 5_000_000_000) -> "ApartmentLimits":
-        if min_tiyin <= 0 or max_tiyin <= 0:
+    def _check(self) -> None:
+        if self.min_tiyin <= 0 or self.max_tiyin <= 0:
             raise ConfigError("APARTMENT_MIN_TIYIN and APARTMENT_MAX_TIYIN must be positive")
-        if min_tiyin > max_tiyin:
+        if self.min_tiyin > self.max_tiyin:
             raise ConfigError("APARTMENT_MIN_TIYIN is above APARTMENT_MAX_TIYIN")
-        return super().__new__(cls, min_tiyin, max_tiyin)
 
     def allows_topup(self, amount: int) -> bool:
         return self.min_tiyin <= amount <= self.max_tiyin
 
 
-class PaymeSettings(NamedTuple):
+class PaymeSettings(Record):
     merchant_id: str = ""
     checkout_url: str = "https://checkout.paycom.uz"
     # The Subscribe API (cards and receipts, autopay); the sandbox is https://checkout.test.paycom.uz/api.
@@ -121,7 +119,7 @@ class PaymeSettings(NamedTuple):
         return bool(self.topup_ikpu and self.topup_package_code)
 
 
-class ClickSettings(NamedTuple):
+class ClickSettings(Record):
     service_id: str = ""
     merchant_id: str = ""
     merchant_user_id: str = ""
@@ -135,7 +133,7 @@ class ClickSettings(NamedTuple):
     merchant_api_url: str = "https://api.click.uz/v2/merchant"
 
 
-class AutopaySettings(NamedTuple):
+class AutopaySettings(Record):
     """Recurring charges of saved cards (tolov.autopay)."""
 
     # Insufficient funds: tried again on each of this many following daily runs, then given up for the period.
@@ -150,7 +148,7 @@ class AutopaySettings(NamedTuple):
     lease_ms: int = 150_000
 
 
-class PagesSettings(NamedTuple):
+class PagesSettings(Record):
     """The resident pages (tolov.pages) and the links to them the billing API returns."""
 
     # Where residents reach the API, stage prefix included (https://x.execute-api.../dev, a custom domain):
@@ -165,7 +163,7 @@ class PagesSettings(NamedTuple):
     payme_offer_url: str = ""
 
 
-class OpsSettings(NamedTuple):
+class OpsSettings(Record):
     """The audit trail and reconciliation (tolov.audit, tolov.reconciliation)."""
 
     audit_ttl_days: int = 180  # how long a provider request and our reply are kept
@@ -178,7 +176,7 @@ class OpsSettings(NamedTuple):
     lookback_days: int = 7
 
 
-class Settings(NamedTuple):
+class Settings(Record):
     region: str = "us-east-1"
     # PynamoDB does not read AWS_ENDPOINT_URL itself; the local stack and the tests set it.
     dynamodb_endpoint: str | None = None
