@@ -13,7 +13,8 @@
    and its own, read with SAM CLI's providers through local/template.py, !Ref as the local names) plus
    Lambda's (AWS_LAMBDA_FUNCTION_NAME, AWS_REGION, ...). Measured inside the child: wall and CPU time of
    `import app` (Lambda's init of our code: module top levels and the Wiring builds) and the peak RSS.
-3. The floors run in the same rounds, interleaved with the handlers: (a) `import boto3`; (b) boto3 +
+3. The floors run in the same rounds, interleaved with the handlers (the order turns from round to round,
+   see import_rounds): (a) `import boto3`; (b) boto3 +
    pydantic + pynamodb + Powertools Logger/Metrics/Tracer (Tracer with the X-Ray SDK from this venv:
    what every function carried before); (c) each function's true floor: boto3 + the libraries its job
    needs + the clients it makes and the secret it reads at init (TRUE_FLOOR below). Over-floor is the
@@ -374,18 +375,25 @@ def import_handler(function: Function, layer: Path, runtime: Path) -> dict[str, 
 def import_rounds(
     functions: list[Function], layers: dict[str, Path], runtime: Path, tracer_dir: Path, runs: int
 ) -> dict[tuple[str, str], list[dict[str, Any]]]:
-    """Every probe once per round, rounds one after another: (variant, probe) → samples."""
+    """Every probe once per round, rounds one after another: (variant, probe) → samples.
+
+    Counterbalanced: round r starts at the r-th function, and odd rounds run a function's floor before
+    the function, so that no function is always the first probe of a variant, nor always runs before its
+    floor: where a probe stands in a round is not a property of the function."""
     samples: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     floors = {f.logical_id: ("import boto3", *TRUE_FLOOR[f.logical_id]) for f in functions}
     payme = next(f for f in functions if f.logical_id == "PaymeMerchantFunction")
     tracer = "from aws_lambda_powertools import Tracer; Tracer()"
-    for _ in range(runs):
+    for run in range(runs):
+        order = functions[run % len(functions) :] + functions[: run % len(functions)]
         for variant, layer in layers.items():
             paths = [layer, runtime, tracer_dir]
             done: dict[tuple[str, ...], dict[str, Any]] = {}  # functions sharing a floor share its run
-            for function in functions:
-                samples[variant, function.logical_id].append(import_handler(function, layer, runtime))
+            for function in order:
                 floor = floors[function.logical_id]
+                if run % 2 and floor not in done:
+                    done[floor] = run_probe(paths, floor, function.environment)
+                samples[variant, function.logical_id].append(import_handler(function, layer, runtime))
                 if floor not in done:
                     done[floor] = run_probe(paths, floor, function.environment)
                 samples[variant, "true floor " + function.logical_id].append(done[floor])
