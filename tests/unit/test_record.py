@@ -18,8 +18,13 @@ class Point3(Point):
     z: int = 0
 
 
+class Shifted(Point):
+    y: int = 5  # the same field, another default
+
+
 def test_fields_in_order_with_defaults_and_keywords_only() -> None:
     assert Point._fields == ("x", "y") and Point3._fields == ("x", "y", "z")
+    assert Shifted._fields == ("x", "y") and Shifted(x=1).y == 5 and repr(Shifted(x=1)) == "Shifted(x=1, y=5)"
     point = Point3(x=1, z=3)
     assert (point.x, point.y, point.z) == (1, 0, 3)
     with pytest.raises(TypeError, match="needs 'x'"):

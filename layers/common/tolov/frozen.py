@@ -65,7 +65,8 @@ class Record(Frozen):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         own = tuple(inspect.get_annotations(cls))  # the class body's own, not its bases'
-        cls._fields = cls._compared = cls._shown = (*getattr(cls, "_fields", ()), *own)
+        # A field annotated again (a new default) keeps its base's place, as in a dataclass.
+        cls._fields = cls._compared = cls._shown = tuple(dict.fromkeys((*getattr(cls, "_fields", ()), *own)))
 
     def __init__(self, **values: Any) -> None:
         unknown = values.keys() - set(self._fields)
