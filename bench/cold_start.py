@@ -372,6 +372,19 @@ def import_handler(function: Function, layer: Path, runtime: Path) -> dict[str, 
 
 
 # ---------------------------------------------------------------------- 1-4: imports against floors
+def floor_once(
+    done: dict[tuple[str, ...], dict[str, Any]],
+    paths: Sequence[Path],
+    floor: tuple[str, ...],
+    function: Function,
+) -> dict[str, Any]:
+    """The floor's probe of this round and variant, run when first asked for: functions sharing a floor
+    share it."""
+    if floor not in done:
+        done[floor] = run_probe(paths, floor, function.environment)
+    return done[floor]
+
+
 def import_rounds(
     functions: list[Function], layers: dict[str, Path], runtime: Path, tracer_dir: Path, runs: int
 ) -> dict[tuple[str, str], list[dict[str, Any]]]:
@@ -391,12 +404,12 @@ def import_rounds(
             done: dict[tuple[str, ...], dict[str, Any]] = {}  # functions sharing a floor share its run
             for function in order:
                 floor = floors[function.logical_id]
-                if run % 2 and floor not in done:
-                    done[floor] = run_probe(paths, floor, function.environment)
+                if run % 2:
+                    floor_once(done, paths, floor, function)
                 samples[variant, function.logical_id].append(import_handler(function, layer, runtime))
-                if floor not in done:
-                    done[floor] = run_probe(paths, floor, function.environment)
-                samples[variant, "true floor " + function.logical_id].append(done[floor])
+                samples[variant, "true floor " + function.logical_id].append(
+                    floor_once(done, paths, floor, function)
+                )
             samples[variant, "floor boto3"].append(run_probe(paths, FLOOR_BOTO3, payme.environment))
             samples[variant, "floor full"].append(run_probe(paths, FLOOR_FULL, payme.environment))
             samples[variant, "Payme + Tracer"].append(

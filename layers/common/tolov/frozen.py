@@ -83,4 +83,4 @@ class Record(Frozen):
         """Raise if the fields do not make a valid value."""
 
     def _replace(self, **changes: Any) -> Self:
-        return type(self)(**{**{name: getattr(self, name) for name in self._fields}, **changes})
+        return type(self)(**{**self.__getstate__(), **changes})
